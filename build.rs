@@ -1,0 +1,76 @@
+//! Selects and assembles this target's context-switch port from `asm/`.
+//!
+//! A port is one row of [`PORTS`] plus one file `asm/<arch>_<abi>.S`; see
+//! PORTING.md.  Besides the library's object, the same file is assembled
+//! three more times into archives that only the test suite links:
+//! the register-test harness and two deliberately broken switches
+//! (`GREENLET_MUTANT`), which the register test must catch.
+
+use std::env;
+use std::path::PathBuf;
+
+/// `(target_arch, assembly file)`: one line per port.
+const PORTS: &[(&str, &str)] = &[
+    ("x86_64", "x86_64_sysv.S"),
+    ("aarch64", "aarch64_aapcs.S"),
+];
+
+/// Operating systems whose ABI or object format differ from the System V /
+/// AAPCS ELF conventions the ports are written for.
+const UNSUPPORTED_OS: &[&str] = &[
+    "windows", "macos", "ios", "tvos", "watchos", "visionos", "uefi",
+];
+
+fn main() {
+    let target = env::var("TARGET").unwrap_or_default();
+    let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-changed=asm");
+
+    let port = PORTS
+        .iter()
+        .find(|(a, _)| *a == arch)
+        .filter(|_| !UNSUPPORTED_OS.contains(&os.as_str()));
+    let Some((_, file)) = port else {
+        panic!(
+            "\n\ngreenlet: no context-switch port for target `{target}` \
+             (arch `{arch}`, os `{os}`).\n\
+             A port is one assembly file asm/<arch>_<abi>.S, one line in \
+             build.rs's PORTS table and one row in ci/test.sh; PORTING.md \
+             walks through it.\n\n"
+        );
+    };
+    let src = PathBuf::from("asm").join(file);
+    let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
+
+    // The library's switch: linked into every user of the crate.
+    cc::Build::new()
+        .file(&src)
+        .flag_if_supported("-Wa,--noexecstack")
+        .compile("greenlet_asm");
+
+    // Test-only archives: built next to the library but never linked by it
+    // (no `rustc-link-lib`); tests name them in `#[link]` attributes.
+    for (name, defines) in [
+        ("greenlet_harness", &[("GREENLET_HARNESS", "1")][..]),
+        (
+            "greenlet_mutant1",
+            &[("GREENLET_MUTANT", "1"), ("GREENLET_PREFIX", "greenlet_mutant1_")][..],
+        ),
+        (
+            "greenlet_mutant2",
+            &[("GREENLET_MUTANT", "2"), ("GREENLET_PREFIX", "greenlet_mutant2_")][..],
+        ),
+    ] {
+        let dir = out.join(name);
+        std::fs::create_dir_all(&dir).expect("create test archive dir");
+        let mut build = cc::Build::new();
+        build.file(&src).out_dir(&dir).cargo_metadata(false);
+        for (k, v) in defines {
+            build.define(k, *v);
+        }
+        build.compile(name);
+        println!("cargo::rustc-link-search=native={}", dir.display());
+    }
+}

@@ -1,0 +1,215 @@
+//! The raw context switch: the assembly of `asm/<arch>_<abi>.S`, unsafe.
+//!
+//! This layer is for low-level systems code and for micro-benchmarks. It
+//! knows nothing about greenlets, values or panics: a *context* is a
+//! suspended stack, named by its saved stack pointer ([`StackPointer`]), and
+//! a switch hands one machine word to the context it resumes.
+//!
+//! ```
+//! use greenlet::raw::{self, StackPointer, Transfer};
+//! use greenlet::stack::Stack;
+//!
+//! // Each switch into the context adds one to the word and switches back.
+//! unsafe extern "C" fn add_one(mut from: StackPointer, mut data: usize) -> ! {
+//!     loop {
+//!         // SAFETY: `from` is the context that switched to us; it is
+//!         // suspended, and every switch back to it is answered.
+//!         let t = unsafe { raw::switch(from, data + 1) };
+//!         (from, data) = (t.sp, t.data);
+//!     }
+//! }
+//!
+//! let stack = Stack::new(64 * 1024).unwrap();
+//! // SAFETY: the stack is fresh and outlives the context, and the context
+//! // is abandoned while suspended in its loop (nothing on it needs dropping).
+//! unsafe {
+//!     let mut sp = raw::stack_init(stack.top(), add_one);
+//!     for i in 0..10 {
+//!         let Transfer { sp: next, data } = raw::switch(sp, i);
+//!         assert_eq!(data, i + 1);
+//!         sp = next;
+//!     }
+//! }
+//! ```
+//!
+//! # The contract
+//!
+//! * A switch saves, on the running stack, every register the platform ABI
+//!   calls callee-saved, plus the floating-point control state (rounding
+//!   mode, exception masks, flush-to-zero, ...). Each context owns its FP
+//!   control state; a new one inherits what was current at [`stack_init`].
+//! * The saved stack pointer is the whole of a suspended context. Resuming
+//!   it consumes it: after a context is resumed its old `StackPointer` is
+//!   stale, and the next time it suspends it gets a new one (returned to
+//!   whoever it switches to).
+//! * Panics must never unwind through a switch: every entry function is
+//!   `extern "C"` (a panic escaping it aborts the process) and should catch
+//!   panics and hand them on as data.
+//!
+//! The per-CPU details (frame layout, what is saved and why) are documented
+//! at the top of each assembly file, and PORTING.md describes a port.
+
+use core::ffi::c_void;
+
+/// The saved stack pointer of a suspended context.
+///
+/// It is only meaningful until the context is resumed once.
+pub type StackPointer = *mut c_void;
+
+/// What a switch returns: who switched back to us, and the word they sent.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transfer {
+    /// The context that switched to us, now suspended.
+    pub sp: StackPointer,
+    /// The word it passed.
+    pub data: usize,
+}
+
+/// The entry function of a new context: `entry(from, data)`, where `from`
+/// is the context whose first switch started it and `data` its word.
+///
+/// It must never return: there is nothing to return to (the assembly traps
+/// if it does). It ends by switching away for good.
+pub type EntryFn = unsafe extern "C" fn(from: StackPointer, data: usize) -> !;
+
+/// A function run on top of a target context by [`switch_ontop`]:
+/// `f(from, data)`, whose result becomes the target's switch result.
+pub type OnTopFn = unsafe extern "C" fn(from: StackPointer, data: usize) -> Transfer;
+
+/// Alignment of the stack top that [`stack_init`] wants. It aligns a
+/// misaligned `top` down itself; this is the largest alignment any port
+/// needs (16 bytes on x86_64 and aarch64).
+pub const STACK_ALIGN: usize = 16;
+
+/// An upper bound, for every port, of the bytes a suspended context's switch
+/// frame occupies, and of what [`stack_init`] writes below `top`. A stack
+/// must have room for this plus whatever the entry function uses.
+///
+/// The exact numbers live in the assembly (`greenlet_frame_bytes`,
+/// `greenlet_init_bytes`); a unit test checks this bound against them.
+pub const MAX_FRAME_BYTES: usize = 512;
+
+unsafe extern "C" {
+    #[link_name = "greenlet_stack_init"]
+    fn asm_stack_init(top: *mut c_void, entry: EntryFn) -> StackPointer;
+    #[link_name = "greenlet_switch"]
+    fn asm_switch(to: StackPointer, data: usize) -> Transfer;
+    #[link_name = "greenlet_switch_ontop"]
+    fn asm_switch_ontop(to: StackPointer, data: usize, f: OnTopFn) -> Transfer;
+    #[link_name = "greenlet_frame_bytes"]
+    static FRAME_BYTES: usize;
+    #[link_name = "greenlet_init_bytes"]
+    static INIT_BYTES: usize;
+}
+
+/// Prepare a new context on the stack whose highest address (exclusive) is
+/// `top`, and return its saved stack pointer. The first switch to it calls
+/// `entry(from, data)` on that stack.
+///
+/// Nothing is allocated; the context is only memory on the stack. The new
+/// context's FP control state is the caller's at this moment.
+///
+/// # Safety
+///
+/// * `top` must be the upper end of a writable memory region that is large
+///   enough for the initial frame ([`MAX_FRAME_BYTES`]) and for everything
+///   `entry` will use, and that stays valid and otherwise unused for as long
+///   as the context may run or be resumed.
+/// * `entry` must never return (see [`EntryFn`]) and must not let a panic
+///   escape.
+#[inline]
+pub unsafe fn stack_init(top: *mut u8, entry: EntryFn) -> StackPointer {
+    // SAFETY: the caller guarantees the memory below `top`; stack_init only
+    // writes the initial frame there (at most MAX_FRAME_BYTES bytes).
+    unsafe { asm_stack_init(top.cast(), entry) }
+}
+
+/// Suspend the running context and resume `to`, handing it `data`.
+///
+/// Returns when another context switches back to this one, with that
+/// context's stack pointer and word.
+///
+/// # Safety
+///
+/// * `to` must be the current stack pointer of a suspended context (from
+///   [`stack_init`] or from a [`Transfer`]) that has not been resumed since,
+///   on memory that is still valid, and that belongs to this thread's
+///   current set of contexts (a context may move between threads only if
+///   everything live on its stack allows it).
+/// * Whatever is on the running stack must stay valid while it is
+///   suspended: do not free this stack until it has finished.
+/// * Nothing prevents switching into a context that another thread is
+///   running; doing so is undefined behaviour.
+#[inline]
+pub unsafe fn switch(to: StackPointer, data: usize) -> Transfer {
+    // SAFETY: forwarded to the caller, see above.
+    unsafe { asm_switch(to, data) }
+}
+
+/// Like [`switch`], but `to` first runs `f(from, data)` on its own stack, as
+/// if `f` were called at the point where `to` is suspended. The [`Transfer`]
+/// that `f` returns is what `to`'s pending switch returns (or, if `to` has
+/// not started yet, the arguments its entry function receives).
+///
+/// This is how an exception is raised inside a suspended context: `f` can
+/// record a pending panic that the target raises when its switch returns.
+///
+/// # Safety
+///
+/// As for [`switch`], and `f` must not unwind, must not switch away itself
+/// (it runs between the two halves of a switch), and must return a
+/// `Transfer` that the target context expects.
+#[inline]
+pub unsafe fn switch_ontop(to: StackPointer, data: usize, f: OnTopFn) -> Transfer {
+    // SAFETY: forwarded to the caller, see above.
+    unsafe { asm_switch_ontop(to, data, f) }
+}
+
+/// The exact size in bytes of this CPU's switch frame, from the assembly.
+pub fn frame_bytes() -> usize {
+    // SAFETY: an immutable constant defined in the assembly's .rodata.
+    unsafe { FRAME_BYTES }
+}
+
+/// The bytes [`stack_init`] writes below `top` on this CPU, from the
+/// assembly.
+pub fn init_bytes() -> usize {
+    // SAFETY: an immutable constant defined in the assembly's .rodata.
+    unsafe { INIT_BYTES }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rust_bounds_agree_with_the_assembly() {
+        let (frame, init) = (frame_bytes(), init_bytes());
+        assert!(frame > 0 && frame <= MAX_FRAME_BYTES, "frame {frame}");
+        assert!(init >= frame && init <= MAX_FRAME_BYTES, "init {init}");
+        assert_eq!(frame % STACK_ALIGN, 0, "frame keeps sp aligned");
+        assert_eq!(init % STACK_ALIGN, 0, "init keeps sp aligned");
+    }
+
+    #[test]
+    fn stack_init_stays_within_init_bytes() {
+        // Fill a buffer with a pattern, build a context at its top, and check
+        // that nothing below `top - init_bytes()` was written and the
+        // returned sp lies within the written range, aligned.
+        let mut buf = vec![0xA5u8; 4096];
+        let top = buf.as_mut_ptr_range().end;
+        // SAFETY: `buf` is writable memory; the context is never resumed.
+        let sp = unsafe { stack_init(top, dummy_entry) } as usize;
+        let top_a = top as usize & !(STACK_ALIGN - 1);
+        assert_eq!(sp % STACK_ALIGN, 0);
+        assert!(sp < top_a && top_a - sp <= init_bytes(), "sp {sp:#x}");
+        let lowest_written = buf.iter().position(|&b| b != 0xA5).unwrap();
+        let base = buf.as_ptr() as usize;
+        assert!(base + lowest_written >= top_a - init_bytes());
+    }
+
+    unsafe extern "C" fn dummy_entry(_: StackPointer, _: usize) -> ! {
+        unreachable!()
+    }
+}
