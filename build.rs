@@ -10,10 +10,7 @@ use std::env;
 use std::path::PathBuf;
 
 /// `(target_arch, assembly file)`: one line per port.
-const PORTS: &[(&str, &str)] = &[
-    ("x86_64", "x86_64_sysv.S"),
-    ("aarch64", "aarch64_aapcs.S"),
-];
+const PORTS: &[(&str, &str)] = &[("x86_64", "x86_64_sysv.S"), ("aarch64", "aarch64_aapcs.S")];
 
 /// Operating systems whose ABI or object format differ from the System V /
 /// AAPCS ELF conventions the ports are written for.
@@ -56,11 +53,17 @@ fn main() {
         ("greenlet_harness", &[("GREENLET_HARNESS", "1")][..]),
         (
             "greenlet_mutant1",
-            &[("GREENLET_MUTANT", "1"), ("GREENLET_PREFIX", "greenlet_mutant1_")][..],
+            &[
+                ("GREENLET_MUTANT", "1"),
+                ("GREENLET_PREFIX", "greenlet_mutant1_"),
+            ][..],
         ),
         (
             "greenlet_mutant2",
-            &[("GREENLET_MUTANT", "2"), ("GREENLET_PREFIX", "greenlet_mutant2_")][..],
+            &[
+                ("GREENLET_MUTANT", "2"),
+                ("GREENLET_PREFIX", "greenlet_mutant2_"),
+            ][..],
         ),
     ] {
         let dir = out.join(name);

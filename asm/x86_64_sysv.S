@@ -137,8 +137,10 @@
         .cfi_rel_offset r15, 0
         sub     rsp, 8
         .cfi_adjust_cfa_offset 8
+#ifndef NOFP
         stmxcsr [rsp]
         fnstcw  [rsp + 4]
+#endif
 .endm
 
 /* rax = saved sp of the running context; switch to rdi and compare the FP
@@ -147,11 +149,13 @@
 .macro SWAP_STACKS reload_label
         mov     rax, rsp
         mov     rsp, rdi
-#if GREENLET_MUTANT != 2
-        mov     rcx, [rax]
-        xor     rcx, [rsp]
-        movabs  r8, FPCTL_MASK
-        test    rcx, r8
+#if GREENLET_MUTANT != 2 && !defined(NOFP)
+        mov     ecx, [rax]
+        xor     ecx, [rsp]
+        movzx   r8d, word ptr [rax + 4]
+        xor     r8w, [rsp + 4]
+        and     ecx, 0xffc0
+        or      ecx, r8d
         jnz     \reload_label
 #endif
 .endm
@@ -204,7 +208,8 @@ SYM(switch):
         RESTORE_FRAME
         /* rsp -> target's return address; rax = our saved sp */
         mov     rdx, rsi
-        ret
+        pop     rcx
+        notrack jmp rcx
 .Lswitch_reload:
         .cfi_restore_state
         /* the target's FP control state differs from ours: load it */
@@ -464,7 +469,7 @@ greenlet_harness_aligned_entry:
         test    al, 15
         sete    sil
         mov     rdx, rsp
-        jmp     rcx
+        notrack jmp rcx
         .cfi_endproc
         .size   greenlet_harness_aligned_entry, . - greenlet_harness_aligned_entry
 

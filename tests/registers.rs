@@ -111,7 +111,10 @@ fn diffs(side: &str, out: &[u64]) -> Vec<String> {
 /// Run the whole exchange with the given switch; return the differences.
 fn run_check(init: InitFn, switch: SwitchFn) -> Vec<String> {
     let n = count();
-    assert!(n >= 2, "the harness checks at least one register and FP state");
+    assert!(
+        n >= 2,
+        "the harness checks at least one register and FP state"
+    );
     let mut stack = vec![0u8; 256 * 1024];
     let mut co = CoState {
         switch,
@@ -219,7 +222,10 @@ fn assert_caught(which: &str) {
         Outcome::Diff(text) => eprintln!("{which} caught by a register diff:\n{text}"),
         Outcome::Signal(sig, _) => {
             let fatal = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGTRAP];
-            assert!(fatal.contains(&sig), "{which}: died by unexpected signal {sig}");
+            assert!(
+                fatal.contains(&sig),
+                "{which}: died by unexpected signal {sig}"
+            );
             eprintln!("{which} caught by signal {sig}");
         }
     }

@@ -1,0 +1,369 @@
+#!/usr/bin/env bash
+# The project's test command: lint, host tests, and the other CPUs under
+# qemu-user. Installs whatever it needs itself (apt packages, rustup
+# components and targets, the binfmt_misc entries), skipping what is already
+# there, so it works on a bare Debian 12 machine that only has rustup.
+#
+#   ci/test.sh               everything (what CI runs via .ci/run)
+#   ci/test.sh --quick       skip the --release runs
+#   ci/test.sh --host-only   skip the other CPUs
+#   ci/test.sh --help
+#
+# Can be run from any directory. GREENLET_ROOT overrides the crate root
+# (default: the parent of this script's directory).
+set -euo pipefail
+
+usage() {
+    cat <<EOF
+Usage: ci/test.sh [--quick] [--host-only] [--target TRIPLE]... [--help]
+
+Installs what is missing, then runs:
+  lint        cargo fmt --check; cargo clippy --all-targets -D warnings
+              (host and each cross target)
+  host        cargo test; cargo test --release
+  cross       cargo test [--release] --target TRIPLE under qemu-user
+
+Options:
+  --quick          skip the --release runs
+  --host-only      skip every cross target (no cross packages installed)
+  --target TRIPLE  run this cross target instead of the default ones
+                   (repeatable); known: $(known_triples)
+                   default: ${DEFAULT_TARGETS[*]}
+  -h, --help       print this help
+
+Environment:
+  GREENLET_ROOT    crate root to test (default: this script's ../)
+EOF
+}
+
+# --------------------------------------------------------------------------
+# Cross targets, one row each:
+#   triple | GNU tool prefix | qemu-user arch ("-": runs natively) | apt packages
+# The rows come from shared/cross-testing.md. To enable a CPU by default, add
+# its triple to DEFAULT_TARGETS (its asm must exist first).
+TARGET_TABLE=(
+    "aarch64-unknown-linux-gnu|aarch64-linux-gnu|aarch64|gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user qemu-user-binfmt"
+    "riscv64gc-unknown-linux-gnu|riscv64-linux-gnu|riscv64|gcc-riscv64-linux-gnu libc6-dev-riscv64-cross qemu-user qemu-user-binfmt"
+    "armv7-unknown-linux-gnueabihf|arm-linux-gnueabihf|arm|gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user qemu-user-binfmt"
+    "powerpc64le-unknown-linux-gnu|powerpc64le-linux-gnu|ppc64le|gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross qemu-user qemu-user-binfmt"
+    "s390x-unknown-linux-gnu|s390x-linux-gnu|s390x|gcc-s390x-linux-gnu libc6-dev-s390x-cross qemu-user qemu-user-binfmt"
+    # qemu-i386 from Debian 12 aborts on the first thread spawn: run natively.
+    # Never add gcc-multilib: it conflicts with every cross gcc.
+    "i686-unknown-linux-gnu|i686-linux-gnu|-|gcc-i686-linux-gnu libc6-dev-i386-cross libc6-i386 lib32gcc-s1"
+)
+DEFAULT_TARGETS=(aarch64-unknown-linux-gnu)
+
+# Packages the host steps need (a C compiler for build.rs's cc).
+HOST_PACKAGES="gcc libc6-dev"
+
+# Fields of a table row: target_field TRIPLE INDEX (1 = triple, 2 = prefix,
+# 3 = qemu arch, 4 = packages).
+target_field() {
+    local row
+    for row in "${TARGET_TABLE[@]}"; do
+        if [[ "${row%%|*}" == "$1" ]]; then
+            cut -d'|' -f"$2" <<<"$row"
+            return 0
+        fi
+    done
+    echo "ci/test.sh: unknown target '$1' (known: $(known_triples))" >&2
+    return 1
+}
+
+known_triples() {
+    local row out=()
+    for row in "${TARGET_TABLE[@]}"; do out+=("${row%%|*}"); done
+    echo "${out[*]}"
+}
+
+# Export the environment cargo, cc and qemu need for TRIPLE. Call it in a
+# subshell ( cross_env T; cargo ... ) so nothing leaks into the host steps.
+cross_env() {
+    local triple=$1 gnu qemu upper lower
+    gnu=$(target_field "$triple" 2)
+    qemu=$(target_field "$triple" 3)
+    lower=${triple//-/_}
+    upper=${lower^^}
+    export "CARGO_TARGET_${upper}_LINKER=${gnu}-gcc"
+    export "CC_${lower}=${gnu}-gcc"
+    export "AR_${lower}=${gnu}-ar"
+    if [[ "$qemu" != "-" ]]; then
+        export "CARGO_TARGET_${upper}_RUNNER=qemu-${qemu} -L /usr/${gnu}"
+        # For binaries exec'd directly through binfmt_misc (tests that
+        # re-execute themselves as a child), which get no -L.
+        export "QEMU_LD_PREFIX=/usr/${gnu}"
+        export GREENLET_UNDER_QEMU=1
+    fi
+}
+
+with_cross() {
+    local triple=$1
+    shift
+    (
+        cross_env "$triple"
+        "$@"
+    )
+}
+
+# --------------------------------------------------------------------------
+# Steps: a header, the command, the elapsed time; a summary at the end.
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+fmt_ms() { printf '%d.%01ds' $(($1 / 1000)) $((($1 % 1000) / 100)); }
+
+START_MS=$(now_ms)
+CURRENT_STEP=""
+SUMMARY=()
+
+step() {
+    local name=$1 t0 dt
+    shift
+    CURRENT_STEP=$name
+    echo
+    echo "==> $name"
+    echo "    \$ $*"
+    t0=$(now_ms)
+    "$@"
+    dt=$(($(now_ms) - t0))
+    echo "==> $name: done in $(fmt_ms "$dt")"
+    SUMMARY+=("$(printf '%8s  %s' "$(fmt_ms "$dt")" "$name")")
+    CURRENT_STEP=""
+}
+
+on_exit() {
+    local rc=$?
+    if [[ $rc -ne 0 && -n "$CURRENT_STEP" ]]; then
+        echo >&2
+        echo "==> FAILED: $CURRENT_STEP (exit $rc)" >&2
+    fi
+    if [[ ${#SUMMARY[@]} -gt 0 ]]; then
+        echo
+        echo "==> step times"
+        printf '%s\n' "${SUMMARY[@]}"
+        echo "    $(fmt_ms $(($(now_ms) - START_MS))) total"
+    fi
+}
+
+die() {
+    echo "ci/test.sh: error: $*" >&2
+    exit 1
+}
+
+# --------------------------------------------------------------------------
+# Installation (each part skips itself when already done).
+
+as_root() {
+    if [[ $EUID -eq 0 ]]; then
+        "$@"
+    elif command -v sudo >/dev/null; then
+        sudo "$@"
+    else
+        die "need root (or sudo) to run: $*"
+    fi
+}
+
+pkg_installed() {
+    [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
+}
+
+install_apt() {
+    local p missing=()
+    for p in "$@"; do
+        pkg_installed "$p" || [[ " ${missing[*]} " == *" $p "* ]] || missing+=("$p")
+    done
+    if [[ ${#missing[@]} -eq 0 ]]; then
+        echo "apt: all installed: $(tr ' ' '\n' <<<"$*" | sort -u | xargs)"
+        return 0
+    fi
+    echo "apt: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get -o DPkg::Lock::Timeout=300 update -qq
+    as_root apt-get -o DPkg::Lock::Timeout=300 -o Dpkg::Use-Pty=0 install -y -qq \
+        --no-install-recommends "${missing[@]}"
+    for p in "${missing[@]}"; do
+        pkg_installed "$p" || die "apt package $p did not install"
+    done
+}
+
+install_rust() {
+    local want=("$@") have c missing=()
+    have=$(rustup component list --installed)
+    for c in clippy rustfmt; do
+        grep -q "^${c}\(-\|$\)" <<<"$have" || missing+=("$c")
+    done
+    if [[ ${#missing[@]} -gt 0 ]]; then
+        rustup component add "${missing[@]}"
+    else
+        echo "rustup: clippy and rustfmt installed"
+    fi
+    missing=()
+    have=$(rustup target list --installed)
+    for c in "${want[@]}"; do
+        grep -qx "$c" <<<"$have" || missing+=("$c")
+    done
+    if [[ ${#missing[@]} -gt 0 ]]; then
+        rustup target add "${missing[@]}" ||
+            die "rustup target add ${missing[*]} failed (is its rust-std served for this toolchain?)"
+    elif [[ ${#want[@]} -gt 0 ]]; then
+        echo "rustup: targets installed: ${want[*]}"
+    fi
+}
+
+BINFMT=/proc/sys/fs/binfmt_misc
+
+# Make the kernel run ARCH's ELF binaries through qemu-ARCH, so that a test
+# can exec its own binary as a child (the cargo runner only wraps the first
+# process). Nothing runs systemd here, so do what systemd-binfmt would.
+ensure_binfmt() {
+    local arch=$1 conf entry line interp
+    conf=/usr/lib/binfmt.d/qemu-${arch}.conf
+    entry=$BINFMT/qemu-${arch}
+    if [[ ! -e $BINFMT/register ]]; then
+        echo "binfmt: mounting binfmt_misc on $BINFMT"
+        as_root mount -t binfmt_misc binfmt_misc "$BINFMT" ||
+            die "cannot mount binfmt_misc on $BINFMT"
+    fi
+    [[ -e $BINFMT/register ]] || die "$BINFMT/register missing after mount"
+    if [[ "$(cat "$BINFMT/status")" != enabled ]]; then
+        echo 1 | as_root tee "$BINFMT/status" >/dev/null
+    fi
+    # An entry left by someone else whose interpreter is gone is useless.
+    if [[ -e $entry ]]; then
+        interp=$(sed -n 's/^interpreter //p' "$entry")
+        if [[ -n "$interp" && ! -e "$interp" ]]; then
+            echo "binfmt: qemu-${arch} points at missing $interp; re-registering"
+            echo -1 | as_root tee "$entry" >/dev/null
+        fi
+    fi
+    if [[ ! -e $entry ]]; then
+        [[ -r $conf ]] || die "$conf missing (is qemu-user-binfmt installed?)"
+        line=$(grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$conf")
+        echo "binfmt: registering qemu-${arch} from $conf"
+        # One line, one write(2): the kernel takes a registration per write.
+        printf '%s\n' "$line" | as_root tee "$BINFMT/register" >/dev/null ||
+            die "writing $conf into $BINFMT/register failed"
+    fi
+    [[ -e $entry ]] || die "binfmt_misc has no qemu-${arch} entry after registering"
+    if ! grep -qx enabled "$entry"; then
+        echo 1 | as_root tee "$entry" >/dev/null
+    fi
+    grep -qx enabled "$entry" || die "binfmt_misc entry qemu-${arch} is disabled"
+    echo "binfmt: qemu-${arch} enabled ($(sed -n 's/^interpreter //p' "$entry"))"
+}
+
+# Build a hello-world with the cross gcc and exec it directly, the way a test
+# re-executes itself: through binfmt_misc (qemu targets) or natively (i686).
+smoke_exec() {
+    local triple=$1 gnu tmp out
+    gnu=$(target_field "$triple" 2)
+    tmp=$(mktemp -d)
+    cat >"$tmp/hello.c" <<'EOF'
+#include <stdio.h>
+int main(void) { puts("hello from the target"); return 0; }
+EOF
+    "${gnu}-gcc" -O1 -o "$tmp/hello" "$tmp/hello.c" ||
+        { rm -rf "$tmp"; die "${gnu}-gcc cannot build a hello-world"; }
+    if ! out=$(cross_env "$triple" && "$tmp/hello" 2>&1) ||
+        [[ "$out" != "hello from the target" ]]; then
+        rm -rf "$tmp"
+        echo "$out" >&2
+        die "cannot exec a $triple binary directly (binfmt_misc/qemu" \
+            "not working): tests that re-execute themselves would fail"
+    fi
+    rm -rf "$tmp"
+    echo "exec: $triple binary runs directly: $out"
+}
+
+install_all() {
+    local t q packages=$HOST_PACKAGES
+    for t in "${TARGETS[@]}"; do
+        packages+=" $(target_field "$t" 4)"
+    done
+    # shellcheck disable=SC2086 # word splitting wanted
+    install_apt $packages
+    install_rust "${TARGETS[@]}"
+    for t in "${TARGETS[@]}"; do
+        q=$(target_field "$t" 3)
+        if [[ "$q" != "-" ]]; then ensure_binfmt "$q"; fi
+        smoke_exec "$t"
+    done
+}
+
+# --------------------------------------------------------------------------
+
+main() {
+    local quick=0 host_only=0 t picked=()
+    while [[ $# -gt 0 ]]; do
+        case $1 in
+        --quick) quick=1 ;;
+        --host-only) host_only=1 ;;
+        --target)
+            [[ $# -ge 2 ]] || die "--target needs a triple"
+            target_field "$2" 1 >/dev/null || exit 2
+            picked+=("$2")
+            shift
+            ;;
+        --target=*)
+            target_field "${1#--target=}" 1 >/dev/null || exit 2
+            picked+=("${1#--target=}")
+            ;;
+        -h | --help)
+            usage
+            exit 0
+            ;;
+        *)
+            echo "ci/test.sh: unknown option '$1'" >&2
+            usage >&2
+            exit 2
+            ;;
+        esac
+        shift
+    done
+    if [[ $host_only -eq 1 ]]; then
+        TARGETS=()
+    elif [[ ${#picked[@]} -gt 0 ]]; then
+        TARGETS=("${picked[@]}")
+    else
+        TARGETS=("${DEFAULT_TARGETS[@]}")
+    fi
+
+    ROOT=${GREENLET_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+    cd "$ROOT"
+    [[ -f Cargo.toml ]] || die "no Cargo.toml in $ROOT"
+    if ! command -v cargo >/dev/null && [[ -x "$HOME/.cargo/bin/cargo" ]]; then
+        PATH="$HOME/.cargo/bin:$PATH"
+    fi
+    command -v rustup >/dev/null || die "rustup not found on PATH"
+    # A fresh clone gains nothing from incremental builds.
+    if [[ -n "${CI:-}" ]]; then export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}; fi
+
+    echo "ci/test.sh in $ROOT; cross targets: ${TARGETS[*]:-none};" \
+        "release runs: $([[ $quick -eq 1 ]] && echo no || echo yes)"
+    trap on_exit EXIT
+
+    step "install" install_all
+    step "rustfmt" cargo fmt --all -- --check
+    step "clippy (host)" cargo clippy --all-targets -- -D warnings
+    for t in "${TARGETS[@]}"; do
+        step "clippy ($t)" with_cross "$t" \
+            cargo clippy --all-targets --target "$t" -- -D warnings
+    done
+    step "test (host, debug)" cargo test
+    if [[ $quick -eq 0 ]]; then
+        step "test (host, release)" cargo test --release
+    fi
+    for t in "${TARGETS[@]}"; do
+        step "test ($t, debug)" with_cross "$t" cargo test --target "$t"
+        if [[ $quick -eq 0 ]]; then
+            step "test ($t, release)" with_cross "$t" \
+                cargo test --release --target "$t"
+        fi
+    done
+    echo
+    echo "==> all steps passed"
+}
+
+# Sourcing the file (for debugging) defines the functions without running.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    main "$@"
+fi

@@ -1,0 +1,668 @@
+//! Integration tests for `greenlet::stack`.
+//!
+//! These run natively and under qemu-user, so they contain no per-CPU code.
+//! Tests that must crash, exhaust a process-wide limit or count the
+//! process's mappings precisely run in a child process: the test binary
+//! re-executes itself with `--exact <test name>` and the environment
+//! variable `GREENLET_STACK_CHILD` set to the job to do. The parent checks
+//! that the child printed a start marker, so a child that never started
+//! (under qemu without binfmt_misc it exits 127 or 255) cannot pass.
+
+use std::env;
+use std::io::{self, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, ExitStatus, Stdio};
+use std::ptr;
+use std::sync::{Arc, Barrier, mpsc};
+use std::thread;
+
+use greenlet::stack::{
+    self, DEFAULT_STACK_SIZE, MIN_STACK_SIZE, POOL_CAPACITY, Stack, page_size, pooled,
+};
+
+/// Environment variable that tells a re-executed test binary which child job
+/// to run.
+const CHILD_ENV: &str = "GREENLET_STACK_CHILD";
+
+/// Line a child prints to stderr once it is running its job.
+const STARTED: &str = "greenlet-stack-child-started";
+
+/// Whether this process is a child that was asked to run `job`.
+fn is_child(job: &str) -> bool {
+    env::var(CHILD_ENV).is_ok_and(|value| value == job)
+}
+
+/// Called first in a child: prints the start marker and flushes it.
+fn child_started(job: &str) {
+    let mut err = io::stderr().lock();
+    writeln!(err, "{STARTED}: {job}").unwrap();
+    err.flush().unwrap();
+    // Initialise stdout's buffer now, while memory is still plentiful.
+    let mut out = io::stdout().lock();
+    writeln!(out, "child {job} running").unwrap();
+    out.flush().unwrap();
+}
+
+struct ChildOutput {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl ChildOutput {
+    /// The value of the first stdout line `key=value`.
+    fn value(&self, key: &str) -> Option<&str> {
+        self.stdout
+            .lines()
+            .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "status: {:?}\n--- child stdout ---\n{}\n--- child stderr ---\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Re-executes this test binary to run only `test` with the child job
+/// `job`, and checks that it really started.
+fn run_child(test: &str, job: &str) -> ChildOutput {
+    let exe = env::current_exe().expect("current_exe");
+    let output = Command::new(exe)
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, job)
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn the test binary as a child");
+    let child = ChildOutput {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert!(
+        child.stderr.contains(&format!("{STARTED}: {job}")),
+        "the child never started its job (under qemu-user, re-executing the \
+         test binary needs binfmt_misc)\n{}",
+        child.describe()
+    );
+    child
+}
+
+/// Lines of `/proc/self/maps`: the number of mappings of this process.
+fn mapping_count() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .expect("read /proc/self/maps")
+        .lines()
+        .count()
+}
+
+/// Rounds `n` up to a multiple of the page size.
+fn round_to_page(n: usize) -> usize {
+    n.next_multiple_of(page_size())
+}
+
+#[test]
+fn stack_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Stack>();
+}
+
+#[test]
+fn sizes_are_rounded_and_layout_is_consistent() {
+    let page = page_size();
+    assert!(page.is_power_of_two());
+
+    let small = Stack::new(1).unwrap();
+    assert_eq!(small.size(), round_to_page(MIN_STACK_SIZE));
+    assert_eq!(Stack::new(0).unwrap().size(), round_to_page(MIN_STACK_SIZE));
+
+    let odd = Stack::new(page * 3 + 1).unwrap();
+    assert_eq!(odd.size(), round_to_page(MIN_STACK_SIZE.max(page * 4)));
+    if page * 4 >= MIN_STACK_SIZE {
+        assert_eq!(odd.size(), page * 4);
+    }
+
+    let big = Stack::new(MIN_STACK_SIZE * 8 + 1).unwrap();
+    assert_eq!(big.size(), round_to_page(MIN_STACK_SIZE * 8 + 1));
+
+    for stack in [&small, &odd, &big] {
+        let top = stack.top() as usize;
+        let bottom = stack.bottom() as usize;
+        assert_eq!(top % page, 0, "top not page aligned: {stack:?}");
+        assert_eq!(bottom % page, 0, "bottom not page aligned: {stack:?}");
+        assert_eq!(top - bottom, stack.size());
+
+        let guard = stack.guard();
+        assert_eq!(guard.end, bottom, "guard must sit right below bottom");
+        assert_eq!(guard.len(), page, "exactly one guard page");
+
+        assert!(stack.contains(bottom));
+        assert!(stack.contains(top - 1));
+        assert!(stack.contains(bottom + stack.size() / 2));
+        assert!(!stack.contains(top));
+        assert!(!stack.contains(bottom - 1));
+        assert!(!stack.contains(guard.start));
+        assert!(!stack.contains(0));
+    }
+}
+
+#[test]
+fn usable_memory_is_zeroed_and_writable() {
+    let page = page_size();
+    for size in [
+        MIN_STACK_SIZE,
+        DEFAULT_STACK_SIZE,
+        3 * DEFAULT_STACK_SIZE + 5,
+    ] {
+        let stack = Stack::new(size).unwrap();
+        let bottom = stack.bottom();
+        let pages = stack.size() / page;
+        for i in 0..pages {
+            for offset in [i * page, i * page + page - 1] {
+                // SAFETY: `offset < size()`, so the byte lies in the usable,
+                // read/write part of a mapping `stack` keeps alive.
+                unsafe {
+                    let p = bottom.add(offset);
+                    assert_eq!(ptr::read_volatile(p), 0, "fresh memory not zero");
+                    ptr::write_volatile(p, (offset % 251) as u8 + 1);
+                }
+            }
+        }
+        for i in 0..pages {
+            for offset in [i * page, i * page + page - 1] {
+                // SAFETY: as above.
+                let value = unsafe { ptr::read_volatile(bottom.add(offset)) };
+                assert_eq!(value, (offset % 251) as u8 + 1);
+            }
+        }
+        // The byte just below top() is the first a new frame would use.
+        // SAFETY: top() - 1 is the highest usable byte.
+        unsafe { ptr::write_volatile(stack.top().sub(1), 0xAA) };
+    }
+}
+
+#[test]
+fn guard_page_write_kills_with_sigsegv() {
+    const JOB: &str = "guard_write";
+    if is_child(JOB) {
+        // No core file for the intended crash.
+        let no_core = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `no_core` is a valid rlimit that outlives the call.
+        unsafe { libc::setrlimit(libc::RLIMIT_CORE, &no_core) };
+        let stack = Stack::new(MIN_STACK_SIZE).unwrap();
+        child_started(JOB);
+        let target = stack.guard().start as *mut u8;
+        // SAFETY: not safe at all, on purpose: this writes to the PROT_NONE
+        // guard page, which must kill this (child) process with SIGSEGV.
+        unsafe { ptr::write_volatile(target, 1) };
+        println!("guard-write-survived");
+        std::process::exit(3);
+    }
+
+    let child = run_child("guard_page_write_kills_with_sigsegv", JOB);
+    assert!(
+        !child.stdout.contains("guard-write-survived"),
+        "{}",
+        child.describe()
+    );
+    // Only SIGSEGV counts: a PROT_NONE page faults with SIGSEGV (SEGV_ACCERR)
+    // on Linux, natively and under qemu-user. SIGBUS would mean the access
+    // hit something other than our guard page.
+    assert_eq!(
+        child.status.signal(),
+        Some(libc::SIGSEGV),
+        "the child must die of SIGSEGV\n{}",
+        child.describe()
+    );
+}
+
+#[test]
+fn guard_page_below_bottom_is_inaccessible_and_rest_is_not() {
+    // Without crashing: read the pages' permissions from /proc/self/maps.
+    let stack = Stack::new(DEFAULT_STACK_SIZE).unwrap();
+    let guard = stack.guard();
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let perms_at = |addr: usize| -> Option<String> {
+        maps.lines().find_map(|line| {
+            let (range, rest) = line.split_once(' ')?;
+            let (lo, hi) = range.split_once('-')?;
+            let lo = usize::from_str_radix(lo, 16).ok()?;
+            let hi = usize::from_str_radix(hi, 16).ok()?;
+            (lo..hi)
+                .contains(&addr)
+                .then(|| rest.split(' ').next().unwrap_or("").to_owned())
+        })
+    };
+    let guard_perms = perms_at(guard.start).expect("guard page is mapped");
+    assert!(guard_perms.starts_with("---"), "guard perms {guard_perms}");
+    let usable_perms = perms_at(stack.bottom() as usize).expect("bottom is mapped");
+    assert!(
+        usable_perms.starts_with("rw"),
+        "usable perms {usable_perms}"
+    );
+    let top_perms = perms_at(stack.top() as usize - 1).expect("top - 1 is mapped");
+    assert!(top_perms.starts_with("rw"), "usable perms {top_perms}");
+}
+
+#[test]
+fn pool_reuses_released_stacks() {
+    // A fresh thread starts with an empty pool.
+    thread::spawn(|| {
+        assert_eq!(pooled(), 0);
+
+        let first = Stack::acquire(DEFAULT_STACK_SIZE).unwrap();
+        assert_eq!(first.size(), round_to_page(DEFAULT_STACK_SIZE));
+        let first_bottom = first.bottom();
+        first.release();
+        assert_eq!(pooled(), 1);
+
+        // A request that rounds to the default size is served from the pool.
+        let again = Stack::acquire(DEFAULT_STACK_SIZE - 1).unwrap();
+        assert_eq!(again.bottom(), first_bottom, "the pooled stack is reused");
+        assert_eq!(pooled(), 0);
+        again.release();
+        assert_eq!(pooled(), 1);
+
+        // Stack::new never takes from the pool.
+        let fresh = Stack::new(DEFAULT_STACK_SIZE).unwrap();
+        assert_ne!(fresh.bottom(), first_bottom);
+        assert_eq!(pooled(), 1);
+        drop(fresh);
+
+        // Other sizes are neither taken from nor put into the pool.
+        let small = Stack::acquire(MIN_STACK_SIZE).unwrap();
+        assert_ne!(small.bottom(), first_bottom);
+        assert_eq!(pooled(), 1);
+        small.release();
+        assert_eq!(pooled(), 1);
+        let large = Stack::acquire(2 * DEFAULT_STACK_SIZE).unwrap();
+        assert_eq!(pooled(), 1);
+        large.release();
+        assert_eq!(pooled(), 1);
+
+        // The pool never holds more than POOL_CAPACITY stacks.
+        let held: Vec<Stack> = (0..POOL_CAPACITY + 36)
+            .map(|_| Stack::acquire(DEFAULT_STACK_SIZE).unwrap())
+            .collect();
+        assert_eq!(pooled(), 0);
+        let addresses: Vec<*mut u8> = held.iter().map(Stack::bottom).collect();
+        for (i, stack) in held.into_iter().enumerate() {
+            stack.release();
+            assert_eq!(pooled(), (i + 1).min(POOL_CAPACITY));
+        }
+        assert_eq!(pooled(), POOL_CAPACITY);
+
+        // Last in, first out: the next acquire gets the last stack pooled.
+        let reused = Stack::acquire(DEFAULT_STACK_SIZE).unwrap();
+        assert_eq!(pooled(), POOL_CAPACITY - 1);
+        assert_eq!(reused.bottom(), addresses[POOL_CAPACITY - 1]);
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn pool_keeps_mapping_count_bounded() {
+    const JOB: &str = "pool_bounded";
+    const ROUNDS: usize = 100_000;
+    const BATCH: usize = 1000;
+    if is_child(JOB) {
+        child_started(JOB);
+        let before = mapping_count();
+        for _ in 0..ROUNDS {
+            Stack::acquire(DEFAULT_STACK_SIZE).unwrap().release();
+        }
+        let after_single = mapping_count();
+        let mut held = Vec::with_capacity(BATCH);
+        let mut peak = 0;
+        for round in 0..ROUNDS / BATCH {
+            held.extend((0..BATCH).map(|_| Stack::acquire(DEFAULT_STACK_SIZE).unwrap()));
+            if round == 0 {
+                peak = mapping_count();
+            }
+            held.drain(..).for_each(Stack::release);
+        }
+        let after_batches = mapping_count();
+        println!("before={before}");
+        println!("after_single={after_single}");
+        println!("peak={peak}");
+        println!("after_batches={after_batches}");
+        println!("pooled={}", pooled());
+        return;
+    }
+
+    let child = run_child("pool_keeps_mapping_count_bounded", JOB);
+    assert!(child.status.success(), "{}", child.describe());
+    let get = |key: &str| -> usize {
+        child
+            .value(key)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in child output\n{}", child.describe()))
+    };
+    let (before, single, peak, batches) = (
+        get("before"),
+        get("after_single"),
+        get("peak"),
+        get("after_batches"),
+    );
+    eprintln!(
+        "mappings: before {before}, after {ROUNDS} single acquire/release {single}, \
+         holding {BATCH} stacks {peak}, after {} batches {batches}",
+        ROUNDS / BATCH
+    );
+    let bound = before + 2 * POOL_CAPACITY + 16;
+    assert!(single <= bound, "{single} > {bound}\n{}", child.describe());
+    assert!(
+        batches <= bound,
+        "{batches} > {bound}\n{}",
+        child.describe()
+    );
+    // Sanity check that counting works: 1000 live stacks are ~2000 mappings.
+    assert!(
+        peak >= before + BATCH,
+        "holding {BATCH} stacks should add mappings: {peak} vs {before}"
+    );
+    assert_eq!(get("pooled"), POOL_CAPACITY);
+}
+
+#[test]
+fn map_count_exhaustion_is_an_out_of_memory_error() {
+    const JOB: &str = "map_count";
+    const MAX_STACKS: usize = 1_000_000;
+    if is_child(JOB) {
+        child_started(JOB);
+        let limit = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok());
+        println!("max_map_count={limit:?}");
+        if limit.is_some_and(|max| max / 2 > MAX_STACKS - 10_000) {
+            println!("skip=vm.max_map_count too high to exhaust in {MAX_STACKS} stacks");
+            return;
+        }
+        // Reserve up front: growing the vector needs memory exactly when
+        // mappings have run out.
+        let mut held = Vec::with_capacity(limit.map_or(MAX_STACKS, |max| max / 2 + 1024));
+        for _ in 0..MAX_STACKS {
+            match Stack::new(MIN_STACK_SIZE) {
+                Ok(stack) => held.push(stack),
+                Err(err) => {
+                    let count = held.len();
+                    // Make room again before formatting anything.
+                    held.truncate(count.saturating_sub(100));
+                    let mappings = mapping_count();
+                    println!("stacks={count}");
+                    println!("mappings_after_freeing_100={mappings}");
+                    println!("error_kind={:?}", err.kind());
+                    println!("error_text={err}");
+                    let source = std::error::Error::source(&err)
+                        .and_then(|s| s.downcast_ref::<io::Error>())
+                        .and_then(io::Error::raw_os_error);
+                    println!("error_source_errno={source:?}");
+                    // Nothing was lost: with room again, mapping works.
+                    let again = Stack::new(MIN_STACK_SIZE).map(|s| s.size());
+                    println!("recovered={}", again.is_ok());
+                    return;
+                }
+            }
+        }
+        panic!("mapped {MAX_STACKS} stacks without ever failing");
+    }
+
+    let child = run_child("map_count_exhaustion_is_an_out_of_memory_error", JOB);
+    assert!(child.status.success(), "{}", child.describe());
+    if let Some(reason) = child.value("skip") {
+        eprintln!("NOTE: exhaustion by map count not tested: {reason}");
+        return;
+    }
+    eprintln!(
+        "stacks mapped before failure: {:?} (max_map_count {:?}); error: {:?}",
+        child.value("stacks"),
+        child.value("max_map_count"),
+        child.value("error_text")
+    );
+    assert_eq!(
+        child.value("error_kind"),
+        Some("OutOfMemory"),
+        "{}",
+        child.describe()
+    );
+    let text = child.value("error_text").unwrap();
+    for needle in ["greenlet", "vm.max_map_count", "mappings", "sysctl"] {
+        assert!(text.contains(needle), "{needle:?} missing from {text:?}");
+    }
+    assert_eq!(
+        child.value("error_source_errno"),
+        Some(format!("Some({})", libc::ENOMEM).as_str()),
+        "{}",
+        child.describe()
+    );
+    assert_eq!(
+        child.value("recovered"),
+        Some("true"),
+        "{}",
+        child.describe()
+    );
+    let stacks: usize = child.value("stacks").unwrap().parse().unwrap();
+    assert!(stacks > 1000, "only {stacks} stacks fit");
+}
+
+/// Bytes of address space this process uses (`VmSize` in /proc/self/status).
+fn vm_size() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmSize:"))
+        .expect("VmSize in /proc/self/status");
+    let kib: usize = line
+        .trim_start_matches("VmSize:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap();
+    kib * 1024
+}
+
+#[test]
+fn rlimit_as_exhaustion_is_an_out_of_memory_error() {
+    const JOB: &str = "rlimit_as";
+    const HUGE: usize = 1 << 30;
+    if is_child(JOB) {
+        child_started(JOB);
+        let wanted = vm_size() + (64 << 20);
+        let mut old = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `old` is a valid, writable rlimit that outlives the call.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut old) }, 0);
+        let new = libc::rlimit {
+            rlim_cur: libc::rlim_t::try_from(wanted).unwrap(),
+            rlim_max: old.rlim_max,
+        };
+        // SAFETY: `new` is a valid rlimit that outlives the call.
+        let rc = unsafe { libc::setrlimit(libc::RLIMIT_AS, &new) };
+        assert_eq!(rc, 0, "setrlimit: {}", io::Error::last_os_error());
+        let mut now = old;
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut now) }, 0);
+        if now.rlim_cur != new.rlim_cur {
+            // qemu-user accepts setrlimit(RLIMIT_AS) but ignores it, because
+            // the limit would apply to the emulator itself; getrlimit then
+            // still reports the old value.
+            println!("skip=setrlimit(RLIMIT_AS) reported success but was not applied");
+            return;
+        }
+        match Stack::new(HUGE) {
+            Ok(stack) => println!("huge_mapped={}", stack.size()),
+            Err(err) => {
+                println!("error_kind={:?}", err.kind());
+                println!("error_text={err}");
+            }
+        }
+        let small = Stack::new(MIN_STACK_SIZE).map(|s| s.size());
+        println!("small_ok={}", small.is_ok());
+        let default = Stack::acquire(DEFAULT_STACK_SIZE).map(|s| s.size());
+        println!("default_ok={}", default.is_ok());
+        return;
+    }
+
+    let child = run_child("rlimit_as_exhaustion_is_an_out_of_memory_error", JOB);
+    assert!(child.status.success(), "{}", child.describe());
+    if let Some(reason) = child.value("skip") {
+        eprintln!("NOTE: exhaustion by RLIMIT_AS not tested: {reason}");
+        return;
+    }
+    eprintln!("RLIMIT_AS error: {:?}", child.value("error_text"));
+    assert_eq!(
+        child.value("error_kind"),
+        Some("OutOfMemory"),
+        "{}",
+        child.describe()
+    );
+    let text = child.value("error_text").unwrap();
+    for needle in ["greenlet", &HUGE.to_string(), "RLIMIT_AS", "ulimit"] {
+        assert!(text.contains(needle), "{needle:?} missing from {text:?}");
+    }
+    assert_eq!(
+        child.value("small_ok"),
+        Some("true"),
+        "{}",
+        child.describe()
+    );
+    assert_eq!(
+        child.value("default_ok"),
+        Some("true"),
+        "{}",
+        child.describe()
+    );
+}
+
+#[test]
+fn absurd_sizes_are_errors_not_panics() {
+    for size in [usize::MAX, usize::MAX - 1, usize::MAX / 2 + 1] {
+        for result in [Stack::new(size), Stack::acquire(size)] {
+            let err = result.expect_err("an absurd size must fail");
+            assert!(
+                matches!(
+                    err.kind(),
+                    io::ErrorKind::InvalidInput | io::ErrorKind::OutOfMemory
+                ),
+                "{size}: {err:?}"
+            );
+            assert!(err.to_string().contains("greenlet"), "{err}");
+        }
+    }
+    assert_eq!(
+        Stack::new(usize::MAX).unwrap_err().kind(),
+        io::ErrorKind::InvalidInput
+    );
+
+    // Representable, but larger than any address space: the kernel refuses
+    // it. (On 32-bit targets a quarter of the address space may well fit.)
+    if usize::BITS == 64 {
+        let err = Stack::new(usize::MAX / 4).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::OutOfMemory, "{err}");
+        assert!(err.to_string().contains("vm.max_map_count"), "{err}");
+    }
+}
+
+#[test]
+fn pools_are_per_thread() {
+    let released = Arc::new(Barrier::new(2));
+    let checked = Arc::new(Barrier::new(2));
+    let (tx, rx) = mpsc::channel();
+
+    let a = {
+        let (released, checked) = (released.clone(), checked.clone());
+        thread::spawn(move || {
+            assert_eq!(pooled(), 0);
+            let stack = Stack::acquire(DEFAULT_STACK_SIZE).unwrap();
+            let bottom = stack.bottom() as usize;
+            stack.release();
+            assert_eq!(pooled(), 1);
+            tx.send(bottom).unwrap();
+            released.wait();
+            checked.wait();
+            // Still ours, untouched by the other thread.
+            assert_eq!(pooled(), 1);
+            let again = Stack::acquire(DEFAULT_STACK_SIZE).unwrap();
+            assert_eq!(again.bottom() as usize, bottom);
+            // Hand a stack to the other thread's pool by moving it there.
+            again
+        })
+    };
+    let b = thread::spawn(move || {
+        let a_bottom = rx.recv().unwrap();
+        released.wait();
+        assert_eq!(pooled(), 0, "thread A's pool leaked into thread B");
+        let mine = Stack::acquire(DEFAULT_STACK_SIZE).unwrap();
+        assert_ne!(mine.bottom() as usize, a_bottom);
+        mine.release();
+        assert_eq!(pooled(), 1);
+        checked.wait();
+        a_bottom
+    });
+
+    let from_a = a.join().unwrap();
+    let a_bottom = b.join().unwrap();
+    assert_eq!(from_a.bottom() as usize, a_bottom);
+
+    // A stack moved to another thread is released into that thread's pool.
+    thread::spawn(move || {
+        assert_eq!(pooled(), 0);
+        from_a.release();
+        assert_eq!(pooled(), 1);
+        let again = Stack::acquire(DEFAULT_STACK_SIZE).unwrap();
+        assert_eq!(again.bottom() as usize, a_bottom);
+    })
+    .join()
+    .unwrap();
+}
+
+/// Releases its stack when the thread-local holding it is destroyed.
+struct ReleaseOnDrop(Option<Stack>);
+
+impl Drop for ReleaseOnDrop {
+    fn drop(&mut self) {
+        if let Some(stack) = self.0.take() {
+            stack.release();
+        }
+        // Also exercise the other entry points during destruction.
+        let _ = stack::pooled();
+        if let Ok(stack) = Stack::acquire(DEFAULT_STACK_SIZE) {
+            stack.release();
+        }
+    }
+}
+
+thread_local! {
+    static HOLDER: std::cell::RefCell<ReleaseOnDrop> =
+        const { std::cell::RefCell::new(ReleaseOnDrop(None)) };
+}
+
+#[test]
+fn release_during_thread_exit_does_not_panic() {
+    // Thread-local destructors run in reverse order of first use on Linux;
+    // try both orders so that release() runs both before and after the
+    // pool's own destructor.
+    for pool_first in [true, false] {
+        thread::spawn(move || {
+            if pool_first {
+                Stack::acquire(DEFAULT_STACK_SIZE).unwrap().release();
+            }
+            HOLDER.with(|holder| {
+                holder.borrow_mut().0 = Some(Stack::acquire(DEFAULT_STACK_SIZE).unwrap());
+            });
+            if !pool_first {
+                Stack::acquire(DEFAULT_STACK_SIZE).unwrap().release();
+            }
+        })
+        .join()
+        .expect("thread exit with a pending release must not panic");
+    }
+}
