@@ -5,7 +5,29 @@
 //!
 //! * `asm/<arch>_<abi>.S` — the context switch per CPU (no Rust knowledge);
 //! * [`raw`] — `extern "C"` declarations and the unsafe raw API;
-//! * [`stack`] — mmap'd, guard-paged, pooled stacks.
+//! * [`stack`] — mmap'd, guard-paged, pooled stacks;
+//! * [`Greenlet`] — the safe API with Python greenlet's semantics.
+//!
+//! ```
+//! use greenlet::Greenlet;
+//!
+//! let child = Greenlet::new(|x: i32| {
+//!     // Send x + 1 to main and wait for the next value.
+//!     let y: i32 = Greenlet::main().switch(x + 1);
+//!     y * 10 // returned to the parent (main) when the greenlet ends
+//! });
+//! let a: i32 = child.switch(1);
+//! assert_eq!(a, 2);
+//! let b: i32 = child.switch(5);
+//! assert_eq!(b, 50);
+//! assert!(child.is_dead());
+//! ```
 
 pub mod raw;
 pub mod stack;
+
+mod greenlet;
+
+pub use greenlet::{
+    Builder, Event, Greenlet, GreenletExit, ParentError, SwitchError, TraceFn, settrace,
+};

@@ -1,0 +1,895 @@
+//! The safe [`Greenlet`]: symmetric switching with Python greenlet's
+//! semantics, over the raw switch of [`crate::raw`] and the stacks of
+//! [`crate::stack`].
+//!
+//! # How it works
+//!
+//! Every thread has a *main* greenlet (its own stack) and a *current* one.
+//! A switch builds a [`Packet`] on the sender's stack — the sender's handle
+//! and a pointer to the value, which stays in an `Option<T>` in the sender's
+//! frame — and hands its address to the target as the raw switch's data
+//! word. The receiver moves the value out before anything else can run on
+//! the sender's stack, so passing a value never allocates.
+//!
+//! A panic never crosses the assembly: each greenlet's body runs inside
+//! `catch_unwind` in [`entry`], and a panic that escapes it is carried to
+//! the parent as a payload and resumed there with `resume_unwind`.
+//!
+//! Reference counts: `CURRENT` owns one strong count of the running
+//! greenlet; a greenlet owns one of its parent. A switch moves the sender's
+//! `CURRENT` count into the packet and the receiver drops it once it has
+//! recorded the sender's stack pointer and taken the value. Dropping the last
+//! handle of a suspended greenlet kills it ([`Drop for Greenlet`]).
+
+use crate::raw::{self, StackPointer, Transfer};
+use crate::stack::{DEFAULT_STACK_SIZE, Stack};
+use std::any::{Any, type_name};
+use std::cell::{Cell, RefCell, UnsafeCell};
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::mem;
+use std::panic::{self, AssertUnwindSafe};
+use std::ptr;
+use std::rc::Rc;
+
+/// The panic payload that [`Greenlet::kill`] and dropping a suspended
+/// greenlet raise inside it. A greenlet that dies from it delivers it to its
+/// parent as a *value*, not as a panic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct GreenletExit;
+
+impl fmt::Display for GreenletExit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("GreenletExit")
+    }
+}
+
+/// A value arrived whose type is not the one the receiver asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SwitchError {
+    /// `expected` is the receiver's type, `found` the sender's; both are
+    /// `std::any::type_name`s.
+    TypeMismatch {
+        /// The type the receiving `switch` asked for.
+        expected: &'static str,
+        /// The type of the value that was sent.
+        found: &'static str,
+    },
+}
+
+impl fmt::Display for SwitchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SwitchError::TypeMismatch { expected, found } => write!(
+                f,
+                "greenlet: switch expected a value of type `{expected}` but was sent a `{found}` \
+                 (the value was dropped)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SwitchError {}
+
+/// Why [`Greenlet::set_parent`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParentError {
+    /// The new parent is the greenlet itself or one of its descendants.
+    Cycle,
+    /// The main greenlet has no parent and cannot be given one.
+    MainGreenlet,
+}
+
+impl fmt::Display for ParentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ParentError::Cycle => "greenlet: set_parent would make a cycle of parents",
+            ParentError::MainGreenlet => "greenlet: the main greenlet cannot have a parent",
+        })
+    }
+}
+
+impl std::error::Error for ParentError {}
+
+/// What a trace callback is told about a switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// An ordinary switch (including a greenlet's death with a value).
+    Switch,
+    /// A switch that carries a panic: `throw`, `kill`, or death by a panic.
+    Throw,
+}
+
+/// The per-thread trace callback: `(event, origin, target)`.
+pub type TraceFn = Box<dyn FnMut(Event, &Greenlet, &Greenlet)>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Unstarted,
+    Suspended,
+    Running,
+    Dead,
+}
+
+/// The shared state behind every handle of one greenlet.
+struct Inner {
+    state: Cell<State>,
+    is_main: bool,
+    /// The saved stack pointer while suspended (or the initial frame while
+    /// unstarted); stale otherwise.
+    sp: Cell<StackPointer>,
+    parent: RefCell<Option<Greenlet>>,
+    name: Option<String>,
+    /// `None` for main, and once the greenlet is dead.
+    stack: Cell<Option<Stack>>,
+    /// The body: `f` before it runs, then its result until delivered. Only
+    /// touched by the greenlet itself while running and by whoever frees it,
+    /// never while a reference into it is live elsewhere.
+    body: UnsafeCell<Option<Box<dyn Body>>>,
+}
+
+impl Inner {
+    /// Free what a dead (or never started) greenlet no longer needs.
+    fn release(&self) {
+        if let Some(stack) = self.stack.take() {
+            stack.release();
+        }
+        // SAFETY: the greenlet is dead or unstarted, so nothing is running
+        // `body` or holds a pointer into it (its result was already taken).
+        let body = unsafe { (*self.body.get()).take() };
+        drop(body);
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Only reached for unstarted or dead greenlets (and main, never):
+        // a suspended one is killed before its last handle goes away.
+        self.release();
+    }
+}
+
+/// A greenlet: a function running on its own stack that switches
+/// explicitly. Handles are cheap to clone (reference counted) and compare
+/// equal when they name the same greenlet. `!Send` and `!Sync`: a greenlet
+/// belongs to the thread that created it.
+pub struct Greenlet(Rc<Inner>);
+
+/// Configures a new greenlet: `Greenlet::builder().name("x").stack_size(n)
+/// .parent(&p).create(f)`.
+#[must_use]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: usize,
+    parent: Option<Greenlet>,
+}
+
+// ---------------------------------------------------------------------------
+// Type-erased values and bodies.
+
+/// An `Option<T>` seen without its `T`: the receiver downcasts it to the type
+/// it expects, or discards the value.
+trait Slot {
+    fn as_any(&mut self) -> &mut dyn Any;
+    fn discard(&mut self);
+    fn type_name(&self) -> &'static str;
+}
+
+impl<T: 'static> Slot for Option<T> {
+    fn as_any(&mut self) -> &mut dyn Any {
+        self
+    }
+    fn discard(&mut self) {
+        drop(self.take());
+    }
+    fn type_name(&self) -> &'static str {
+        type_name::<T>()
+    }
+}
+
+/// A greenlet's function and, after it returns, its result.
+trait Body {
+    /// Receive the first value from `first` and run the function to its end.
+    fn run(&mut self, first: Transfer);
+    /// The result slot (valid until the body is freed).
+    fn result(&mut self) -> *mut dyn Slot;
+}
+
+struct BodyImpl<F, A, R> {
+    f: Option<F>,
+    result: Option<R>,
+    _arg: PhantomData<fn(A)>,
+}
+
+impl<F, A, R> Body for BodyImpl<F, A, R>
+where
+    F: FnOnce(A) -> R + 'static,
+    A: 'static,
+    R: 'static,
+{
+    fn run(&mut self, first: Transfer) {
+        let f = self.f.take().expect("greenlet body runs once");
+        let arg = receive::<A>(first).unwrap_or_else(|e| panic!("{e}"));
+        self.result = Some(f(arg));
+    }
+    fn result(&mut self) -> *mut dyn Slot {
+        &mut self.result as &mut dyn Slot
+    }
+}
+
+/// What travels with a switch.
+enum Payload {
+    Empty,
+    /// A value in an `Option<T>` on the sender's stack (or in a dead
+    /// greenlet's body); the receiver takes it.
+    Value(*mut dyn Slot),
+    /// A panic to resume in the receiver.
+    Panic(Box<dyn Any + Send>),
+}
+
+/// Built on the sender's stack; its address is the raw switch's data word.
+struct Packet {
+    /// The sender's `CURRENT` count; the receiver records the sender's stack
+    /// pointer in it and then drops it.
+    origin: Option<Greenlet>,
+    payload: Payload,
+}
+
+// ---------------------------------------------------------------------------
+// Per-thread state. `const`-initialised cells without destructors, so they
+// stay usable while other thread-locals are destroyed (a greenlet handle
+// dropped then still kills its greenlet).
+
+thread_local! {
+    /// The running greenlet; owns one strong count. Null until first use.
+    static CURRENT: Cell<*const Inner> = const { Cell::new(ptr::null()) };
+    /// This thread's main greenlet; owns one strong count (kept for the
+    /// life of the thread).
+    static MAIN: Cell<*const Inner> = const { Cell::new(ptr::null()) };
+    /// Whether a trace callback is installed (fast check on every switch).
+    static TRACING: Cell<bool> = const { Cell::new(false) };
+    static TRACE: RefCell<Option<TraceFn>> = const { RefCell::new(None) };
+}
+
+/// The running greenlet's `Inner`, creating this thread's main greenlet on
+/// first use.
+fn current_ptr() -> *const Inner {
+    let p = CURRENT.with(Cell::get);
+    if p.is_null() { init_main() } else { p }
+}
+
+#[cold]
+fn init_main() -> *const Inner {
+    let main = Rc::new(Inner {
+        state: Cell::new(State::Running),
+        is_main: true,
+        sp: Cell::new(ptr::null_mut()),
+        parent: RefCell::new(None),
+        name: None,
+        stack: Cell::new(None),
+        body: UnsafeCell::new(None),
+    });
+    let p = Rc::into_raw(main);
+    // SAFETY: `p` came from Rc::into_raw just above; the second count is
+    // MAIN's, the first CURRENT's.
+    unsafe { Rc::increment_strong_count(p) };
+    MAIN.with(|m| m.set(p));
+    CURRENT.with(|c| c.set(p));
+    p
+}
+
+/// A new handle to the greenlet behind `p`.
+///
+/// # Safety
+/// `p` must point to a live `Inner` of this thread (one with a strong count
+/// held elsewhere for the duration of this call).
+unsafe fn handle_from(p: *const Inner) -> Greenlet {
+    // SAFETY: by the caller's promise the allocation is alive.
+    unsafe {
+        Rc::increment_strong_count(p);
+        Greenlet(Rc::from_raw(p))
+    }
+}
+
+/// Move `CURRENT`'s count out, leaving `CURRENT` null until
+/// [`set_current`].
+fn take_current() -> Greenlet {
+    let p = current_ptr();
+    CURRENT.with(|c| c.set(ptr::null()));
+    // SAFETY: CURRENT owned one strong count of `p`; it now belongs to the
+    // returned handle.
+    Greenlet(unsafe { Rc::from_raw(p) })
+}
+
+fn set_current(g: Greenlet) {
+    // CURRENT takes over the handle's count.
+    let g = mem::ManuallyDrop::new(g);
+    let p = Rc::as_ptr(&g.0);
+    CURRENT.with(|c| c.set(p));
+}
+
+fn is_current(inner: &Inner) -> bool {
+    ptr::eq(current_ptr(), inner)
+}
+
+fn fire_trace(event: Event, target: &Greenlet) {
+    if !TRACING.with(Cell::get) {
+        return;
+    }
+    let Some(f) = TRACE.try_with(|t| t.borrow_mut().take()).ok().flatten() else {
+        return;
+    };
+    // Put the callback back even if it panics, unless it installed another.
+    struct Restore(Option<TraceFn>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let f = self.0.take();
+            let _ = TRACE.try_with(|t| {
+                let mut t = t.borrow_mut();
+                if t.is_none() && TRACING.with(Cell::get) {
+                    *t = f;
+                }
+            });
+        }
+    }
+    let origin = Greenlet::current();
+    let mut restore = Restore(Some(f));
+    if let Some(f) = restore.0.as_mut() {
+        f(event, &origin, target);
+    }
+}
+
+/// Install (or with `None` remove) this thread's trace callback, called on
+/// every switch between two different greenlets as `(event, origin,
+/// target)`. Returns the previous callback.
+pub fn settrace(callback: Option<TraceFn>) -> Option<TraceFn> {
+    TRACING.with(|t| t.set(callback.is_some()));
+    TRACE.with(|t| mem::replace(&mut *t.borrow_mut(), callback))
+}
+
+// ---------------------------------------------------------------------------
+// The switch itself.
+
+/// Suspend the current greenlet and resume `target` (live, not current),
+/// carrying `payload`. Returns what resumed us, unprocessed.
+fn switch_to(target: Greenlet, payload: Payload) -> Transfer {
+    let me = take_current();
+    if me.0.state.get() == State::Running {
+        me.0.state.set(State::Suspended);
+    }
+    target.0.state.set(State::Running);
+    let sp = target.0.sp.get();
+    set_current(target);
+    let mut packet = Packet {
+        origin: Some(me),
+        payload,
+    };
+    // SAFETY: `sp` is the target's saved stack pointer: it is unstarted (the
+    // frame from stack_init) or suspended in this function, and it lives on a
+    // stack that its Inner keeps mapped (CURRENT now holds a count). Our own
+    // stack stays valid while we are suspended: it is main's, or one whose
+    // Inner is kept alive by the count in `packet.origin` until the receiver
+    // has recorded our stack pointer.
+    unsafe { raw::switch(sp, &mut packet as *mut Packet as usize) }
+}
+
+/// What a switch handed to us, after the bookkeeping.
+enum Received<R> {
+    Value(R),
+    Mismatch(SwitchError),
+    Panic(Box<dyn Any + Send>),
+}
+
+/// Record the sender's stack pointer and take the payload out of its packet.
+/// The sender's handle is returned so that it is dropped only after the
+/// value has been moved out of its stack.
+fn unpack(t: Transfer) -> (Greenlet, Payload) {
+    // SAFETY: every switch in this module passes the address of a Packet on
+    // the sender's stack, which stays untouched until the sender resumes;
+    // the sender cannot resume before we drop its handle below.
+    let packet = unsafe { &mut *(t.data as *mut Packet) };
+    let origin = packet.origin.take().expect("a packet carries its sender");
+    origin.0.sp.set(t.sp);
+    let payload = mem::replace(&mut packet.payload, Payload::Empty);
+    (origin, payload)
+}
+
+fn take_typed<R: 'static>(payload: Payload) -> Received<R> {
+    match payload {
+        Payload::Value(slot) => {
+            // SAFETY: the slot lives on the sender's stack (or in a dead
+            // greenlet's body) and nothing else touches it until we are done.
+            let slot = unsafe { &mut *slot };
+            if let Some(v) = slot.as_any().downcast_mut::<Option<R>>() {
+                Received::Value(v.take().expect("a value is received once"))
+            } else {
+                let found = slot.type_name();
+                slot.discard();
+                Received::Mismatch(SwitchError::TypeMismatch {
+                    expected: type_name::<R>(),
+                    found,
+                })
+            }
+        }
+        Payload::Panic(p) => Received::Panic(p),
+        Payload::Empty => unreachable!("a switch always carries a payload"),
+    }
+}
+
+/// The sender is done with: free a dead sender's stack, and drop our count
+/// of it (which kills it if that was its last handle and it is suspended).
+fn finish_origin(origin: Greenlet) {
+    if origin.0.state.get() == State::Dead {
+        origin.0.release();
+    }
+    drop(origin);
+}
+
+fn receive<R: 'static>(t: Transfer) -> Result<R, SwitchError> {
+    let (origin, payload) = unpack(t);
+    let received = take_typed::<R>(payload);
+    finish_origin(origin);
+    deliver(received)
+}
+
+fn deliver<R>(received: Received<R>) -> Result<R, SwitchError> {
+    match received {
+        Received::Value(v) => Ok(v),
+        Received::Mismatch(e) => Err(e),
+        Received::Panic(p) => panic::resume_unwind(p),
+    }
+}
+
+/// Receive and discard whatever comes back; a panic is returned, not raised.
+fn receive_any(t: Transfer) -> Result<(), Box<dyn Any + Send>> {
+    let (origin, payload) = unpack(t);
+    let result = match payload {
+        Payload::Value(slot) => {
+            // SAFETY: as in take_typed.
+            unsafe { (*slot).discard() };
+            Ok(())
+        }
+        Payload::Panic(p) => Err(p),
+        Payload::Empty => unreachable!("a switch always carries a payload"),
+    };
+    finish_origin(origin);
+    result
+}
+
+/// Where every greenlet starts, on its own stack, entered by the first
+/// switch into it.
+unsafe extern "C" fn entry(from: StackPointer, data: usize) -> ! {
+    let this = current_ptr();
+    // SAFETY: we are the current greenlet (the switch that started us set
+    // CURRENT, which keeps `this` alive while we run). `body` is only used
+    // by us until we are dead; the pointer stays valid because the Box is
+    // not freed before our death is processed by the receiver.
+    let body: *mut dyn Body = unsafe {
+        &mut **(*(*this).body.get())
+            .as_mut()
+            .expect("an unstarted greenlet has a body")
+    };
+    let first = Transfer { sp: from, data };
+    // SAFETY: see above.
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| unsafe { (*body).run(first) }));
+    // Where a death by GreenletExit leaves its value for the parent to take.
+    let mut exit_slot = Some(GreenletExit);
+    let (payload, event) = match outcome {
+        // SAFETY: see above; the result stays in the body until delivered.
+        Ok(()) => (Payload::Value(unsafe { (*body).result() }), Event::Switch),
+        Err(p) if p.is::<GreenletExit>() => (
+            Payload::Value(&mut exit_slot as &mut dyn Slot),
+            Event::Switch,
+        ),
+        Err(p) => (Payload::Panic(p), Event::Throw),
+    };
+    // SAFETY: `this` is the current greenlet, alive as above.
+    unsafe { die(this, payload, event) }
+}
+
+/// Mark the current greenlet dead and hand its last payload to its nearest
+/// live ancestor. Its stack is freed by the receiver.
+///
+/// # Safety
+/// `this` must be the current greenlet.
+unsafe fn die(this: *const Inner, mut payload: Payload, event: Event) -> ! {
+    // SAFETY: `this` is current, so CURRENT keeps it alive.
+    let me = unsafe { &*this };
+    me.state.set(State::Dead);
+    let target = me
+        .parent
+        .borrow()
+        .as_ref()
+        .expect("only main has no parent, and main never dies")
+        .live_target();
+    // A panicking trace callback must not unwind out of an extern "C"
+    // function: it replaces the payload instead.
+    if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| fire_trace(event, &target))) {
+        if let Payload::Value(slot) = payload {
+            // SAFETY: the slot is ours and not yet handed over.
+            unsafe { (*slot).discard() };
+        }
+        payload = Payload::Panic(p);
+    }
+    switch_to(target, payload);
+    // Nobody switches to a dead greenlet: switch() redirects to a live one.
+    std::process::abort()
+}
+
+// ---------------------------------------------------------------------------
+// The public API.
+
+impl Greenlet {
+    /// A new, unstarted greenlet whose parent is `Greenlet::current()`. The
+    /// first value switched into it becomes `f`'s argument. It gets a stack
+    /// of the default size (1 MiB) from this thread's pool.
+    ///
+    /// # Panics
+    /// If no stack can be mapped; the message is the `io::Error`'s text
+    /// (see [`Builder::try_create`] for the non-panicking form).
+    pub fn new<F, A, R>(f: F) -> Greenlet
+    where
+        F: FnOnce(A) -> R + 'static,
+        A: 'static,
+        R: 'static,
+    {
+        Greenlet::builder().create(f)
+    }
+
+    /// A [`Builder`] for a greenlet with a name, stack size or parent.
+    pub fn builder() -> Builder {
+        Builder {
+            name: None,
+            stack_size: DEFAULT_STACK_SIZE,
+            parent: None,
+        }
+    }
+
+    /// The running greenlet (Python's `getcurrent()`).
+    pub fn current() -> Greenlet {
+        // SAFETY: CURRENT holds a count of the running greenlet.
+        unsafe { handle_from(current_ptr()) }
+    }
+
+    /// This thread's main greenlet.
+    pub fn main() -> Greenlet {
+        current_ptr();
+        // SAFETY: MAIN holds a count for the life of the thread.
+        unsafe { handle_from(MAIN.with(Cell::get)) }
+    }
+
+    /// Run `self` until someone switches back to the current greenlet, and
+    /// return the value they sent.
+    ///
+    /// * Into an unstarted greenlet, `value` becomes its function's argument;
+    ///   into a suspended one, its pending `switch` returns `value`.
+    /// * Into a dead one, `value` goes to its nearest live ancestor; into the
+    ///   current greenlet, it comes straight back.
+    ///
+    /// # Panics
+    /// If the value that comes back is not an `R`, with a message naming
+    /// both types (the value is dropped); and with the same payload when a
+    /// panic comes back (a greenlet that died by a panic, or a `throw`).
+    pub fn switch<T: 'static, R: 'static>(&self, value: T) -> R {
+        self.try_switch(value).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`switch`](Greenlet::switch), but a value of the wrong type is
+    /// an `Err(SwitchError::TypeMismatch)` (the value is dropped). Panics
+    /// that come back still continue here.
+    pub fn try_switch<T: 'static, R: 'static>(&self, value: T) -> Result<R, SwitchError> {
+        let mut slot = Some(value);
+        self.send::<R>(Payload::Value(&mut slot as &mut dyn Slot), Event::Switch)
+    }
+
+    /// Deliver `payload` to `self` or, if it is dead, its nearest live
+    /// ancestor, and receive the answer as an `R`.
+    fn send<R: 'static>(&self, payload: Payload, event: Event) -> Result<R, SwitchError> {
+        let target = self.live_target();
+        if is_current(&target.0) {
+            drop(target);
+            return deliver(take_typed::<R>(payload));
+        }
+        fire_trace(event, &target);
+        let t = switch_to(target, payload);
+        receive::<R>(t)
+    }
+
+    /// `self` if alive, else its nearest live ancestor.
+    fn live_target(&self) -> Greenlet {
+        let mut g = self.clone();
+        while g.0.state.get() == State::Dead {
+            let parent = g.0.parent.borrow().clone();
+            g = parent.expect("every dead greenlet has a parent (main never dies)");
+        }
+        g
+    }
+
+    /// Raise `payload` as a panic at the point where `self` is suspended
+    /// (with `resume_unwind`: no panic hook runs), then behave like
+    /// [`switch`](Greenlet::switch).
+    ///
+    /// * Unstarted: its function never runs; it is dead, and the panic
+    ///   continues in its parent.
+    /// * Dead: the panic goes to its nearest live ancestor; from there (or if
+    ///   that is the caller) it is raised. A [`GreenletExit`] thrown at a dead
+    ///   or unstarted greenlet arrives as a *value* instead, as in Python.
+    /// * The current greenlet: raised right here.
+    pub fn throw<E: Any + Send + 'static, R: 'static>(&self, payload: E) -> R {
+        match self.0.state.get() {
+            State::Unstarted => {
+                self.0.state.set(State::Dead);
+                self.0.release();
+                self.throw_dead(payload)
+            }
+            State::Dead => self.throw_dead(payload),
+            _ if is_current(&self.0) => panic::resume_unwind(Box::new(payload)),
+            _ => self
+                .send::<R>(Payload::Panic(Box::new(payload)), Event::Throw)
+                .unwrap_or_else(|e| panic!("{e}")),
+        }
+    }
+
+    fn throw_dead<E: Any + Send + 'static, R: 'static>(&self, payload: E) -> R {
+        let mut boxed: Box<dyn Any + Send> = Box::new(payload);
+        if boxed.is::<GreenletExit>() {
+            let mut slot = Some(GreenletExit);
+            drop(mem::replace(&mut boxed, Box::new(())));
+            self.send::<R>(Payload::Value(&mut slot as &mut dyn Slot), Event::Switch)
+                .unwrap_or_else(|e| panic!("{e}"))
+        } else {
+            self.send::<R>(Payload::Panic(boxed), Event::Throw)
+                .unwrap_or_else(|e| panic!("{e}"))
+        }
+    }
+
+    /// Throw [`GreenletExit`] into `self`, with the current greenlet as its
+    /// parent for the duration (the old parent is restored afterwards), and
+    /// return when control comes back: normally with `self` dead. Whatever
+    /// value comes back is dropped; a panic other than `GreenletExit` (say,
+    /// one raised while it unwinds) continues here.
+    ///
+    /// An unstarted greenlet never runs and is dead; a dead one is left
+    /// alone; killing the current greenlet raises `GreenletExit` right here.
+    pub fn kill(&self) {
+        match self.0.state.get() {
+            State::Dead => {}
+            State::Unstarted => {
+                self.0.state.set(State::Dead);
+                self.0.release();
+            }
+            _ if is_current(&self.0) => panic::resume_unwind(Box::new(GreenletExit)),
+            _ => {
+                struct RestoreParent<'a>(&'a Greenlet, Option<Option<Greenlet>>);
+                impl Drop for RestoreParent<'_> {
+                    fn drop(&mut self) {
+                        if let Some(old) = self.1.take() {
+                            drop(self.0.0.parent.replace(old));
+                        }
+                    }
+                }
+                let _restore = if self.0.is_main {
+                    RestoreParent(self, None)
+                } else {
+                    let old = self.0.parent.replace(Some(Greenlet::current()));
+                    RestoreParent(self, Some(old))
+                };
+                fire_trace(Event::Throw, self);
+                let t = switch_to(self.clone(), Payload::Panic(Box::new(GreenletExit)));
+                if let Err(p) = receive_any(t) {
+                    panic::resume_unwind(p);
+                }
+            }
+        }
+    }
+
+    /// The parent: where this greenlet's result (or panic) goes when it
+    /// ends. `None` only for main.
+    pub fn parent(&self) -> Option<Greenlet> {
+        self.0.parent.borrow().clone()
+    }
+
+    /// Change the parent.
+    ///
+    /// # Errors
+    /// [`ParentError::MainGreenlet`] for main (checked first), and
+    /// [`ParentError::Cycle`] if `parent` is `self` or a descendant of it.
+    pub fn set_parent(&self, parent: &Greenlet) -> Result<(), ParentError> {
+        if self.0.is_main {
+            return Err(ParentError::MainGreenlet);
+        }
+        let mut p = Some(parent.clone());
+        while let Some(g) = p {
+            if g == *self {
+                return Err(ParentError::Cycle);
+            }
+            p = g.parent();
+        }
+        drop(self.0.parent.replace(Some(parent.clone())));
+        Ok(())
+    }
+
+    /// The name given by [`Builder::name`], if any.
+    pub fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+
+    /// Whether it has ever run (main always has).
+    pub fn is_started(&self) -> bool {
+        self.0.state.get() != State::Unstarted
+    }
+
+    /// Whether its function has ended (returned, or panicked), or it was
+    /// killed or thrown into before it started.
+    pub fn is_dead(&self) -> bool {
+        self.0.state.get() == State::Dead
+    }
+
+    /// Started and not dead (Python's `bool(g)`).
+    pub fn is_active(&self) -> bool {
+        matches!(self.0.state.get(), State::Suspended | State::Running)
+    }
+
+    /// Whether this is its thread's main greenlet.
+    pub fn is_main(&self) -> bool {
+        self.0.is_main
+    }
+
+    fn state_name(&self) -> &'static str {
+        if self.0.is_main {
+            return "main";
+        }
+        match self.0.state.get() {
+            State::Unstarted => "unstarted",
+            State::Suspended => "suspended",
+            State::Running => "running",
+            State::Dead => "dead",
+        }
+    }
+
+    #[cold]
+    fn kill_dropped(&mut self) {
+        let g = self.clone();
+        if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| g.kill())) {
+            let what = p
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| p.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("a non-string payload");
+            eprintln!("greenlet: a panic escaped a dropped greenlet while it was killed: {what}");
+        }
+        if !g.is_dead() {
+            eprintln!(
+                "greenlet: dropped greenlet {:?} caught GreenletExit and did not die; \
+                 its stack is leaked",
+                g.name().unwrap_or("unnamed")
+            );
+            mem::forget(g);
+        }
+    }
+}
+
+impl Clone for Greenlet {
+    fn clone(&self) -> Greenlet {
+        Greenlet(Rc::clone(&self.0))
+    }
+}
+
+impl Drop for Greenlet {
+    /// Dropping the last handle of a started, suspended greenlet kills it
+    /// from the dropping greenlet, so every destructor on its stack runs
+    /// before `drop` returns. If it catches `GreenletExit` and switches away
+    /// instead of dying, one line goes to stderr and its stack is leaked
+    /// (a stack in use is never freed). An unstarted greenlet is just freed.
+    fn drop(&mut self) {
+        if Rc::strong_count(&self.0) == 1
+            && self.0.state.get() == State::Suspended
+            && !self.0.is_main
+        {
+            self.kill_dropped();
+        }
+    }
+}
+
+impl PartialEq for Greenlet {
+    fn eq(&self, other: &Greenlet) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Greenlet {}
+
+impl std::hash::Hash for Greenlet {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        Rc::as_ptr(&self.0).hash(state);
+    }
+}
+
+impl fmt::Debug for Greenlet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Greenlet");
+        if let Some(name) = self.name() {
+            d.field("name", &name);
+        }
+        d.field("state", &format_args!("{}", self.state_name()))
+            .finish()
+    }
+}
+
+impl Builder {
+    /// A name, shown by `Debug` and in diagnostics.
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The usable stack size in bytes, rounded up to whole pages (and to at
+    /// least [`crate::stack::MIN_STACK_SIZE`]). Default: 1 MiB, taken from
+    /// the per-thread pool; other sizes map a new stack.
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = bytes;
+        self
+    }
+
+    /// The parent (default: the greenlet that creates it).
+    pub fn parent(mut self, parent: &Greenlet) -> Builder {
+        self.parent = Some(parent.clone());
+        self
+    }
+
+    /// An unstarted greenlet, like [`Greenlet::new`]: it does not run until
+    /// switched to.
+    ///
+    /// # Panics
+    /// If no stack can be mapped, with the `io::Error`'s text.
+    pub fn create<F, A, R>(self, f: F) -> Greenlet
+    where
+        F: FnOnce(A) -> R + 'static,
+        A: 'static,
+        R: 'static,
+    {
+        self.try_create(f).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// An unstarted greenlet, or the error that prevented mapping its stack
+    /// (`vm.max_map_count`, memory, `RLIMIT_AS`); nothing is lost on error.
+    pub fn try_create<F, A, R>(self, f: F) -> io::Result<Greenlet>
+    where
+        F: FnOnce(A) -> R + 'static,
+        A: 'static,
+        R: 'static,
+    {
+        let stack = Stack::acquire(self.stack_size)?;
+        // SAFETY: the stack is fresh (or back from the pool, unused), large
+        // enough for the initial frame, and owned by the new Inner, which
+        // keeps it mapped for as long as the greenlet can run. `entry`
+        // never returns and catches every panic of the body.
+        let sp = unsafe { raw::stack_init(stack.top(), entry) };
+        let body: Box<dyn Body> = Box::new(BodyImpl {
+            f: Some(f),
+            result: None::<R>,
+            _arg: PhantomData::<fn(A)>,
+        });
+        let parent = self.parent.unwrap_or_else(Greenlet::current);
+        Ok(Greenlet(Rc::new(Inner {
+            state: Cell::new(State::Unstarted),
+            is_main: false,
+            sp: Cell::new(sp),
+            parent: RefCell::new(Some(parent)),
+            name: self.name,
+            stack: Cell::new(Some(stack)),
+            body: UnsafeCell::new(Some(body)),
+        })))
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("name", &self.name)
+            .field("stack_size", &self.stack_size)
+            .field("parent", &self.parent)
+            .finish()
+    }
+}
