@@ -3,7 +3,8 @@
 # switch, run examples/switch_counts with two lengths and divide the
 # difference in instructions by the difference in round trips.
 #
-# Usage: ci/callgrind.sh [kind ...]     (default: raw corosensei call)
+# Usage: ci/callgrind.sh [kind ...]
+#   (default: raw greenlet corosensei create corosensei_create call)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || {
@@ -21,7 +22,7 @@ count() { # kind n -> instructions
     rm -f "$out"
 }
 kinds=("$@")
-[ ${#kinds[@]} -eq 0 ] && kinds=(raw corosensei call)
+[ ${#kinds[@]} -eq 0 ] && kinds=(raw greenlet corosensei create corosensei_create call)
 for kind in "${kinds[@]}"; do
     a=$(count "$kind" $n1)
     b=$(count "$kind" $n2)

@@ -68,7 +68,10 @@ fn main() {
     println!("  round trip (2 switches)  {round_trip:7.2} ns");
     println!("  one switch               {:7.2} ns", round_trip / 2.0);
     println!("  plain function call      {call:7.2} ns");
-    println!("  one switch / one call    {:7.1}x", round_trip / 2.0 / call);
+    println!(
+        "  one switch / one call    {:7.1}x",
+        round_trip / 2.0 / call
+    );
     println!(
         "(best of {RUNS} runs of {ROUND_TRIPS} round trips; each switch saves the \
          callee-saved registers and the FP control state)"

@@ -3,9 +3,13 @@
 //! run it with two different N and divide the difference in instructions by
 //! the difference in N (`ci/callgrind.sh` does exactly that).
 //!
-//! Usage: `switch_counts <raw|corosensei|call> <round trips>`
+//! Usage: `switch_counts <raw|greenlet|create|corosensei|corosensei_create|call> <round trips>`
+//!
+//! `create` is create + run to completion + drop of a `Greenlet` with a
+//! pooled stack; `corosensei_create` the same with a reused stack.
 
 use corosensei::{Coroutine, CoroutineResult};
+use greenlet::Greenlet;
 use greenlet::raw::{self, StackPointer};
 use greenlet::stack::Stack;
 use std::hint::black_box;
@@ -55,6 +59,47 @@ fn corosensei_round_trips(n: usize) -> usize {
 }
 
 #[inline(never)]
+fn greenlet_round_trips(n: usize) -> usize {
+    let main = Greenlet::main();
+    let child = Greenlet::new(move |mut x: usize| {
+        loop {
+            x = main.switch(x + 1);
+        }
+    });
+    let mut x = 0;
+    for _ in 0..n {
+        x = child.switch(black_box(x));
+    }
+    x
+}
+
+#[inline(never)]
+fn greenlet_creates(n: usize) -> usize {
+    let mut total = 0;
+    for _ in 0..n {
+        let child = Greenlet::new(|x: usize| x + 1);
+        let r: usize = child.switch(black_box(0usize));
+        total += r;
+    }
+    total
+}
+
+#[inline(never)]
+fn corosensei_creates(n: usize) -> usize {
+    let mut stack = Some(corosensei::stack::DefaultStack::default());
+    let mut total = 0;
+    for _ in 0..n {
+        let mut co = Coroutine::with_stack(stack.take().unwrap(), |_, x: usize| x + 1);
+        match co.resume(black_box(0usize)) {
+            CoroutineResult::Return(r) => total += r,
+            CoroutineResult::Yield(()) => unreachable!(),
+        }
+        stack = Some(co.into_stack());
+    }
+    total
+}
+
+#[inline(never)]
 fn add(x: usize) -> usize {
     x + 1
 }
@@ -70,12 +115,17 @@ fn call_round_trips(n: usize) -> usize {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(which), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse().ok())) else {
-        eprintln!("usage: switch_counts <raw|corosensei|call> <round trips>");
+        eprintln!(
+            "usage: switch_counts <raw|greenlet|create|corosensei|corosensei_create|call> <n>"
+        );
         std::process::exit(2);
     };
     let x = match which.as_str() {
         "raw" => raw_round_trips(n),
+        "greenlet" => greenlet_round_trips(n),
+        "create" => greenlet_creates(n),
         "corosensei" => corosensei_round_trips(n),
+        "corosensei_create" => corosensei_creates(n),
         "call" => call_round_trips(n),
         other => {
             eprintln!("unknown kind {other}");

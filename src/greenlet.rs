@@ -23,7 +23,7 @@
 
 use crate::raw::{self, StackPointer, Transfer};
 use crate::stack::{DEFAULT_STACK_SIZE, Stack};
-use std::any::{Any, type_name};
+use std::any::{Any, TypeId, type_name};
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::fmt;
 use std::io;
@@ -192,8 +192,9 @@ impl<T: 'static> Slot for Option<T> {
 trait Body {
     /// Receive the first value from `first` and run the function to its end.
     fn run(&mut self, first: Transfer);
-    /// The result slot (valid until the body is freed).
-    fn result(&mut self) -> *mut dyn Slot;
+    /// The result slot (valid until the body is freed) and its value's
+    /// `TypeId`.
+    fn result(&mut self) -> (*mut dyn Slot, TypeId);
 }
 
 struct BodyImpl<F, A, R> {
@@ -213,8 +214,8 @@ where
         let arg = receive::<A>(first).unwrap_or_else(|e| panic!("{e}"));
         self.result = Some(f(arg));
     }
-    fn result(&mut self) -> *mut dyn Slot {
-        &mut self.result as &mut dyn Slot
+    fn result(&mut self) -> (*mut dyn Slot, TypeId) {
+        (&mut self.result as &mut dyn Slot, TypeId::of::<R>())
     }
 }
 
@@ -222,8 +223,8 @@ where
 enum Payload {
     Empty,
     /// A value in an `Option<T>` on the sender's stack (or in a dead
-    /// greenlet's body); the receiver takes it.
-    Value(*mut dyn Slot),
+    /// greenlet's body), and `TypeId::of::<T>()`; the receiver takes it.
+    Value(*mut dyn Slot, TypeId),
     /// A panic to resume in the receiver.
     Panic(Box<dyn Any + Send>),
 }
@@ -254,6 +255,7 @@ thread_local! {
 
 /// The running greenlet's `Inner`, creating this thread's main greenlet on
 /// first use.
+#[inline]
 fn current_ptr() -> *const Inner {
     let p = CURRENT.with(Cell::get);
     if p.is_null() { init_main() } else { p }
@@ -294,6 +296,7 @@ unsafe fn handle_from(p: *const Inner) -> Greenlet {
 
 /// Move `CURRENT`'s count out, leaving `CURRENT` null until
 /// [`set_current`].
+#[inline]
 fn take_current() -> Greenlet {
     let p = current_ptr();
     CURRENT.with(|c| c.set(ptr::null()));
@@ -302,6 +305,7 @@ fn take_current() -> Greenlet {
     Greenlet(unsafe { Rc::from_raw(p) })
 }
 
+#[inline]
 fn set_current(g: Greenlet) {
     // CURRENT takes over the handle's count.
     let g = mem::ManuallyDrop::new(g);
@@ -309,14 +313,21 @@ fn set_current(g: Greenlet) {
     CURRENT.with(|c| c.set(p));
 }
 
+#[inline]
 fn is_current(inner: &Inner) -> bool {
     ptr::eq(current_ptr(), inner)
 }
 
+#[inline]
 fn fire_trace(event: Event, target: &Greenlet) {
-    if !TRACING.with(Cell::get) {
-        return;
+    if TRACING.with(Cell::get) {
+        call_trace(event, target);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn call_trace(event: Event, target: &Greenlet) {
     let Some(f) = TRACE.try_with(|t| t.borrow_mut().take()).ok().flatten() else {
         return;
     };
@@ -353,6 +364,7 @@ pub fn settrace(callback: Option<TraceFn>) -> Option<TraceFn> {
 
 /// Suspend the current greenlet and resume `target` (live, not current),
 /// carrying `payload`. Returns what resumed us, unprocessed.
+#[inline]
 fn switch_to(target: Greenlet, payload: Payload) -> Transfer {
     let me = take_current();
     if me.0.state.get() == State::Running {
@@ -384,6 +396,7 @@ enum Received<R> {
 /// Record the sender's stack pointer and take the payload out of its packet.
 /// The sender's handle is returned so that it is dropped only after the
 /// value has been moved out of its stack.
+#[inline]
 fn unpack(t: Transfer) -> (Greenlet, Payload) {
     // SAFETY: every switch in this module passes the address of a Packet on
     // the sender's stack, which stays untouched until the sender resumes;
@@ -395,9 +408,17 @@ fn unpack(t: Transfer) -> (Greenlet, Payload) {
     (origin, payload)
 }
 
+#[inline]
 fn take_typed<R: 'static>(payload: Payload) -> Received<R> {
     match payload {
-        Payload::Value(slot) => {
+        Payload::Value(slot, id) if id == TypeId::of::<R>() => {
+            // SAFETY: the sender put an `Option<T>` with TypeId::of::<T>() ==
+            // `id` behind `slot`, so it is an `Option<R>`; nothing else
+            // touches it until we are done.
+            let slot = unsafe { &mut *(slot as *mut Option<R>) };
+            Received::Value(slot.take().expect("a value is received once"))
+        }
+        Payload::Value(slot, _) => {
             // SAFETY: the slot lives on the sender's stack (or in a dead
             // greenlet's body) and nothing else touches it until we are done.
             let slot = unsafe { &mut *slot };
@@ -419,6 +440,7 @@ fn take_typed<R: 'static>(payload: Payload) -> Received<R> {
 
 /// The sender is done with: free a dead sender's stack, and drop our count
 /// of it (which kills it if that was its last handle and it is suspended).
+#[inline]
 fn finish_origin(origin: Greenlet) {
     if origin.0.state.get() == State::Dead {
         origin.0.release();
@@ -426,6 +448,7 @@ fn finish_origin(origin: Greenlet) {
     drop(origin);
 }
 
+#[inline]
 fn receive<R: 'static>(t: Transfer) -> Result<R, SwitchError> {
     let (origin, payload) = unpack(t);
     let received = take_typed::<R>(payload);
@@ -433,6 +456,7 @@ fn receive<R: 'static>(t: Transfer) -> Result<R, SwitchError> {
     deliver(received)
 }
 
+#[inline]
 fn deliver<R>(received: Received<R>) -> Result<R, SwitchError> {
     match received {
         Received::Value(v) => Ok(v),
@@ -445,7 +469,7 @@ fn deliver<R>(received: Received<R>) -> Result<R, SwitchError> {
 fn receive_any(t: Transfer) -> Result<(), Box<dyn Any + Send>> {
     let (origin, payload) = unpack(t);
     let result = match payload {
-        Payload::Value(slot) => {
+        Payload::Value(slot, _) => {
             // SAFETY: as in take_typed.
             unsafe { (*slot).discard() };
             Ok(())
@@ -476,12 +500,18 @@ unsafe extern "C" fn entry(from: StackPointer, data: usize) -> ! {
     // Where a death by GreenletExit leaves its value for the parent to take.
     let mut exit_slot = Some(GreenletExit);
     let (payload, event) = match outcome {
-        // SAFETY: see above; the result stays in the body until delivered.
-        Ok(()) => (Payload::Value(unsafe { (*body).result() }), Event::Switch),
-        Err(p) if p.is::<GreenletExit>() => (
-            Payload::Value(&mut exit_slot as &mut dyn Slot),
-            Event::Switch,
-        ),
+        Ok(()) => {
+            // SAFETY: see above; the result stays in the body until delivered.
+            let (slot, id) = unsafe { (*body).result() };
+            (Payload::Value(slot, id), Event::Switch)
+        }
+        Err(p) if p.is::<GreenletExit>() => {
+            let slot = &mut exit_slot as &mut dyn Slot;
+            (
+                Payload::Value(slot, TypeId::of::<GreenletExit>()),
+                Event::Switch,
+            )
+        }
         Err(p) => (Payload::Panic(p), Event::Throw),
     };
     // SAFETY: `this` is the current greenlet, alive as above.
@@ -506,7 +536,7 @@ unsafe fn die(this: *const Inner, mut payload: Payload, event: Event) -> ! {
     // A panicking trace callback must not unwind out of an extern "C"
     // function: it replaces the payload instead.
     if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| fire_trace(event, &target))) {
-        if let Payload::Value(slot) = payload {
+        if let Payload::Value(slot, _) = payload {
             // SAFETY: the slot is ours and not yet handed over.
             unsafe { (*slot).discard() };
         }
@@ -580,13 +610,19 @@ impl Greenlet {
     /// that come back still continue here.
     pub fn try_switch<T: 'static, R: 'static>(&self, value: T) -> Result<R, SwitchError> {
         let mut slot = Some(value);
-        self.send::<R>(Payload::Value(&mut slot as &mut dyn Slot), Event::Switch)
+        let payload = Payload::Value(&mut slot as &mut dyn Slot, TypeId::of::<T>());
+        self.send::<R>(payload, Event::Switch)
     }
 
     /// Deliver `payload` to `self` or, if it is dead, its nearest live
     /// ancestor, and receive the answer as an `R`.
+    #[inline]
     fn send<R: 'static>(&self, payload: Payload, event: Event) -> Result<R, SwitchError> {
-        let target = self.live_target();
+        let target = if self.0.state.get() == State::Dead {
+            self.live_target()
+        } else {
+            self.clone()
+        };
         if is_current(&target.0) {
             drop(target);
             return deliver(take_typed::<R>(payload));
@@ -597,6 +633,7 @@ impl Greenlet {
     }
 
     /// `self` if alive, else its nearest live ancestor.
+    #[cold]
     fn live_target(&self) -> Greenlet {
         let mut g = self.clone();
         while g.0.state.get() == State::Dead {
@@ -636,7 +673,8 @@ impl Greenlet {
         if boxed.is::<GreenletExit>() {
             let mut slot = Some(GreenletExit);
             drop(mem::replace(&mut boxed, Box::new(())));
-            self.send::<R>(Payload::Value(&mut slot as &mut dyn Slot), Event::Switch)
+            let payload = Payload::Value(&mut slot as &mut dyn Slot, TypeId::of::<GreenletExit>());
+            self.send::<R>(payload, Event::Switch)
                 .unwrap_or_else(|e| panic!("{e}"))
         } else {
             self.send::<R>(Payload::Panic(boxed), Event::Throw)
@@ -782,6 +820,7 @@ impl Drop for Greenlet {
     /// before `drop` returns. If it catches `GreenletExit` and switches away
     /// instead of dying, one line goes to stderr and its stack is leaked
     /// (a stack in use is never freed). An unstarted greenlet is just freed.
+    #[inline]
     fn drop(&mut self) {
         if Rc::strong_count(&self.0) == 1
             && self.0.state.get() == State::Suspended
