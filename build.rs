@@ -41,11 +41,19 @@ fn main() {
     let src = PathBuf::from("asm").join(file);
     let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
 
+    // `shared-fp-control`: the switch leaves the FP control state alone.
+    let shared_fp = env::var_os("CARGO_FEATURE_SHARED_FP_CONTROL").is_some();
+    let base = || {
+        let mut b = cc::Build::new();
+        b.file(&src).flag_if_supported("-Wa,--noexecstack");
+        if shared_fp {
+            b.define("GREENLET_SHARED_FP_CONTROL", "1");
+        }
+        b
+    };
+
     // The library's switch: linked into every user of the crate.
-    cc::Build::new()
-        .file(&src)
-        .flag_if_supported("-Wa,--noexecstack")
-        .compile("greenlet_asm");
+    base().compile("greenlet_asm");
 
     // Test-only archives: built next to the library but never linked by it
     // (no `rustc-link-lib`); tests name them in `#[link]` attributes.
@@ -68,8 +76,8 @@ fn main() {
     ] {
         let dir = out.join(name);
         std::fs::create_dir_all(&dir).expect("create test archive dir");
-        let mut build = cc::Build::new();
-        build.file(&src).out_dir(&dir).cargo_metadata(false);
+        let mut build = base();
+        build.out_dir(&dir).cargo_metadata(false);
         for (k, v) in defines {
             build.define(k, *v);
         }

@@ -69,7 +69,8 @@
  * and checks its own).  The GNU property note at the end says so.
  *
  * Build knobs: as in the reference port (GREENLET_PREFIX, GREENLET_MUTANT
- * 1 = forget to restore x28, 2 = never reload FPCR, GREENLET_HARNESS).
+ * 1 = forget to restore x28, 2 = never reload FPCR, GREENLET_HARNESS,
+ * GREENLET_SHARED_FP_CONTROL = leave FPCR alone: one per thread).
  */
 
 #ifndef GREENLET_PREFIX
@@ -121,8 +122,10 @@
         stp     d14, d15, [sp, #144]
         .cfi_offset d14, -32
         .cfi_offset d15, -24
+#ifndef GREENLET_SHARED_FP_CONTROL
         mrs     x9, fpcr
         str     x9, [sp, #160]
+#endif
 .endm
 
 /* x11 = our saved sp; switch to x0 and compare FPCRs.  Both frames have the
@@ -130,7 +133,7 @@
 .macro SWAP_STACKS reload_label
         mov     x11, sp
         mov     sp, x0
-#if GREENLET_MUTANT != 2
+#if GREENLET_MUTANT != 2 && !defined(GREENLET_SHARED_FP_CONTROL)
         ldr     x10, [sp, #160]
         cmp     x9, x10
         b.ne    \reload_label
@@ -303,7 +306,11 @@ SYM(init_bytes):
  *     tail-calls cont(from, aligned (sp % 16 == 0), sp)
  * ------------------------------------------------------------------------ */
 
+#ifdef GREENLET_SHARED_FP_CONTROL
+#define N_REGS 19
+#else
 #define N_REGS 20
+#endif
 
 /* x = 0x0101010101010101 * k ^ seed, with x9 = 0x0101010101010101 */
 .macro SENTINEL reg, k
@@ -384,12 +391,14 @@ greenlet_harness_probe:
         fmov    d14, x12
         SENTINEL x12, 0x28
         fmov    d15, x12
+#ifndef GREENLET_SHARED_FP_CONTROL
         /* FPCR: RMode (bits 22-23) = seed & 3, FZ (bit 24) = seed & 4 */
         and     x10, x3, #3
         and     x12, x3, #4
         orr     x10, x10, x12
         lsl     x10, x10, #22
         msr     fpcr, x10
+#endif
         mov     x9, x4
         bl      .Lharness_dump
         /* switch away: x0, x1 untouched since entry */
@@ -431,8 +440,10 @@ greenlet_harness_probe:
         stp     d10, d11, [x9, #104]
         stp     d12, d13, [x9, #120]
         stp     d14, d15, [x9, #136]
+#ifndef GREENLET_SHARED_FP_CONTROL
         mrs     x10, fpcr
         str     x10, [x9, #152]
+#endif
         ret
         .cfi_endproc
 
@@ -458,7 +469,11 @@ greenlet_harness_count:
         .quad   N_REGS
         .globl  greenlet_harness_names
 greenlet_harness_names:
+#ifdef GREENLET_SHARED_FP_CONTROL
+        .asciz  "x19 x20 x21 x22 x23 x24 x25 x26 x27 x28 x29 d8 d9 d10 d11 d12 d13 d14 d15"
+#else
         .asciz  "x19 x20 x21 x22 x23 x24 x25 x26 x27 x28 x29 d8 d9 d10 d11 d12 d13 d14 d15 fpcr"
+#endif
 
 #endif /* GREENLET_HARNESS */
 

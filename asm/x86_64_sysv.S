@@ -92,6 +92,16 @@
  *                     (deliberately broken copies that the register test
  *                     must catch; never linked into the library)
  *   GREENLET_HARNESS  emit only the register-test harness (see the end)
+ *
+ * And one knob for users (cargo feature `shared-fp-control`):
+ *   GREENLET_SHARED_FP_CONTROL  the switch neither saves nor restores the FP
+ *                     control state: all contexts of a thread share one.
+ *                     This breaks the psABI's callee-saved rule for MXCSR
+ *                     and the x87 CW as soon as one context changes them,
+ *                     and is only for programs that never do.  It saves two
+ *                     `stmxcsr` per round trip, the most expensive
+ *                     instruction of the switch on AMD Zen (about 4.4 ns
+ *                     each, measured here).
  */
 
 #ifndef GREENLET_PREFIX
@@ -137,7 +147,7 @@
         .cfi_rel_offset r15, 0
         sub     rsp, 8
         .cfi_adjust_cfa_offset 8
-#ifndef NOFP
+#ifndef GREENLET_SHARED_FP_CONTROL
         stmxcsr [rsp]
         fnstcw  [rsp + 4]
 #endif
@@ -149,7 +159,7 @@
 .macro SWAP_STACKS reload_label
         mov     rax, rsp
         mov     rsp, rdi
-#if GREENLET_MUTANT != 2 && !defined(NOFP)
+#if GREENLET_MUTANT != 2 && !defined(GREENLET_SHARED_FP_CONTROL)
         mov     ecx, [rax]
         xor     ecx, [rsp]
         movzx   r8d, word ptr [rax + 4]
@@ -331,7 +341,11 @@ SYM(init_bytes):
  *   cont(from, aligned (0/1), rsp at entry).
  * ------------------------------------------------------------------------ */
 
+#ifdef GREENLET_SHARED_FP_CONTROL
+#define N_REGS 6
+#else
 #define N_REGS 8
+#endif
 
         .globl  greenlet_harness_probe
         .type   greenlet_harness_probe, @function
@@ -378,6 +392,7 @@ greenlet_harness_probe:
         xor     r14, rcx
         movabs  r15, 0x6666666666666666
         xor     r15, rcx
+#ifndef GREENLET_SHARED_FP_CONTROL
         /* FP control sentinels: rounding mode (seed & 3) in MXCSR bits
          * 13-14 and in x87 CW bits 10-11, all exceptions masked; with
          * seed & 4, also MXCSR flush-to-zero (bit 15) and x87 single
@@ -400,6 +415,7 @@ greenlet_harness_probe:
         and     eax, 0xfcff
 2:      mov     [rsp + 24], ax
         fldcw   [rsp + 24]
+#endif
         /* record what we loaded */
         mov     rax, r8
         call    .Lharness_dump
@@ -448,11 +464,13 @@ greenlet_harness_probe:
         mov     [rax + 24], r13
         mov     [rax + 32], r14
         mov     [rax + 40], r15
+#ifndef GREENLET_SHARED_FP_CONTROL
         mov     qword ptr [rax + 48], 0
         stmxcsr [rax + 48]
         and     dword ptr [rax + 48], 0xffc0
         mov     qword ptr [rax + 56], 0
         fnstcw  [rax + 56]
+#endif
         ret
         .cfi_endproc
 
@@ -480,7 +498,11 @@ greenlet_harness_count:
         .quad   N_REGS
         .globl  greenlet_harness_names
 greenlet_harness_names:
+#ifdef GREENLET_SHARED_FP_CONTROL
+        .asciz  "rbx rbp r12 r13 r14 r15"
+#else
         .asciz  "rbx rbp r12 r13 r14 r15 mxcsr x87cw"
+#endif
 
 #endif /* GREENLET_HARNESS */
 

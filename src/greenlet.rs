@@ -168,23 +168,30 @@ pub struct Builder {
 // ---------------------------------------------------------------------------
 // Type-erased values and bodies.
 
-/// An `Option<T>` seen without its `T`: the receiver downcasts it to the type
-/// it expects, or discards the value.
-trait Slot {
-    fn as_any(&mut self) -> &mut dyn Any;
-    fn discard(&mut self);
-    fn type_name(&self) -> &'static str;
+/// How to handle an `Option<T>` without knowing `T`: the receiver checks
+/// the type it expects, or names and drops the value.
+struct SlotVTable {
+    type_id: fn() -> TypeId,
+    type_name: fn() -> &'static str,
+    /// Drops the value (if any) of the `Option<T>` at the pointer.
+    discard: unsafe fn(*mut ()),
 }
 
-impl<T: 'static> Slot for Option<T> {
-    fn as_any(&mut self) -> &mut dyn Any {
-        self
-    }
-    fn discard(&mut self) {
-        drop(self.take());
-    }
-    fn type_name(&self) -> &'static str {
-        type_name::<T>()
+/// # Safety
+/// `slot` must point to a live `Option<T>` that nothing else is using.
+unsafe fn discard<T>(slot: *mut ()) {
+    // SAFETY: by the caller's promise.
+    drop(unsafe { (*slot.cast::<Option<T>>()).take() });
+}
+
+#[inline(always)]
+fn vtable_of<T: 'static>() -> &'static SlotVTable {
+    const {
+        &SlotVTable {
+            type_id: TypeId::of::<T>,
+            type_name: type_name::<T>,
+            discard: discard::<T>,
+        }
     }
 }
 
@@ -192,9 +199,9 @@ impl<T: 'static> Slot for Option<T> {
 trait Body {
     /// Receive the first value from `first` and run the function to its end.
     fn run(&mut self, first: Transfer);
-    /// The result slot (valid until the body is freed) and its value's
-    /// `TypeId`.
-    fn result(&mut self) -> (*mut dyn Slot, TypeId);
+    /// The result, as a payload pointing into the body (valid until the
+    /// body is freed).
+    fn result(&mut self) -> Payload;
 }
 
 struct BodyImpl<F, A, R> {
@@ -214,26 +221,74 @@ where
         let arg = receive::<A>(first).unwrap_or_else(|e| panic!("{e}"));
         self.result = Some(f(arg));
     }
-    fn result(&mut self) -> (*mut dyn Slot, TypeId) {
-        (&mut self.result as &mut dyn Slot, TypeId::of::<R>())
+    fn result(&mut self) -> Payload {
+        Payload::value(&mut self.result)
     }
 }
 
-/// What travels with a switch.
-enum Payload {
-    Empty,
-    /// A value in an `Option<T>` on the sender's stack (or in a dead
-    /// greenlet's body), and `TypeId::of::<T>()`; the receiver takes it.
-    Value(*mut dyn Slot, TypeId),
-    /// A panic to resume in the receiver.
-    Panic(Box<dyn Any + Send>),
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `slot` is an `Option<T>` holding the value, `T` as in the vtable.
+    Value,
+    /// `slot` is an `Option<Box<dyn Any + Send>>` holding a panic to resume
+    /// in the receiver.
+    Panic,
+}
+
+/// What travels with a switch: a pointer to an `Option` on the sender's
+/// stack (or in a dead greenlet's body) that the receiver empties. Plain
+/// words, so that building and reading it never needs wide memory moves.
+#[derive(Clone, Copy)]
+struct Payload {
+    kind: Kind,
+    slot: *mut (),
+    vtable: &'static SlotVTable,
+}
+
+impl Payload {
+    #[inline(always)]
+    fn value<T: 'static>(slot: &mut Option<T>) -> Payload {
+        Payload {
+            kind: Kind::Value,
+            slot: (slot as *mut Option<T>).cast(),
+            vtable: vtable_of::<T>(),
+        }
+    }
+
+    #[inline(always)]
+    fn panic(slot: &mut Option<Box<dyn Any + Send>>) -> Payload {
+        Payload {
+            kind: Kind::Panic,
+            slot: (slot as *mut Option<Box<dyn Any + Send>>).cast(),
+            vtable: vtable_of::<Box<dyn Any + Send>>(),
+        }
+    }
+
+    /// Drop whatever the slot holds.
+    ///
+    /// # Safety
+    /// The slot must still be live and not in use elsewhere.
+    unsafe fn discard(self) {
+        // SAFETY: by the caller's promise; the vtable matches the slot.
+        unsafe { (self.vtable.discard)(self.slot) }
+    }
+
+    /// Take the panic out of a `Kind::Panic` payload.
+    ///
+    /// # Safety
+    /// As for `discard`, and `kind` must be `Panic`.
+    unsafe fn take_panic(self) -> Box<dyn Any + Send> {
+        // SAFETY: by the caller's promise.
+        let slot = unsafe { &mut *self.slot.cast::<Option<Box<dyn Any + Send>>>() };
+        slot.take().expect("a panic is received once")
+    }
 }
 
 /// Built on the sender's stack; its address is the raw switch's data word.
 struct Packet {
-    /// The sender's `CURRENT` count; the receiver records the sender's stack
-    /// pointer in it and then drops it.
-    origin: Option<Greenlet>,
+    /// The sender, carrying its `CURRENT` count; the receiver records the
+    /// sender's stack pointer in it and then drops that count.
+    origin: *const Inner,
     payload: Payload,
 }
 
@@ -364,7 +419,7 @@ pub fn settrace(callback: Option<TraceFn>) -> Option<TraceFn> {
 
 /// Suspend the current greenlet and resume `target` (live, not current),
 /// carrying `payload`. Returns what resumed us, unprocessed.
-#[inline]
+#[inline(always)]
 fn switch_to(target: Greenlet, payload: Payload) -> Transfer {
     let me = take_current();
     if me.0.state.get() == State::Running {
@@ -373,8 +428,9 @@ fn switch_to(target: Greenlet, payload: Payload) -> Transfer {
     target.0.state.set(State::Running);
     let sp = target.0.sp.get();
     set_current(target);
-    let mut packet = Packet {
-        origin: Some(me),
+    let me = mem::ManuallyDrop::new(me);
+    let packet = Packet {
+        origin: Rc::as_ptr(&me.0),
         payload,
     };
     // SAFETY: `sp` is the target's saved stack pointer: it is unstarted (the
@@ -383,7 +439,7 @@ fn switch_to(target: Greenlet, payload: Payload) -> Transfer {
     // stack stays valid while we are suspended: it is main's, or one whose
     // Inner is kept alive by the count in `packet.origin` until the receiver
     // has recorded our stack pointer.
-    unsafe { raw::switch(sp, &mut packet as *mut Packet as usize) }
+    unsafe { raw::switch(sp, &packet as *const Packet as usize) }
 }
 
 /// What a switch handed to us, after the bookkeeping.
@@ -401,40 +457,33 @@ fn unpack(t: Transfer) -> (Greenlet, Payload) {
     // SAFETY: every switch in this module passes the address of a Packet on
     // the sender's stack, which stays untouched until the sender resumes;
     // the sender cannot resume before we drop its handle below.
-    let packet = unsafe { &mut *(t.data as *mut Packet) };
-    let origin = packet.origin.take().expect("a packet carries its sender");
+    let packet = unsafe { &*(t.data as *const Packet) };
+    // SAFETY: `origin` carries the sender's CURRENT count, handed to us.
+    let origin = Greenlet(unsafe { Rc::from_raw(packet.origin) });
     origin.0.sp.set(t.sp);
-    let payload = mem::replace(&mut packet.payload, Payload::Empty);
-    (origin, payload)
+    (origin, packet.payload)
 }
 
 #[inline]
 fn take_typed<R: 'static>(payload: Payload) -> Received<R> {
-    match payload {
-        Payload::Value(slot, id) if id == TypeId::of::<R>() => {
-            // SAFETY: the sender put an `Option<T>` with TypeId::of::<T>() ==
-            // `id` behind `slot`, so it is an `Option<R>`; nothing else
-            // touches it until we are done.
-            let slot = unsafe { &mut *(slot as *mut Option<R>) };
-            Received::Value(slot.take().expect("a value is received once"))
-        }
-        Payload::Value(slot, _) => {
-            // SAFETY: the slot lives on the sender's stack (or in a dead
-            // greenlet's body) and nothing else touches it until we are done.
-            let slot = unsafe { &mut *slot };
-            if let Some(v) = slot.as_any().downcast_mut::<Option<R>>() {
-                Received::Value(v.take().expect("a value is received once"))
-            } else {
-                let found = slot.type_name();
-                slot.discard();
-                Received::Mismatch(SwitchError::TypeMismatch {
-                    expected: type_name::<R>(),
-                    found,
-                })
-            }
-        }
-        Payload::Panic(p) => Received::Panic(p),
-        Payload::Empty => unreachable!("a switch always carries a payload"),
+    if payload.kind == Kind::Panic {
+        // SAFETY: the slot lives on the sender's stack (or in a dead
+        // greenlet's frame) and nothing else touches it until we are done.
+        return Received::Panic(unsafe { payload.take_panic() });
+    }
+    let vt = payload.vtable;
+    if ptr::eq(vt, vtable_of::<R>()) || (vt.type_id)() == TypeId::of::<R>() {
+        // SAFETY: the vtable says the slot is an `Option<R>`; see above.
+        let slot = unsafe { &mut *payload.slot.cast::<Option<R>>() };
+        Received::Value(slot.take().expect("a value is received once"))
+    } else {
+        let found = (vt.type_name)();
+        // SAFETY: see above.
+        unsafe { payload.discard() };
+        Received::Mismatch(SwitchError::TypeMismatch {
+            expected: type_name::<R>(),
+            found,
+        })
     }
 }
 
@@ -448,7 +497,7 @@ fn finish_origin(origin: Greenlet) {
     drop(origin);
 }
 
-#[inline]
+#[inline(always)]
 fn receive<R: 'static>(t: Transfer) -> Result<R, SwitchError> {
     let (origin, payload) = unpack(t);
     let received = take_typed::<R>(payload);
@@ -468,14 +517,15 @@ fn deliver<R>(received: Received<R>) -> Result<R, SwitchError> {
 /// Receive and discard whatever comes back; a panic is returned, not raised.
 fn receive_any(t: Transfer) -> Result<(), Box<dyn Any + Send>> {
     let (origin, payload) = unpack(t);
-    let result = match payload {
-        Payload::Value(slot, _) => {
-            // SAFETY: as in take_typed.
-            unsafe { (*slot).discard() };
-            Ok(())
+    // SAFETY: as in take_typed.
+    let result = unsafe {
+        match payload.kind {
+            Kind::Value => {
+                payload.discard();
+                Ok(())
+            }
+            Kind::Panic => Err(payload.take_panic()),
         }
-        Payload::Panic(p) => Err(p),
-        Payload::Empty => unreachable!("a switch always carries a payload"),
     };
     finish_origin(origin);
     result
@@ -497,22 +547,19 @@ unsafe extern "C" fn entry(from: StackPointer, data: usize) -> ! {
     let first = Transfer { sp: from, data };
     // SAFETY: see above.
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| unsafe { (*body).run(first) }));
-    // Where a death by GreenletExit leaves its value for the parent to take.
+    // Where a death by GreenletExit or by a panic leaves its payload for the
+    // parent to take (this frame is never unwound, and holds nothing once
+    // the parent has taken it).
     let mut exit_slot = Some(GreenletExit);
+    let mut panic_slot: Option<Box<dyn Any + Send>>;
     let (payload, event) = match outcome {
-        Ok(()) => {
-            // SAFETY: see above; the result stays in the body until delivered.
-            let (slot, id) = unsafe { (*body).result() };
-            (Payload::Value(slot, id), Event::Switch)
+        // SAFETY: see above; the result stays in the body until delivered.
+        Ok(()) => (unsafe { (*body).result() }, Event::Switch),
+        Err(p) if p.is::<GreenletExit>() => (Payload::value(&mut exit_slot), Event::Switch),
+        Err(p) => {
+            panic_slot = Some(p);
+            (Payload::panic(&mut panic_slot), Event::Throw)
         }
-        Err(p) if p.is::<GreenletExit>() => {
-            let slot = &mut exit_slot as &mut dyn Slot;
-            (
-                Payload::Value(slot, TypeId::of::<GreenletExit>()),
-                Event::Switch,
-            )
-        }
-        Err(p) => (Payload::Panic(p), Event::Throw),
     };
     // SAFETY: `this` is the current greenlet, alive as above.
     unsafe { die(this, payload, event) }
@@ -535,12 +582,12 @@ unsafe fn die(this: *const Inner, mut payload: Payload, event: Event) -> ! {
         .live_target();
     // A panicking trace callback must not unwind out of an extern "C"
     // function: it replaces the payload instead.
+    let mut trace_panic: Option<Box<dyn Any + Send>>;
     if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| fire_trace(event, &target))) {
-        if let Payload::Value(slot, _) = payload {
-            // SAFETY: the slot is ours and not yet handed over.
-            unsafe { (*slot).discard() };
-        }
-        payload = Payload::Panic(p);
+        // SAFETY: the slot is ours and not yet handed over.
+        unsafe { payload.discard() };
+        trace_panic = Some(p);
+        payload = Payload::panic(&mut trace_panic);
     }
     switch_to(target, payload);
     // Nobody switches to a dead greenlet: switch() redirects to a live one.
@@ -601,6 +648,7 @@ impl Greenlet {
     /// If the value that comes back is not an `R`, with a message naming
     /// both types (the value is dropped); and with the same payload when a
     /// panic comes back (a greenlet that died by a panic, or a `throw`).
+    #[inline]
     pub fn switch<T: 'static, R: 'static>(&self, value: T) -> R {
         self.try_switch(value).unwrap_or_else(|e| panic!("{e}"))
     }
@@ -608,15 +656,15 @@ impl Greenlet {
     /// Like [`switch`](Greenlet::switch), but a value of the wrong type is
     /// an `Err(SwitchError::TypeMismatch)` (the value is dropped). Panics
     /// that come back still continue here.
+    #[inline]
     pub fn try_switch<T: 'static, R: 'static>(&self, value: T) -> Result<R, SwitchError> {
         let mut slot = Some(value);
-        let payload = Payload::Value(&mut slot as &mut dyn Slot, TypeId::of::<T>());
-        self.send::<R>(payload, Event::Switch)
+        self.send::<R>(Payload::value(&mut slot), Event::Switch)
     }
 
     /// Deliver `payload` to `self` or, if it is dead, its nearest live
     /// ancestor, and receive the answer as an `R`.
-    #[inline]
+    #[inline(always)]
     fn send<R: 'static>(&self, payload: Payload, event: Event) -> Result<R, SwitchError> {
         let target = if self.0.state.get() == State::Dead {
             self.live_target()
@@ -662,24 +710,24 @@ impl Greenlet {
             }
             State::Dead => self.throw_dead(payload),
             _ if is_current(&self.0) => panic::resume_unwind(Box::new(payload)),
-            _ => self
-                .send::<R>(Payload::Panic(Box::new(payload)), Event::Throw)
-                .unwrap_or_else(|e| panic!("{e}")),
+            _ => {
+                let mut slot: Option<Box<dyn Any + Send>> = Some(Box::new(payload));
+                self.send::<R>(Payload::panic(&mut slot), Event::Throw)
+                    .unwrap_or_else(|e| panic!("{e}"))
+            }
         }
     }
 
     fn throw_dead<E: Any + Send + 'static, R: 'static>(&self, payload: E) -> R {
-        let mut boxed: Box<dyn Any + Send> = Box::new(payload);
-        if boxed.is::<GreenletExit>() {
+        let boxed: Box<dyn Any + Send> = Box::new(payload);
+        let result = if boxed.is::<GreenletExit>() {
             let mut slot = Some(GreenletExit);
-            drop(mem::replace(&mut boxed, Box::new(())));
-            let payload = Payload::Value(&mut slot as &mut dyn Slot, TypeId::of::<GreenletExit>());
-            self.send::<R>(payload, Event::Switch)
-                .unwrap_or_else(|e| panic!("{e}"))
+            self.send::<R>(Payload::value(&mut slot), Event::Switch)
         } else {
-            self.send::<R>(Payload::Panic(boxed), Event::Throw)
-                .unwrap_or_else(|e| panic!("{e}"))
-        }
+            let mut slot = Some(boxed);
+            self.send::<R>(Payload::panic(&mut slot), Event::Throw)
+        };
+        result.unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Throw [`GreenletExit`] into `self`, with the current greenlet as its
@@ -714,7 +762,8 @@ impl Greenlet {
                     RestoreParent(self, Some(old))
                 };
                 fire_trace(Event::Throw, self);
-                let t = switch_to(self.clone(), Payload::Panic(Box::new(GreenletExit)));
+                let mut slot: Option<Box<dyn Any + Send>> = Some(Box::new(GreenletExit));
+                let t = switch_to(self.clone(), Payload::panic(&mut slot));
                 if let Err(p) = receive_any(t) {
                     panic::resume_unwind(p);
                 }

@@ -6,7 +6,8 @@
 //! * `asm/<arch>_<abi>.S` — the context switch per CPU (no Rust knowledge);
 //! * [`raw`] — `extern "C"` declarations and the unsafe raw API;
 //! * [`stack`] — mmap'd, guard-paged, pooled stacks;
-//! * [`Greenlet`] — the safe API with Python greenlet's semantics.
+//! * [`Greenlet`] — the safe API with Python greenlet's semantics;
+//! * [`Generator`] — Python-style generators (`yield` / `send`) on greenlets.
 //!
 //! ```
 //! use greenlet::Greenlet;
@@ -26,8 +27,10 @@
 pub mod raw;
 pub mod stack;
 
+mod generator;
 mod greenlet;
 
+pub use generator::{Generator, GeneratorState, Yielder};
 pub use greenlet::{
     Builder, Event, Greenlet, GreenletExit, ParentError, SwitchError, TraceFn, settrace,
 };
