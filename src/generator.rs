@@ -266,8 +266,12 @@ impl<I, Y, R> Drop for Generator<I, Y, R> {
     /// own drop, which only kills when it is the last handle: a generator
     /// that holds another generator it has resumed is also referenced by
     /// that one (as its parent), and that cycle would keep both alive.
+    ///
+    /// A running generator (one whose body is executing, possibly inside a
+    /// `resume` of something that is dropping it) is not killed: its handle
+    /// just goes away and the body runs on until it yields or returns.
     fn drop(&mut self) {
-        if self.greenlet.is_active() && self.greenlet != Greenlet::current() {
+        if self.greenlet.is_active() && !self.is_running() {
             self.close();
         }
     }

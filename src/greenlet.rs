@@ -171,7 +171,7 @@ pub struct Builder {
 /// How to handle an `Option<T>` without knowing `T`: the receiver checks
 /// the type it expects, or names and drops the value.
 struct SlotVTable {
-    type_id: fn() -> TypeId,
+    type_id: TypeId,
     type_name: fn() -> &'static str,
     /// Drops the value (if any) of the `Option<T>` at the pointer.
     discard: unsafe fn(*mut ()),
@@ -188,7 +188,7 @@ unsafe fn discard<T>(slot: *mut ()) {
 fn vtable_of<T: 'static>() -> &'static SlotVTable {
     const {
         &SlotVTable {
-            type_id: TypeId::of::<T>,
+            type_id: TypeId::of::<T>(),
             type_name: type_name::<T>,
             discard: discard::<T>,
         }
@@ -457,11 +457,25 @@ fn unpack(t: Transfer) -> (Greenlet, Payload) {
     // SAFETY: every switch in this module passes the address of a Packet on
     // the sender's stack, which stays untouched until the sender resumes;
     // the sender cannot resume before we drop its handle below.
-    let packet = unsafe { &*(t.data as *const Packet) };
+    let packet = t.data as *const Packet;
+    // SAFETY: as above. The fields are read one at a time (volatile keeps
+    // them from being merged into one wide load): the sender has just
+    // written them word by word, and a load that spans two stores cannot be
+    // forwarded from them, which stalls the receiver for tens of cycles.
+    let (origin, payload) = unsafe {
+        (
+            ptr::read_volatile(&raw const (*packet).origin),
+            Payload {
+                kind: ptr::read_volatile(&raw const (*packet).payload.kind),
+                slot: ptr::read_volatile(&raw const (*packet).payload.slot),
+                vtable: ptr::read_volatile(&raw const (*packet).payload.vtable),
+            },
+        )
+    };
     // SAFETY: `origin` carries the sender's CURRENT count, handed to us.
-    let origin = Greenlet(unsafe { Rc::from_raw(packet.origin) });
+    let origin = Greenlet(unsafe { Rc::from_raw(origin) });
     origin.0.sp.set(t.sp);
-    (origin, packet.payload)
+    (origin, payload)
 }
 
 #[inline]
@@ -472,7 +486,7 @@ fn take_typed<R: 'static>(payload: Payload) -> Received<R> {
         return Received::Panic(unsafe { payload.take_panic() });
     }
     let vt = payload.vtable;
-    if ptr::eq(vt, vtable_of::<R>()) || (vt.type_id)() == TypeId::of::<R>() {
+    if vt.type_id == TypeId::of::<R>() {
         // SAFETY: the vtable says the slot is an `Option<R>`; see above.
         let slot = unsafe { &mut *payload.slot.cast::<Option<R>>() };
         Received::Value(slot.take().expect("a value is received once"))

@@ -71,6 +71,7 @@ static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
 ///
 /// The value is queried once and cached. It is always a power of two.
 #[must_use]
+#[inline]
 pub fn page_size() -> usize {
     let cached = PAGE_SIZE.load(Ordering::Relaxed);
     if cached != 0 {
@@ -95,11 +96,15 @@ pub fn page_size() -> usize {
 ///
 /// Fails with `InvalidInput` when the rounded size, plus one guard page,
 /// cannot be mapped at all (it overflows `usize` or exceeds `isize::MAX`).
+#[inline]
 fn usable_size(size: usize) -> io::Result<usize> {
     let page = page_size();
+    // `page` is a power of two: round with a mask, not a division (this is
+    // on the path of every pooled greenlet creation).
     let usable = size
         .max(MIN_STACK_SIZE)
-        .checked_next_multiple_of(page)
+        .checked_add(page - 1)
+        .map(|s| s & !(page - 1))
         .filter(|&usable| {
             usable
                 .checked_add(page)
@@ -119,10 +124,19 @@ fn usable_size(size: usize) -> io::Result<usize> {
 
 /// The usable size of a default-size stack after rounding, i.e. the size of
 /// the stacks the pool holds.
+#[inline]
 fn default_usable_size() -> usize {
+    static DEFAULT_USABLE: AtomicUsize = AtomicUsize::new(0);
+    let cached = DEFAULT_USABLE.load(Ordering::Relaxed);
+    if cached != 0 {
+        return cached;
+    }
     // DEFAULT_STACK_SIZE is small, so rounding it cannot fail; fall back to
-    // the constant rather than panic all the same.
-    usable_size(DEFAULT_STACK_SIZE).unwrap_or(DEFAULT_STACK_SIZE)
+    // the constant rather than panic all the same. Racing threads store the
+    // same value.
+    let size = usable_size(DEFAULT_STACK_SIZE).unwrap_or(DEFAULT_STACK_SIZE);
+    DEFAULT_USABLE.store(size, Ordering::Relaxed);
+    size
 }
 
 /// One guarded stack mapping: `[guard page PROT_NONE][usable bytes]`,
