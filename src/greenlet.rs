@@ -454,14 +454,14 @@ enum Received<R> {
 /// value has been moved out of its stack.
 #[inline]
 fn unpack(t: Transfer) -> (Greenlet, Payload) {
+    let packet = t.data as *const Packet;
     // SAFETY: every switch in this module passes the address of a Packet on
     // the sender's stack, which stays untouched until the sender resumes;
-    // the sender cannot resume before we drop its handle below.
-    let packet = t.data as *const Packet;
-    // SAFETY: as above. The fields are read one at a time (volatile keeps
-    // them from being merged into one wide load): the sender has just
-    // written them word by word, and a load that spans two stores cannot be
-    // forwarded from them, which stalls the receiver for tens of cycles.
+    // the sender cannot resume before we drop its handle below. The fields
+    // are read one at a time (volatile keeps them from being merged into one
+    // wide load): the sender has just written them word by word, and a load
+    // that spans two stores cannot be forwarded from them, which stalls the
+    // receiver for tens of cycles.
     let (origin, payload) = unsafe {
         (
             ptr::read_volatile(&raw const (*packet).origin),

@@ -437,10 +437,10 @@ impl fmt::Display for StackError {
                 // Within 1%: emulators such as qemu-user hide their own
                 // mappings from /proc/self/maps, so the count can be a
                 // little low even when the limit is what failed.
-                if let ProcValue::Known(n) = self.maps {
-                    if n + MAPPINGS_PER_STACK + max / 100 >= *max {
-                        write!(f, ", which is at or near that limit")?;
-                    }
+                if let ProcValue::Known(n) = self.maps
+                    && n + MAPPINGS_PER_STACK + max / 100 >= *max
+                {
+                    write!(f, ", which is at or near that limit")?;
                 }
             }
             ProcValue::Unknown(e) => write!(
