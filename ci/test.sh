@@ -20,7 +20,7 @@ Usage: ci/test.sh [--quick] [--host-only] [--target TRIPLE]... [--help]
 Installs what is missing, then runs:
   lint        cargo fmt --check; cargo clippy --all-targets -D warnings
               (host and each cross target)
-  host        cargo test; cargo test --release
+  host        cargo test; cargo test --release; the shared-fp-control build
   cross       cargo test [--release] --target TRIPLE under qemu-user
 
 Options:
@@ -352,6 +352,10 @@ main() {
     if [[ $quick -eq 0 ]]; then
         step "test (host, release)" cargo test --release
     fi
+    # The opt-out build whose switch leaves the FP control state alone: the
+    # layers above the assembly must not depend on it.
+    step "test (host, shared-fp-control)" cargo test --features shared-fp-control \
+        --test registers --test raw_switch --test greenlet_semantics
     for t in "${TARGETS[@]}"; do
         step "test ($t, debug)" with_cross "$t" cargo test --target "$t"
         if [[ $quick -eq 0 ]]; then
