@@ -2,54 +2,27 @@
 //!
 //! A [`Generator`] owns one greenlet that runs its body. The body gets a
 //! [`Yielder`]; [`Yielder::suspend`] is Python's `x = yield v`, and
-//! [`Generator::resume`] is Python's `gen.send(x)`:
-//!
-//! ```
-//! use greenlet::{Generator, GeneratorState};
-//!
-//! // A running total: every value sent in is added, the total comes back.
-//! let mut total = Generator::new(|y, first: i64| {
-//!     let mut sum = first;
-//!     while sum < 100 {
-//!         let next = y.suspend(sum); // `next = yield sum`
-//!         sum += next;
-//!     }
-//!     "done"
-//! });
-//! assert_eq!(total.resume(10), GeneratorState::Yielded(10));
-//! assert_eq!(total.resume(32), GeneratorState::Yielded(42));
-//! assert_eq!(total.resume(58), GeneratorState::Complete("done"));
-//! assert!(total.is_complete());
-//! ```
-//!
-//! Generators with no input (`I = ()`) are iterators:
-//!
-//! ```
-//! use greenlet::Generator;
-//!
-//! let squares = Generator::new(|y, ()| {
-//!     for i in 1..=4u32 {
-//!         y.suspend(i * i);
-//!     }
-//! });
-//! assert_eq!(squares.collect::<Vec<_>>(), [1, 4, 9, 16]);
-//! ```
+//! [`Generator::resume`] is Python's `gen.send(x)`. Examples are on
+//! [`Generator`].
 //!
 //! # How it works
 //!
 //! Only the public `Greenlet` API is used. The greenlet's function is
-//! `|first| Complete(body(&yielder, first))`, and every value that travels
-//! back to the resumer is a `GeneratorState<Y, R>`:
+//! `|(first, resumer)| Complete(body(&yielder, first))`:
 //!
-//! * `resume(x)` makes the greenlet's parent the resuming greenlet (so a
-//!   generator returns to whoever resumed it last, which is what makes
-//!   generators that drive other generators work) and switches `x` into it:
-//!   the first time `x` becomes the body's argument, later it is what the
-//!   pending `suspend` returns.
-//! * `suspend(v)` switches `Yielded(v)` to the greenlet's parent.
-//! * When the body returns `r`, the greenlet dies and `Complete(r)` goes to
-//!   its parent; when it panics, the panic continues in the parent, out of
-//!   `resume`. Both are the `Greenlet` rules for death.
+//! * `resume(x)` switches `(x, Greenlet::current())` into the greenlet: the
+//!   input and the greenlet to answer to. The first time, `x` becomes the
+//!   body's argument; later, it is what the pending `suspend` returns.
+//! * `suspend(v)` switches `Yielded(v)` to that resumer and keeps the next
+//!   resumer that comes back with the next input. So a generator answers
+//!   whoever resumed it last, which is what lets generators drive other
+//!   generators, from any greenlet.
+//! * When the body ends, the greenlet's parent is made the last resumer
+//!   just before it dies, so that the `Greenlet` rules for death deliver
+//!   `Complete(r)`, or the body's panic, to the pending `resume`. The rest of
+//!   the time the parent is the thread's main greenlet, so that the parent
+//!   link adds no reference to the resumer (nor costs a `set_parent` per
+//!   `resume`).
 //! * Dropping a generator that is suspended kills its greenlet, so
 //!   `GreenletExit` unwinds the body and every destructor on its stack runs
 //!   (Python's `close()`).
@@ -60,10 +33,12 @@
 use crate::stack::DEFAULT_STACK_SIZE;
 use crate::{Greenlet, GreenletExit, SwitchError};
 use std::any::type_name;
+use std::cell::Cell;
 use std::fmt;
 use std::iter::FusedIterator;
 use std::marker::PhantomData;
-use std::panic;
+use std::mem;
+use std::panic::{self, AssertUnwindSafe};
 
 /// What [`Generator::resume`] returns: the body either yielded a value with
 /// [`Yielder::suspend`] or returned.
@@ -77,16 +52,63 @@ pub enum GeneratorState<Y, R> {
 }
 
 /// A generator: a body running on its own greenlet that hands values of
-/// type `Y` out with [`Yielder::suspend`], receives values of type `I` with
-/// [`Generator::resume`], and finally returns an `R`.
+/// type `Y` out with [`Yielder::suspend`] (Python's `x = yield v`), receives
+/// values of type `I` with [`Generator::resume`] (Python's `gen.send(x)`),
+/// and finally returns an `R`.
+///
+/// ```
+/// use greenlet::{Generator, GeneratorState};
+///
+/// // A running total: every value sent in is added, the total comes back.
+/// let mut total = Generator::new(|y, first: i64| {
+///     let mut sum = first;
+///     while sum < 100 {
+///         let next = y.suspend(sum); // `next = yield sum`
+///         sum += next;
+///     }
+///     "done"
+/// });
+/// assert_eq!(total.resume(10), GeneratorState::Yielded(10));
+/// assert_eq!(total.resume(32), GeneratorState::Yielded(42));
+/// assert_eq!(total.resume(58), GeneratorState::Complete("done"));
+/// assert!(total.is_complete());
+/// ```
+///
+/// Generators with no input (`I = ()`) are iterators:
+///
+/// ```
+/// use greenlet::Generator;
+///
+/// let squares = Generator::new(|y, ()| {
+///     for i in 1..=4u32 {
+///         y.suspend(i * i);
+///     }
+/// });
+/// assert_eq!(squares.collect::<Vec<_>>(), [1, 4, 9, 16]);
+/// ```
 ///
 /// `!Send` and `!Sync`, like the greenlet it owns: a generator stays on the
 /// thread that created it.
+///
+/// ```compile_fail
+/// use greenlet::Generator;
+/// fn on_another_thread<T: Send>(_: T) {}
+/// let g: Generator<(), i32> = Generator::new(|y, ()| y.suspend(1));
+/// on_another_thread(g); // error: `Rc<..>` cannot be sent between threads
+/// ```
 ///
 /// Dropping a generator whose body is suspended unwinds the body with
 /// [`GreenletExit`] (Python's `close()`), so every destructor on its stack
 /// runs exactly once before `drop` returns. An unstarted generator is freed
 /// without running; its closure (and what it captured) is simply dropped.
+///
+/// A suspended generator holds a handle to the greenlet that resumed it
+/// last, since its next yield goes there. So a plain [`Greenlet`] that owns
+/// a generator it has resumed is kept alive by that generator: dropping the
+/// greenlet's last handle does not kill it (the two form a reference cycle);
+/// [`Greenlet::kill`] it instead, which unwinds it and closes the generator.
+/// A generator owned by another generator needs nothing of the kind:
+/// dropping a `Generator` always kills its body explicitly.
 pub struct Generator<I, Y, R = ()> {
     greenlet: Greenlet,
     _types: PhantomData<fn(I) -> GeneratorState<Y, R>>,
@@ -98,13 +120,21 @@ pub struct Generator<I, Y, R = ()> {
 /// The body receives it by reference and cannot keep it beyond its own run,
 /// nor send it or share it with another thread (`!Send`, `!Sync`).
 pub struct Yielder<I, Y> {
-    /// Switches `Yielded(value)` to the generator's resumer. The resumer
-    /// expects a `GeneratorState<Y, R>`, and `R` is not a parameter of
-    /// `Yielder`, so `Generator::new` stores the function instantiated with
-    /// its `R` here.
-    suspend: fn(Y) -> I,
+    /// The greenlet of the pending `resume`, which each `resume` sends along
+    /// with its input. `None` while the body is suspended in `suspend` (the
+    /// handle then lives in `suspend`'s frame).
+    resumer: Cell<Option<Greenlet>>,
+    /// Switches `Yielded(value)` to the resumer and receives the next input
+    /// and resumer. The resumer expects a `GeneratorState<Y, R>`, and `R` is
+    /// not a parameter of `Yielder`, so the generator stores the function
+    /// instantiated with its `R` here.
+    switch: fn(&Greenlet, Y) -> Resumed<I>,
     _not_send: PhantomData<*const ()>,
 }
+
+/// What `resume` switches into the generator's greenlet: the input, and the
+/// greenlet that the body answers to.
+type Resumed<I> = (I, Greenlet);
 
 impl<I: 'static, Y: 'static, R: 'static> Generator<I, Y, R> {
     /// A new generator that will run `f` on its own greenlet with a stack of
@@ -134,16 +164,27 @@ impl<I: 'static, Y: 'static, R: 'static> Generator<I, Y, R> {
     where
         F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
     {
-        let greenlet =
-            Greenlet::builder()
-                .stack_size(bytes)
-                .create(move |first: I| -> GeneratorState<Y, R> {
-                    let yielder = Yielder {
-                        suspend: suspend_to_resumer::<I, Y, R>,
-                        _not_send: PhantomData,
-                    };
-                    GeneratorState::Complete(f(&yielder, first))
-                });
+        let body = move |(first, resumer): Resumed<I>| -> GeneratorState<Y, R> {
+            let yielder = Yielder {
+                resumer: Cell::new(Some(resumer)),
+                switch: switch_to_resumer::<I, Y, R>,
+                _not_send: PhantomData,
+            };
+            match panic::catch_unwind(AssertUnwindSafe(|| f(&yielder, first))) {
+                Ok(r) => {
+                    yielder.deliver_end_to_resumer();
+                    GeneratorState::Complete(r)
+                }
+                Err(p) => {
+                    yielder.deliver_end_to_resumer();
+                    panic::resume_unwind(p)
+                }
+            }
+        };
+        let greenlet = Greenlet::builder()
+            .stack_size(bytes)
+            .parent(&Greenlet::main())
+            .create(body);
         Generator {
             greenlet,
             _types: PhantomData,
@@ -158,13 +199,12 @@ impl<I: 'static, Y: 'static, R: 'static> Generator<I, Y, R> {
     /// yielded, or [`GeneratorState::Complete`] with its return value; the
     /// generator is then complete.
     ///
-    /// The body runs as a child of the calling greenlet: a generator may be
-    /// created in one greenlet (or generator) and resumed from another.
+    /// Any greenlet may resume a generator, including another generator's
+    /// body: the body answers whoever resumed it last.
     ///
     /// # Panics
     /// * If the generator is complete (its body returned or panicked).
-    /// * If the generator is running: called from inside its own body, or
-    ///   from a generator (or greenlet) that it is itself resuming.
+    /// * If called from inside the generator's own body (it is running).
     /// * With the body's own payload, if the body panics; the generator is
     ///   then complete. (A body that ends by [`GreenletExit`] makes `resume`
     ///   panic with `GreenletExit`.)
@@ -174,34 +214,36 @@ impl<I: 'static, Y: 'static, R: 'static> Generator<I, Y, R> {
             resume_after_completion();
         }
         let resumer = Greenlet::current();
-        if self.greenlet.parent().as_ref() != Some(&resumer) {
-            self.adopt(&resumer);
+        if resumer == self.greenlet {
+            resume_while_running();
         }
-        drop(resumer);
-        match self.greenlet.try_switch::<I, GeneratorState<Y, R>>(input) {
+        // Once the body has ended, point the dead greenlet's parent back at
+        // main (the body pointed it at us to deliver its end), so that it
+        // holds no reference to us: however `resume` returns.
+        struct Detach<'a>(&'a Greenlet);
+        impl Drop for Detach<'_> {
+            #[inline]
+            fn drop(&mut self) {
+                if self.0.is_dead() {
+                    detach(self.0);
+                }
+            }
+        }
+        let _detach = Detach(&self.greenlet);
+        let resumed: Resumed<I> = (input, resumer);
+        match self
+            .greenlet
+            .try_switch::<Resumed<I>, GeneratorState<Y, R>>(resumed)
+        {
             Ok(state) => state,
             Err(e) => self.unexpected(e),
         }
     }
 
-    /// Make `resumer` the greenlet's parent, or refuse because the
-    /// generator is running.
-    #[cold]
-    #[inline(never)]
-    fn adopt(&self, resumer: &Greenlet) {
-        // `set_parent` refuses exactly when `resumer` is the generator's
-        // greenlet or one of its descendants: the generator is running.
-        if self.greenlet.set_parent(resumer).is_err() {
-            panic!(
-                "greenlet: Generator::resume called on a running generator \
-                 (from inside its own body, or from something it is resuming)"
-            );
-        }
-    }
-
     /// A value that is not a `GeneratorState<Y, R>` came back: the body
-    /// died by `GreenletExit` (it arrives as a value), or someone switched
-    /// into this greenlet directly with the `Greenlet` API.
+    /// ended by `GreenletExit` (which arrives as a value), or greenlets were
+    /// switched to directly with the `Greenlet` API behind the generators'
+    /// backs.
     #[cold]
     #[inline(never)]
     fn unexpected(&self, e: SwitchError) -> ! {
@@ -209,7 +251,10 @@ impl<I: 'static, Y: 'static, R: 'static> Generator<I, Y, R> {
         if self.greenlet.is_dead() && *found == type_name::<GreenletExit>() {
             panic::resume_unwind(Box::new(GreenletExit));
         }
-        panic!("greenlet: Generator::resume: {e}");
+        panic!(
+            "greenlet: Generator::resume: {e}; a generator's greenlet was switched to directly, \
+             or a generator was resumed while it was running"
+        );
     }
 
     /// Whether the body has finished: it returned (the last
@@ -228,18 +273,31 @@ fn resume_after_completion() -> ! {
     panic!("greenlet: Generator::resume called after the generator completed");
 }
 
-/// `Yielder::suspend` for a generator returning `R`: send `Yielded(value)`
-/// to the generator's parent (its last resumer, set by `resume`) and return
-/// the input of the next `resume`.
-fn suspend_to_resumer<I: 'static, Y: 'static, R: 'static>(value: Y) -> I {
-    // A `&Yielder` only exists inside the body, which only runs on the
-    // generator's own greenlet: the current one.
-    let resumer = Greenlet::current()
-        .parent()
-        .expect("a generator's greenlet always has a parent");
-    // A `GreenletExit` raised here by `kill` (or by dropping the generator)
-    // unwinds out of `switch` and on through the body, as it should.
-    resumer.switch::<GeneratorState<Y, R>, I>(GeneratorState::Yielded(value))
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn resume_while_running() -> ! {
+    panic!("greenlet: Generator::resume called on a running generator (from inside its own body)");
+}
+
+/// Make main the parent of a dead generator's greenlet again.
+#[cold]
+#[inline(never)]
+fn detach(greenlet: &Greenlet) {
+    // Main is nobody's descendant, so this cannot fail.
+    let _ = greenlet.set_parent(&Greenlet::main());
+}
+
+/// `Yielder`'s switch for a generator returning `R`: send `Yielded(value)`
+/// to the resumer and receive the next input with its resumer.
+///
+/// A `GreenletExit` raised here by `kill` (or by dropping the generator)
+/// unwinds out of `switch` and on through the body, as it should.
+fn switch_to_resumer<I: 'static, Y: 'static, R: 'static>(
+    resumer: &Greenlet,
+    value: Y,
+) -> Resumed<I> {
+    resumer.switch::<GeneratorState<Y, R>, Resumed<I>>(GeneratorState::Yielded(value))
 }
 
 impl<I, Y> Yielder<I, Y> {
@@ -249,29 +307,72 @@ impl<I, Y> Yielder<I, Y> {
     /// input of the next `resume` is returned here.
     ///
     /// If the generator is dropped instead of resumed, this unwinds with
-    /// [`GreenletExit`] as its panic payload; let it propagate (a body that
-    /// catches it and yields again is reported on stderr and its stack is
-    /// leaked, as for any greenlet that refuses to die).
+    /// [`GreenletExit`] as its panic payload; let it propagate. (A body that
+    /// catches it and yields again is sent `GreenletExit` once more as the
+    /// generator's greenlet handle goes away; if it refuses again, one line
+    /// goes to stderr and its stack is leaked, as for any greenlet that
+    /// refuses to die.)
     #[inline]
     pub fn suspend(&self, value: Y) -> I {
-        (self.suspend)(value)
+        // Held in this frame while suspended, so that a GreenletExit that
+        // unwinds the switch drops it, and the body's end can tell that it
+        // was unwound from here.
+        let resumer = match self.resumer.take() {
+            Some(r) => r,
+            None => refused_exit(),
+        };
+        let (input, next) = (self.switch)(&resumer, value);
+        drop(resumer);
+        // The cell is empty (taken above): nothing to drop.
+        let empty = self.resumer.replace(Some(next));
+        debug_assert!(empty.is_none());
+        mem::forget(empty);
+        input
     }
+
+    /// The body has ended (returned, or is unwinding): make its last resumer
+    /// the greenlet's parent, so that the end is delivered to the pending
+    /// `resume`.
+    ///
+    /// Not when the body is unwinding from a `suspend` (the resumer is not
+    /// here then): a `GreenletExit` or a panic was thrown into it, and
+    /// whoever threw it chose the parent (`kill`, as when the generator is
+    /// dropped, makes itself the parent for the duration). Nor when the
+    /// parent is not main: someone (`kill` again) set it on purpose.
+    fn deliver_end_to_resumer(&self) {
+        let Some(resumer) = self.resumer.take() else {
+            return;
+        };
+        let me = Greenlet::current();
+        if me.parent().is_some_and(|p| p.is_main()) {
+            // Refused only if `resumer` descends from this greenlet, which
+            // takes switching behind the generators' backs; main then gets
+            // the end.
+            let _ = me.set_parent(&resumer);
+        }
+    }
+}
+
+/// `suspend` was called after a `GreenletExit` (or another panic thrown in
+/// at a `suspend`) was caught in the body: the value goes to the parent,
+/// which `kill` made the killer.
+#[cold]
+#[inline(never)]
+fn refused_exit() -> Greenlet {
+    Greenlet::current()
+        .parent()
+        .expect("a generator's greenlet always has a parent")
 }
 
 impl<I, Y, R> Drop for Generator<I, Y, R> {
     /// Close the generator: a suspended body is unwound by [`GreenletExit`]
     /// before `drop` returns, so its destructors run.
     ///
-    /// This kills explicitly rather than relying on the `Greenlet` handle's
-    /// own drop, which only kills when it is the last handle: a generator
-    /// that holds another generator it has resumed is also referenced by
-    /// that one (as its parent), and that cycle would keep both alive.
-    ///
-    /// A running generator (one whose body is executing, possibly inside a
-    /// `resume` of something that is dropping it) is not killed: its handle
-    /// just goes away and the body runs on until it yields or returns.
+    /// A running generator (dropped from inside its own body, which takes
+    /// switching behind its back) is not killed: its handle just goes away
+    /// and the body runs on.
     fn drop(&mut self) {
-        if self.greenlet.is_active() && !self.is_running() {
+        if self.greenlet.is_active() && self.greenlet != Greenlet::current() {
             self.close();
         }
     }
@@ -289,7 +390,7 @@ impl<I, Y, R> Generator<I, Y, R> {
         }
         // Already unwinding: a second panic out of a destructor would abort.
         let g = &self.greenlet;
-        if let Err(p) = panic::catch_unwind(panic::AssertUnwindSafe(|| g.kill())) {
+        if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| g.kill())) {
             let what = p
                 .downcast_ref::<&str>()
                 .copied()
@@ -297,21 +398,6 @@ impl<I, Y, R> Generator<I, Y, R> {
                 .unwrap_or("a non-string payload");
             eprintln!("greenlet: a panic escaped a generator while it was closed: {what}");
         }
-    }
-}
-
-impl<I, Y, R> Generator<I, Y, R> {
-    /// Whether the body is executing: its greenlet is the current one, or
-    /// an ancestor of it (the body is inside a `resume` of something else).
-    fn is_running(&self) -> bool {
-        let mut g = Some(Greenlet::current());
-        while let Some(h) = g {
-            if h == self.greenlet {
-                return true;
-            }
-            g = h.parent();
-        }
-        false
     }
 }
 
@@ -340,7 +426,7 @@ impl<I, Y, R> fmt::Debug for Generator<I, Y, R> {
             "complete"
         } else if !self.greenlet.is_started() {
             "unstarted"
-        } else if self.is_running() {
+        } else if self.greenlet == Greenlet::current() {
             "running"
         } else {
             "suspended"
