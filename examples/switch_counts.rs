@@ -3,15 +3,15 @@
 //! run it with two different N and divide the difference in instructions by
 //! the difference in N (`ci/callgrind.sh` does exactly that).
 //!
-//! Usage: `switch_counts <raw|greenlet|create|corosensei|corosensei_create|call> <round trips>`
+//! Usage: `switch_counts <raw|greenlet|generator|create|corosensei|corosensei_create|call> <n>`
 //!
 //! `create` is create + run to completion + drop of a `Greenlet` with a
 //! pooled stack; `corosensei_create` the same with a reused stack.
 
 use corosensei::{Coroutine, CoroutineResult};
-use greenlet::Greenlet;
 use greenlet::raw::{self, StackPointer};
 use greenlet::stack::Stack;
+use greenlet::{Generator, GeneratorState, Greenlet};
 use std::hint::black_box;
 
 unsafe extern "C" fn add_one(mut from: StackPointer, mut data: usize) -> ! {
@@ -74,6 +74,23 @@ fn greenlet_round_trips(n: usize) -> usize {
 }
 
 #[inline(never)]
+fn generator_round_trips(n: usize) -> usize {
+    let mut g = Generator::new(|y, mut x: usize| {
+        loop {
+            x = y.suspend(x + 1);
+        }
+    });
+    let mut x = 0;
+    for _ in 0..n {
+        match g.resume(black_box(x)) {
+            GeneratorState::Yielded(v) => x = v,
+            GeneratorState::Complete(()) => unreachable!(),
+        }
+    }
+    x
+}
+
+#[inline(never)]
 fn greenlet_creates(n: usize) -> usize {
     let mut total = 0;
     for _ in 0..n {
@@ -116,13 +133,14 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(which), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse().ok())) else {
         eprintln!(
-            "usage: switch_counts <raw|greenlet|create|corosensei|corosensei_create|call> <n>"
+            "usage: switch_counts <raw|greenlet|generator|create|corosensei|corosensei_create|call> <n>"
         );
         std::process::exit(2);
     };
     let x = match which.as_str() {
         "raw" => raw_round_trips(n),
         "greenlet" => greenlet_round_trips(n),
+        "generator" => generator_round_trips(n),
         "create" => greenlet_creates(n),
         "corosensei" => corosensei_round_trips(n),
         "corosensei_create" => corosensei_creates(n),
