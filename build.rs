@@ -9,8 +9,17 @@
 use std::env;
 use std::path::PathBuf;
 
-/// `(target_arch, assembly file)`: one line per port.
-const PORTS: &[(&str, &str)] = &[("x86_64", "x86_64_sysv.S"), ("aarch64", "aarch64_aapcs.S")];
+/// `(target_arch, target_endian, assembly file)`: one line per port.
+#[rustfmt::skip]
+const PORTS: &[(&str, &str, &str)] = &[
+    ("x86_64",    "little", "x86_64_sysv.S"),
+    ("aarch64",   "little", "aarch64_aapcs.S"),
+    ("riscv64",   "little", "riscv64_lp64d.S"),
+    ("arm",       "little", "arm_aapcs.S"),
+    ("x86",       "little", "x86_sysv.S"),
+    ("powerpc64", "little", "powerpc64_elfv2.S"),
+    ("s390x",     "big",    "s390x_elf.S"),
+];
 
 /// Operating systems whose ABI or object format differ from the System V /
 /// AAPCS ELF conventions the ports are written for.
@@ -22,17 +31,18 @@ fn main() {
     let target = env::var("TARGET").unwrap_or_default();
     let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
     let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    let endian = env::var("CARGO_CFG_TARGET_ENDIAN").unwrap_or_default();
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed=asm");
 
     let port = PORTS
         .iter()
-        .find(|(a, _)| *a == arch)
+        .find(|(a, e, _)| *a == arch && *e == endian)
         .filter(|_| !UNSUPPORTED_OS.contains(&os.as_str()));
-    let Some((_, file)) = port else {
+    let Some((_, _, file)) = port else {
         panic!(
             "\n\ngreenlet: no context-switch port for target `{target}` \
-             (arch `{arch}`, os `{os}`).\n\
+             (arch `{arch}`, {endian}-endian, os `{os}`).\n\
              A port is one assembly file asm/<arch>_<abi>.S, one line in \
              build.rs's PORTS table and one row in ci/test.sh; PORTING.md \
              walks through it.\n\n"
