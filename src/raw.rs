@@ -88,7 +88,7 @@ pub const STACK_ALIGN: usize = 16;
 ///
 /// The exact numbers live in the assembly (`greenlet_frame_bytes`,
 /// `greenlet_init_bytes`); a unit test checks this bound against them.
-pub const MAX_FRAME_BYTES: usize = 512;
+pub const MAX_FRAME_BYTES: usize = 1024;
 
 unsafe extern "C" {
     #[link_name = "greenlet_stack_init"]
