@@ -7,6 +7,7 @@
 #   ci/test.sh               everything (what CI runs via .ci/run)
 #   ci/test.sh --quick       skip the --release runs
 #   ci/test.sh --host-only   skip the other CPUs
+#   ci/test.sh --all         every CPU of the target table, not just the default
 #   ci/test.sh --help
 #
 # Can be run from any directory. GREENLET_ROOT overrides the crate root
@@ -15,7 +16,7 @@ set -euo pipefail
 
 usage() {
     cat <<EOF
-Usage: ci/test.sh [--quick] [--host-only] [--target TRIPLE]... [--help]
+Usage: ci/test.sh [--quick] [--host-only] [--all] [--target TRIPLE]... [--help]
 
 Installs what is missing, then runs:
   lint        cargo fmt --check; cargo clippy --all-targets -D warnings
@@ -26,6 +27,7 @@ Installs what is missing, then runs:
 Options:
   --quick          skip the --release runs
   --host-only      skip every cross target (no cross packages installed)
+  --all            every target of the table (the ports), instead of the default
   --target TRIPLE  run this cross target instead of the default ones
                    (repeatable); known: $(known_triples)
                    default: ${DEFAULT_TARGETS[*]}
@@ -292,11 +294,15 @@ install_all() {
 # --------------------------------------------------------------------------
 
 main() {
-    local quick=0 host_only=0 t picked=()
+    local quick=0 host_only=0 t picked=() all=()
     while [[ $# -gt 0 ]]; do
         case $1 in
         --quick) quick=1 ;;
         --host-only) host_only=1 ;;
+        --all)
+            read -r -a all <<<"$(known_triples)"
+            picked+=("${all[@]}")
+            ;;
         --target)
             [[ $# -ge 2 ]] || die "--target needs a triple"
             target_field "$2" 1 >/dev/null || exit 2
