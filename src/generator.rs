@@ -389,15 +389,8 @@ impl<I, Y, R> Generator<I, Y, R> {
             return;
         }
         // Already unwinding: a second panic out of a destructor would abort.
-        let g = &self.greenlet;
-        if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| g.kill())) {
-            let what = p
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| p.downcast_ref::<String>().map(String::as_str))
-                .unwrap_or("a non-string payload");
-            eprintln!("greenlet: a panic escaped a generator while it was closed: {what}");
-        }
+        self.greenlet
+            .kill_from_drop("a generator while it was closed");
     }
 }
 

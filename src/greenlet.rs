@@ -858,17 +858,25 @@ impl Greenlet {
         }
     }
 
-    #[cold]
-    fn kill_dropped(&mut self) {
-        let g = self.clone();
-        if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| g.kill())) {
-            let what = p
+    /// [`kill`](Greenlet::kill) from a destructor: a panic that comes back
+    /// (one other than `GreenletExit`, raised while the greenlet unwinds)
+    /// is reported on stderr as escaping `what` instead of unwinding out of
+    /// a `drop`, where a second panic would abort.
+    pub(crate) fn kill_from_drop(&self, what: &str) {
+        if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| self.kill())) {
+            let text = p
                 .downcast_ref::<&str>()
                 .copied()
                 .or_else(|| p.downcast_ref::<String>().map(String::as_str))
                 .unwrap_or("a non-string payload");
-            eprintln!("greenlet: a panic escaped a dropped greenlet while it was killed: {what}");
+            eprintln!("greenlet: a panic escaped {what}: {text}");
         }
+    }
+
+    #[cold]
+    fn kill_dropped(&mut self) {
+        let g = self.clone();
+        g.kill_from_drop("a dropped greenlet while it was killed");
         if !g.is_dead() {
             eprintln!(
                 "greenlet: dropped greenlet {:?} caught GreenletExit and did not die; \
