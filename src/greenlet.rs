@@ -349,17 +349,6 @@ unsafe fn handle_from(p: *const Inner) -> Greenlet {
     }
 }
 
-/// Move `CURRENT`'s count out, leaving `CURRENT` null until
-/// [`set_current`].
-#[inline]
-fn take_current() -> Greenlet {
-    let p = current_ptr();
-    CURRENT.with(|c| c.set(ptr::null()));
-    // SAFETY: CURRENT owned one strong count of `p`; it now belongs to the
-    // returned handle.
-    Greenlet(unsafe { Rc::from_raw(p) })
-}
-
 #[inline]
 fn set_current(g: Greenlet) {
     // CURRENT takes over the handle's count.
@@ -421,14 +410,22 @@ pub fn settrace(callback: Option<TraceFn>) -> Option<TraceFn> {
 /// carrying `payload`. Returns what resumed us, unprocessed.
 #[inline(always)]
 fn switch_to(target: Greenlet, payload: Payload) -> Transfer {
-    let me = take_current();
-    if me.0.state.get() == State::Running {
-        me.0.state.set(State::Suspended);
+    switch_from(current_ptr(), target, payload)
+}
+
+/// [`switch_to`] when the caller has already read `CURRENT` (`me`).
+#[inline(always)]
+fn switch_from(me: *const Inner, target: Greenlet, payload: Payload) -> Transfer {
+    // SAFETY: `me` is the running greenlet; CURRENT's count keeps it alive,
+    // and that count moves into the packet below.
+    let me_ref = unsafe { &*me };
+    if me_ref.state.get() == State::Running {
+        me_ref.state.set(State::Suspended);
     }
     target.0.state.set(State::Running);
     let sp = target.0.sp.get();
+    // CURRENT takes over `target`'s count; `me`'s count goes to the packet.
     set_current(target);
-    let me = mem::ManuallyDrop::new(me);
     // Written one field at a time, as `unpack` reads it: copying `payload`
     // as a whole lets the compiler use a 16-byte load over the 8-byte stores
     // that built it, which cannot be store-forwarded and stalls.
@@ -436,7 +433,7 @@ fn switch_to(target: Greenlet, payload: Payload) -> Transfer {
     let p = packet.as_mut_ptr();
     // SAFETY: `p` points to our own local; every field is written once.
     unsafe {
-        ptr::write_volatile(&raw mut (*p).origin, Rc::as_ptr(&me.0));
+        ptr::write_volatile(&raw mut (*p).origin, me);
         ptr::write_volatile(&raw mut (*p).payload.kind, payload.kind);
         ptr::write_volatile(&raw mut (*p).payload.slot, payload.slot);
         ptr::write_volatile(&raw mut (*p).payload.vtable, payload.vtable);
@@ -694,12 +691,16 @@ impl Greenlet {
         } else {
             self.clone()
         };
-        if is_current(&target.0) {
+        let mut me = current_ptr();
+        if TRACING.with(Cell::get) && !ptr::addr_eq(me, Rc::as_ptr(&target.0)) {
+            call_trace(event, &target);
+            me = current_ptr(); // in case the callback switched after all
+        }
+        if ptr::addr_eq(me, Rc::as_ptr(&target.0)) {
             drop(target);
             return deliver(take_typed::<R>(payload));
         }
-        fire_trace(event, &target);
-        let t = switch_to(target, payload);
+        let t = switch_from(me, target, payload);
         receive::<R>(t)
     }
 
