@@ -46,7 +46,8 @@ fn sleep(n: u64) {
 /// scaled seconds elapsed since.
 fn ctime() -> String {
     let (start, epoch, ms) = CLOCK.with(|c| *c);
-    let t: libc::time_t = epoch + (start.elapsed().as_millis() as u64 / ms) as libc::time_t;
+    // time_t is 32 bits on some targets (i686): compute in i64, then narrow.
+    let t = (epoch + (start.elapsed().as_millis() as u64 / ms) as i64) as libc::time_t;
     let mut buf = [0 as libc::c_char; 64];
     // SAFETY: ctime_r writes at most 26 bytes (NUL included) into `buf`.
     let s = unsafe { libc::ctime_r(&t, buf.as_mut_ptr()) };
