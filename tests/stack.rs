@@ -90,6 +90,15 @@ fn run_child(test: &str, job: &str) -> ChildOutput {
 }
 
 /// Lines of `/proc/self/maps`: the number of mappings of this process.
+/// Running as a 32-bit guest of qemu-user (ci/test.sh sets
+/// `GREENLET_UNDER_QEMU` for cross targets). qemu-arm 7.2's emulated
+/// `/proc/self/maps` leaves out `PROT_NONE` pages, and at the host's map
+/// limit its munmap keeps host mappings and reading `/proc/self/maps` fails:
+/// the tests that depend on those say so and stop there.
+fn qemu_32bit_guest() -> bool {
+    cfg!(target_pointer_width = "32") && std::env::var_os("GREENLET_UNDER_QEMU").is_some()
+}
+
 fn mapping_count() -> usize {
     std::fs::read_to_string("/proc/self/maps")
         .expect("read /proc/self/maps")
@@ -237,7 +246,11 @@ fn guard_page_below_bottom_is_inaccessible_and_rest_is_not() {
                 .then(|| rest.split(' ').next().unwrap_or("").to_owned())
         })
     };
-    let guard_perms = perms_at(guard.start).expect("guard page is mapped");
+    let Some(guard_perms) = perms_at(guard.start) else {
+        assert!(qemu_32bit_guest(), "guard page not in /proc/self/maps");
+        eprintln!("note: qemu's /proc/self/maps omits PROT_NONE pages; not checked");
+        return;
+    };
     assert!(guard_perms.starts_with("---"), "guard perms {guard_perms}");
     let usable_perms = perms_at(stack.bottom() as usize).expect("bottom is mapped");
     assert!(
@@ -373,6 +386,10 @@ fn pool_keeps_mapping_count_bounded() {
 fn map_count_exhaustion_is_an_out_of_memory_error() {
     const JOB: &str = "map_count";
     const MAX_STACKS: usize = 1_000_000;
+    if qemu_32bit_guest() {
+        eprintln!("note: qemu-user with a 32-bit guest breaks at the host's map limit; not run");
+        return;
+    }
     if is_child(JOB) {
         child_started(JOB);
         let limit = std::fs::read_to_string("/proc/sys/vm/max_map_count")
@@ -464,16 +481,24 @@ fn vm_size() -> usize {
         .trim()
         .parse()
         .unwrap();
-    kib * 1024
+    // Saturating: under qemu this is the emulator's size, which can exceed
+    // a 32-bit guest's usize.
+    kib.saturating_mul(1024)
 }
 
 #[test]
 fn rlimit_as_exhaustion_is_an_out_of_memory_error() {
     const JOB: &str = "rlimit_as";
     const HUGE: usize = 1 << 30;
+    if qemu_32bit_guest() {
+        // VmSize is the emulator's (over 4 GiB), so no RLIMIT_AS below it
+        // can be expressed for the 32-bit guest.
+        eprintln!("note: RLIMIT_AS exhaustion not run under qemu with a 32-bit guest");
+        return;
+    }
     if is_child(JOB) {
         child_started(JOB);
-        let wanted = vm_size() + (64 << 20);
+        let wanted = vm_size().saturating_add(64 << 20);
         let mut old = libc::rlimit {
             rlim_cur: 0,
             rlim_max: 0,
