@@ -34,6 +34,12 @@ fn main() {
     let endian = env::var("CARGO_CFG_TARGET_ENDIAN").unwrap_or_default();
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed=asm");
+    // corosensei, the peer of the benches, exists only off these CPUs (keep
+    // in step with its dev-dependency line in Cargo.toml).
+    println!("cargo::rustc-check-cfg=cfg(peer_corosensei)");
+    if !matches!(arch.as_str(), "s390x" | "powerpc64") {
+        println!("cargo::rustc-cfg=peer_corosensei");
+    }
 
     let port = PORTS
         .iter()

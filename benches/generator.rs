@@ -4,10 +4,12 @@
 //!
 //! `cargo bench --bench generator`.
 
-use corosensei::{Coroutine, CoroutineResult};
 use criterion::{Criterion, criterion_group, criterion_main};
 use greenlet::{Generator, GeneratorState};
 use std::hint::black_box;
+
+#[path = "common/corosensei_peer.rs"]
+mod corosensei_peer;
 
 fn round_trip(c: &mut Criterion) {
     let mut g = c.benchmark_group("generator_round_trip");
@@ -24,19 +26,7 @@ fn round_trip(c: &mut Criterion) {
         });
         assert!(x > 0);
     });
-    let mut co = Coroutine::new(|y, mut input: usize| {
-        loop {
-            input = y.suspend(input + 1);
-        }
-    });
-    g.bench_function("corosensei", |b| {
-        let mut x = 0usize;
-        b.iter(|| match co.resume(black_box(x)) {
-            CoroutineResult::Yield(v) => x = v,
-            CoroutineResult::Return(()) => unreachable!(),
-        });
-        assert!(x > 0);
-    });
+    corosensei_peer::round_trip(&mut g);
     g.finish();
     // Both are unwound when dropped here: `generator` by GreenletExit,
     // `co` by corosensei's own forced unwind.

@@ -8,11 +8,12 @@
 //!
 //! `cargo bench --bench greenlet`; instruction counts: `ci/callgrind.sh`.
 
-use corosensei::stack::DefaultStack;
-use corosensei::{Coroutine, CoroutineResult};
 use criterion::{Criterion, criterion_group, criterion_main};
 use greenlet::Greenlet;
 use std::hint::black_box;
+
+#[path = "common/corosensei_peer.rs"]
+mod corosensei_peer;
 
 fn round_trip(c: &mut Criterion) {
     let mut g = c.benchmark_group("greenlet_round_trip");
@@ -27,19 +28,7 @@ fn round_trip(c: &mut Criterion) {
         b.iter(|| x = child.switch(black_box(x)));
         assert!(x > 0);
     });
-    let mut co = Coroutine::new(|y, mut input: usize| {
-        loop {
-            input = y.suspend(input + 1);
-        }
-    });
-    g.bench_function("corosensei", |b| {
-        let mut x = 0usize;
-        b.iter(|| match co.resume(black_box(x)) {
-            CoroutineResult::Yield(v) => x = v,
-            CoroutineResult::Return(()) => unreachable!(),
-        });
-        assert!(x > 0);
-    });
+    corosensei_peer::round_trip(&mut g);
     g.finish();
     // `child` is killed here (GreenletExit unwinds its loop); `co` is
     // unwound by corosensei's drop.
@@ -54,27 +43,7 @@ fn create(c: &mut Criterion) {
             r
         })
     });
-    let mut stack = Some(DefaultStack::default());
-    g.bench_function("corosensei_reused_stack", |b| {
-        b.iter(|| {
-            let mut co = Coroutine::with_stack(stack.take().unwrap(), |_, x: usize| x + 1);
-            let r = match co.resume(black_box(1usize)) {
-                CoroutineResult::Return(r) => r,
-                CoroutineResult::Yield(()) => unreachable!(),
-            };
-            stack = Some(co.into_stack());
-            r
-        })
-    });
-    g.bench_function("corosensei_new_stack", |b| {
-        b.iter(|| {
-            let mut co = Coroutine::new(|_, x: usize| x + 1);
-            match co.resume(black_box(1usize)) {
-                CoroutineResult::Return(r) => r,
-                CoroutineResult::Yield(()) => unreachable!(),
-            }
-        })
-    });
+    corosensei_peer::create(&mut g);
     g.finish();
 }
 

@@ -8,11 +8,13 @@
 //! Run: `cargo bench --bench raw`. Instruction counts per round trip, which
 //! are exact where times are noisy: `ci/callgrind.sh`.
 
-use corosensei::{Coroutine, CoroutineResult};
 use criterion::{Criterion, criterion_group, criterion_main};
 use greenlet::raw::{self, StackPointer};
 use greenlet::stack::Stack;
 use std::hint::black_box;
+
+#[path = "common/corosensei_peer.rs"]
+mod corosensei_peer;
 
 unsafe extern "C" fn add_one(mut from: StackPointer, mut data: usize) -> ! {
     loop {
@@ -40,19 +42,7 @@ fn round_trips(c: &mut Criterion) {
         assert!(x > 0);
     });
 
-    let mut co = Coroutine::new(|y, mut input: usize| {
-        loop {
-            input = y.suspend(input + 1);
-        }
-    });
-    g.bench_function("corosensei", |b| {
-        let mut x = 0usize;
-        b.iter(|| match co.resume(black_box(x)) {
-            CoroutineResult::Yield(v) => x = v,
-            CoroutineResult::Return(()) => unreachable!(),
-        });
-        assert!(x > 0);
-    });
+    corosensei_peer::round_trip(&mut g);
 
     g.bench_function("plain_call", |b| {
         #[inline(never)]

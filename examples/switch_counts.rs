@@ -6,8 +6,10 @@
 //! Usage: `switch_counts <raw|greenlet|generator|create|corosensei|corosensei_create|call> <n>`
 //!
 //! `create` is create + run to completion + drop of a `Greenlet` with a
-//! pooled stack; `corosensei_create` the same with a reused stack.
+//! pooled stack; `corosensei_create` the same with a reused stack. The
+//! corosensei kinds exist where corosensei does (not on s390x, powerpc64).
 
+#[cfg(peer_corosensei)]
 use corosensei::{Coroutine, CoroutineResult};
 use greenlet::raw::{self, StackPointer};
 use greenlet::stack::Stack;
@@ -38,6 +40,7 @@ fn raw_round_trips(n: usize) -> usize {
     x
 }
 
+#[cfg(peer_corosensei)]
 #[inline(never)]
 fn corosensei_round_trips(n: usize) -> usize {
     let mut co = Coroutine::new(|y, mut input: usize| {
@@ -101,6 +104,7 @@ fn greenlet_creates(n: usize) -> usize {
     total
 }
 
+#[cfg(peer_corosensei)]
 #[inline(never)]
 fn corosensei_creates(n: usize) -> usize {
     let mut stack = Some(corosensei::stack::DefaultStack::default());
@@ -142,7 +146,9 @@ fn main() {
         "greenlet" => greenlet_round_trips(n),
         "generator" => generator_round_trips(n),
         "create" => greenlet_creates(n),
+        #[cfg(peer_corosensei)]
         "corosensei" => corosensei_round_trips(n),
+        #[cfg(peer_corosensei)]
         "corosensei_create" => corosensei_creates(n),
         "call" => call_round_trips(n),
         other => {
