@@ -1,0 +1,74 @@
+//! Backtraces taken inside a greenlet walk that greenlet's own frames and
+//! end cleanly at its entry: the assembly's trampoline marks the return
+//! address undefined, so unwinders stop there instead of walking into
+//! garbage (or into whatever stack switched to the greenlet).
+
+use greenlet::Greenlet;
+use std::backtrace::Backtrace;
+
+#[inline(never)]
+fn capture_here(depth: u32) -> String {
+    if depth == 0 {
+        Backtrace::force_capture().to_string()
+    } else {
+        let s = capture_here(depth - 1);
+        std::hint::black_box(s)
+    }
+}
+
+/// The function names of a rendered backtrace, outermost last.
+fn frames(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim_start();
+            let (num, name) = l.split_once(": ")?;
+            num.parse::<u32>().ok()?;
+            Some(name.trim().to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn a_backtrace_inside_a_greenlet_ends_at_its_entry() {
+    let g = Greenlet::new(|()| capture_here(5));
+    let text: String = g.switch(());
+    let names = frames(&text);
+    assert!(!names.is_empty(), "no frames:\n{text}");
+    assert!(
+        names.iter().any(|n| n.contains("capture_here")),
+        "the greenlet's own frames are listed:\n{text}"
+    );
+    let entry = names
+        .iter()
+        .position(|n| n == "greenlet::greenlet::entry")
+        .unwrap_or_else(|| panic!("the greenlet's entry is listed:\n{text}"));
+    // After the entry at most the trampoline: nothing of the test harness,
+    // of main's stack, or unresolvable garbage.
+    let after: Vec<&String> = names[entry + 1..].iter().collect();
+    assert!(
+        after.iter().all(|n| n.contains("greenlet_trampoline")),
+        "frames after the entry: {after:?}\n{text}"
+    );
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.ends_with("a_backtrace_inside_a_greenlet_ends_at_its_entry")),
+        "the walk must not continue into the test's own stack:\n{text}"
+    );
+}
+
+#[test]
+fn a_backtrace_in_a_nested_greenlet_ends_at_its_own_entry() {
+    let outer = Greenlet::new(|()| {
+        let inner = Greenlet::new(|()| capture_here(3));
+        let text: String = inner.switch(());
+        text
+    });
+    let text: String = outer.switch(());
+    let names = frames(&text);
+    let entries = names
+        .iter()
+        .filter(|n| *n == "greenlet::greenlet::entry")
+        .count();
+    assert_eq!(entries, 1, "only the inner greenlet's frames:\n{text}");
+}
