@@ -946,7 +946,8 @@ impl Builder {
 
     /// The usable stack size in bytes, rounded up to whole pages (and to at
     /// least [`crate::stack::MIN_STACK_SIZE`]). Default: 1 MiB, taken from
-    /// the per-thread pool; other sizes map a new stack.
+    /// the per-thread pool; other sizes come from the stack layer directly
+    /// (an arena slot, or a mapping of their own; see [`crate::stack`]).
     pub fn stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = bytes;
         self

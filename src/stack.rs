@@ -1,33 +1,64 @@
 //! Guarded, pooled stacks for greenlets.
 //!
-//! A [`Stack`] is one anonymous memory mapping laid out as
+//! A [`Stack`] is laid out as
 //!
 //! ```text
 //! low addresses                                          high addresses
-//! [ guard page: PROT_NONE ][ usable bytes: read/write ..................]
+//! [ guard page: no access ][ usable bytes: read/write ..................]
 //! ^ guard().start          ^ bottom()                                    ^ top()
 //! ```
 //!
 //! Stacks grow down, so a greenlet starts with its stack pointer at
 //! [`Stack::top`] and an overflow runs into the guard page, which faults
-//! instead of silently corrupting a neighbouring mapping.
+//! instead of silently corrupting a neighbouring stack.
 //!
-//! The mapping is made with `MAP_STACK` and `MAP_NORESERVE` and is touched
-//! lazily: a stack that was only used shallowly costs only the pages it
-//! touched, not its full size.
+//! # Guard modes
 //!
-//! Each stack is *two* kernel mappings (VMAs): making the guard page
-//! `PROT_NONE` splits the single `mmap` in two. Linux limits a process to
-//! `vm.max_map_count` mappings (65530 by default), so roughly 32 000 live
-//! stacks fit under the default limit. Running into that limit, into
-//! `RLIMIT_AS`, or into memory exhaustion is reported as an [`io::Error`]
-//! of kind [`io::ErrorKind::OutOfMemory`] whose text says what ran out and
-//! what to do about it; it is never a panic or a crash.
+//! How the guard page is made depends on the [`GuardMode`], decided once per
+//! process by [`guard_mode`]:
 //!
-//! Creating and destroying mappings costs system calls, so stacks of the
-//! default size are recycled through a small per-thread pool:
-//! [`Stack::acquire`] takes one from the pool when it can and
-//! [`Stack::release`] puts one back.
+//! * [`GuardMode::KernelGuard`] (Linux 6.13 and later): stacks are slots
+//!   carved out of large shared *arenas*, `MAP_NORESERVE` mappings of many
+//!   `[guard page][usable]` slots, and each guard is installed with
+//!   `madvise(MADV_GUARD_INSTALL)`, which marks the page in the page tables
+//!   without splitting the mapping. Any number of guarded stacks then costs
+//!   a handful of kernel mappings (VMAs), so `vm.max_map_count` no longer
+//!   limits how many greenlets a process can have. A slot is never unmapped:
+//!   a dropped stack's pages are given back with `MADV_DONTNEED` (the guard
+//!   marker survives that) and the slot goes to its arena's free list, from
+//!   which [`Stack::new`] reuses it. Stacks larger than
+//!   [`ARENA_MAX_STACK_SIZE`] get a mapping of their own, still guarded with
+//!   `MADV_GUARD_INSTALL` (one VMA each).
+//! * [`GuardMode::Mprotect`] (older kernels, and qemu-user, which accepts
+//!   `MADV_GUARD_INSTALL` but installs nothing): each stack is its own
+//!   mapping whose guard page is made `PROT_NONE` with `mprotect`. That
+//!   splits the mapping in two, so each stack costs *two* kernel mappings
+//!   and Linux's default `vm.max_map_count` (65530) allows roughly 32 000
+//!   live stacks.
+//!
+//! Mappings are made with `libc::mmap` directly. (The first version held
+//! each stack in a `memmap2` handle; an arena slot is not a mapping of its
+//! own and is never unmapped, so a per-mapping owner no longer fits, and a
+//! raw base pointer keeps `Stack` four words, which the pooled creation
+//! path is measurably sensitive to.)
+//!
+//! Memory is mapped with `MAP_STACK` and `MAP_NORESERVE` and touched lazily:
+//! a stack that was only used shallowly costs only the pages it touched.
+//! Running out of mappings, address space (`RLIMIT_AS`) or memory is
+//! reported as an [`io::Error`] of kind [`io::ErrorKind::OutOfMemory`] whose
+//! text says what ran out and what to do about it; it is never a panic or a
+//! crash.
+//!
+//! # The per-thread pool
+//!
+//! Stacks of the default size are recycled through a small per-thread pool
+//! so that creating a greenlet costs no system call: [`Stack::acquire`]
+//! takes the most recently released one and [`Stack::release`] puts one
+//! back. The [`WARM_STACKS`] most recently released stacks keep their pages
+//! (reusing them is free); a stack that falls out of that warm window, and
+//! any stack given back to an arena, first has its usable pages returned to
+//! the kernel with `madvise(MADV_DONTNEED)`. So at most [`WARM_STACKS`]
+//! stacks' touched pages stay resident per thread while unused.
 
 use std::cell::RefCell;
 use std::error::Error;
@@ -35,9 +66,9 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use memmap2::{MmapOptions, MmapRaw};
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// The usable size, in bytes, of a stack created with the default size:
 /// 1 MiB, not counting the guard page.
@@ -55,14 +86,50 @@ pub const MIN_STACK_SIZE: usize = 16 * 1024;
 
 /// How many default-size stacks each thread keeps in its pool at most.
 ///
-/// Releasing a default-size stack while the pool is full unmaps it.
+/// Releasing a default-size stack while the pool is full gives it back:
+/// unmaps it ([`GuardMode::Mprotect`]) or returns it to its arena
+/// ([`GuardMode::KernelGuard`]).
 pub const POOL_CAPACITY: usize = 64;
+
+/// How many of the most recently released stacks in a thread's pool keep
+/// their memory. Older pooled stacks have had their pages returned to the
+/// kernel with `madvise(MADV_DONTNEED)`.
+pub const WARM_STACKS: usize = 16;
+
+/// The largest usable size, in bytes, of a stack carved from a shared arena
+/// in [`GuardMode::KernelGuard`] mode: 8 MiB on 64-bit targets, 2 MiB on
+/// 32-bit ones. Larger stacks get a mapping of their own.
+pub const ARENA_MAX_STACK_SIZE: usize = if usize::BITS >= 64 { 8 << 20 } else { 2 << 20 };
+
+/// The largest arena chunk (one `MAP_NORESERVE` mapping), in bytes: 16 GiB
+/// on 64-bit targets; 64 MiB on 32-bit ones, whose address space is small.
+/// An arena's chunks grow geometrically (each as large as all before it,
+/// starting at [`ARENA_FIRST_CHUNK_SLOTS`] slots) up to this size, so the
+/// address space reserved is at most about twice what is in use, and a
+/// million 1 MiB stacks need well under a hundred mappings.
+const ARENA_MAX_CHUNK: usize = if usize::BITS >= 64 {
+    16 << 30
+} else {
+    64 << 20
+};
+
+/// Slots in an arena's first chunk.
+const ARENA_FIRST_CHUNK_SLOTS: usize = 16;
+
+/// `madvise` advice that installs guard markers in the page tables: any
+/// access to the range then faults (SIGSEGV), and the kernel's own accesses
+/// fail with `EFAULT`. Added in Linux 6.13 (`include/uapi/asm-generic/mman-common.h`:
+/// `#define MADV_GUARD_INSTALL 102`); the markers survive `MADV_DONTNEED`
+/// and `MADV_FREE`. The libc crate does not define it on every target yet.
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// Environment variable that overrides the guard mode: `mprotect` forces
+/// [`GuardMode::Mprotect`]; any other value (or none) lets [`guard_mode`]
+/// probe the kernel.
+pub const GUARD_MODE_ENV: &str = "GREENLET_GUARD_MODE";
 
 /// Page size used when `sysconf(_SC_PAGESIZE)` reports nothing usable.
 const FALLBACK_PAGE_SIZE: usize = 4096;
-
-/// Number of kernel mappings each guarded stack costs.
-const MAPPINGS_PER_STACK: usize = 2;
 
 static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
 
@@ -89,6 +156,111 @@ pub fn page_size() -> usize {
     // Racing threads all store the same value, so a plain store is enough.
     PAGE_SIZE.store(size, Ordering::Relaxed);
     size
+}
+
+/// How guard pages are made in this process; see the [module
+/// documentation](self).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GuardMode {
+    /// `madvise(MADV_GUARD_INSTALL)` guards (Linux 6.13+), stacks carved
+    /// from shared arenas: a few kernel mappings in all.
+    KernelGuard,
+    /// `mprotect(PROT_NONE)` guards, one mapping per stack: two kernel
+    /// mappings per stack.
+    Mprotect,
+}
+
+/// 0: not decided yet; otherwise `mode_code(mode)`.
+static GUARD_MODE: AtomicU8 = AtomicU8::new(0);
+
+const KERNEL_GUARD_CODE: u8 = 1;
+const MPROTECT_CODE: u8 = 2;
+
+/// The guard mode of this process, decided on first use and then fixed.
+///
+/// [`GuardMode::Mprotect`] if the environment variable [`GUARD_MODE_ENV`]
+/// (`GREENLET_GUARD_MODE`) is `mprotect`. Otherwise a probe maps two pages,
+/// installs a guard on the first with `madvise(MADV_GUARD_INSTALL)` and,
+/// without trusting `madvise`'s return value, checks that the kernel really
+/// refuses to read it: `write()`ing one byte from the guard page into a pipe
+/// must fail with `EFAULT` (while writing from the second page succeeds).
+/// Kernels before 6.13 reject the advice (`EINVAL`); qemu-user accepts it
+/// but installs nothing, and the write succeeds. Either way the mode is
+/// [`GuardMode::Mprotect`].
+#[must_use]
+pub fn guard_mode() -> GuardMode {
+    let code = match GUARD_MODE.load(Ordering::Relaxed) {
+        0 => {
+            let forced = std::env::var_os(GUARD_MODE_ENV).is_some_and(|v| v == "mprotect");
+            let code = if !forced && kernel_guard_works() {
+                KERNEL_GUARD_CODE
+            } else {
+                MPROTECT_CODE
+            };
+            // Racing threads may both probe; the first decision wins so that
+            // the mode never changes once a stack has been made.
+            match GUARD_MODE.compare_exchange(0, code, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => code,
+                Err(earlier) => earlier,
+            }
+        }
+        code => code,
+    };
+    if code == KERNEL_GUARD_CODE {
+        GuardMode::KernelGuard
+    } else {
+        GuardMode::Mprotect
+    }
+}
+
+/// The probe of [`guard_mode`]: whether `MADV_GUARD_INSTALL` really makes a
+/// page inaccessible. Leaves no mapping or file descriptor behind.
+fn kernel_guard_works() -> bool {
+    let page = page_size();
+    // SAFETY: an anonymous private mapping at an address of the kernel's
+    // choosing; it overlaps nothing of ours.
+    let map = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            2 * page,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if map == libc::MAP_FAILED {
+        return false;
+    }
+    let mut fds = [-1; 2];
+    // SAFETY: `fds` is a writable array of two ints, as pipe2 requires.
+    let piped = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } == 0;
+    // SAFETY: `map` is our live mapping of two pages; the guard goes on the
+    // first one, which nothing uses.
+    let installed = piped && unsafe { libc::madvise(map, page, MADV_GUARD_INSTALL) } == 0;
+    let works = installed && {
+        // SAFETY: `fds[1]` is our pipe's write end and both source bytes
+        // lie in our mapping. Reading them happens in the kernel, which
+        // reports an inaccessible page as EFAULT instead of faulting.
+        let (plain, guarded) = unsafe {
+            let plain = libc::write(fds[1], map.cast::<u8>().add(page).cast(), 1);
+            let guarded = libc::write(fds[1], map.cast_const(), 1);
+            (plain, guarded)
+        };
+        let errno = io::Error::last_os_error().raw_os_error();
+        plain == 1 && guarded == -1 && errno == Some(libc::EFAULT)
+    };
+    if piped {
+        for fd in fds {
+            // SAFETY: `fd` is an open descriptor of the pipe made above,
+            // closed exactly once.
+            unsafe { libc::close(fd) };
+        }
+    }
+    // SAFETY: unmaps exactly the probe mapping made above, which nothing
+    // refers to any more.
+    unsafe { libc::munmap(map, 2 * page) };
+    works
 }
 
 /// The usable size a request for `size` bytes gets: at least
@@ -139,81 +311,129 @@ fn default_usable_size() -> usize {
     size
 }
 
-/// One guarded stack mapping: `[guard page PROT_NONE][usable bytes]`,
-/// growing down from [`top`](Stack::top).
+/// One guarded stack: `[guard page][usable bytes]`, growing down from
+/// [`top`](Stack::top).
 ///
-/// A `Stack` owns its mapping; dropping it unmaps the whole mapping, guard
-/// page included. It hands out only raw pointers and addresses, never
-/// references to its memory: the memory belongs to whatever code runs on
-/// the stack.
+/// A `Stack` owns its memory: dropping it unmaps its own mapping, or gives
+/// an arena slot's pages back to the kernel and the slot to its arena (see
+/// the [module documentation](self)). It hands out only raw pointers and
+/// addresses, never references to its memory: the memory belongs to
+/// whatever code runs on the stack.
 ///
-/// `Stack` is `Send`: a mapping may be unmapped from any thread, and a stack
-/// may be moved to another thread (for example to be released into that
-/// thread's pool).
+/// `Stack` is `Send`: it may be dropped on any thread, and moved to another
+/// thread (for example to be released into that thread's pool).
 pub struct Stack {
-    /// The whole mapping, guard page first. `MmapRaw` rather than `MmapMut`
-    /// because the memory is written through raw pointers by code running
-    /// on the stack, and because a slice over the mapping would include the
-    /// unreadable guard page.
-    map: MmapRaw,
-    /// Bytes of guard at the low end of `map` (one page).
+    /// The lowest address: the start of the guard page. Written through raw
+    /// pointers by code running on the stack, never through references.
+    base: NonNull<u8>,
+    /// Bytes of guard at the low end (one page).
     guard: usize,
-    /// Usable bytes above the guard; `guard + usable == map.len()`.
+    /// Usable bytes above the guard.
     usable: usize,
+    /// [`IN_ARENA`] if this is a slot of the arena for `usable`-byte stacks,
+    /// else [`OWN_MAPPING`] (`guard + usable` bytes at `base` are a mapping
+    /// of its own). A `u8` rather than a `bool`: a `bool`'s spare values
+    /// would become the niche of `Option<Stack>` and `io::Result<Stack>`,
+    /// which makes moving a stack through them cost more instructions on
+    /// the pooled creation path than the `NonNull` niche does.
+    origin: u8,
 }
 
+// SAFETY: a `Stack` exclusively owns its memory (a mapping, or an arena slot
+// no one else is handed), and it only exposes addresses, never references.
+// Unmapping or returning a slot works from any thread: the arena registry is
+// behind a mutex.
+unsafe impl Send for Stack {}
+
+/// [`Stack::origin`] of an arena slot.
+const IN_ARENA: u8 = 1;
+/// [`Stack::origin`] of a stack in a mapping of its own.
+const OWN_MAPPING: u8 = 0;
+// SAFETY: `&Stack` only allows reading the addresses and sizes, which never
+// change.
+unsafe impl Sync for Stack {}
+
 impl Stack {
-    /// Maps a fresh stack with at least `size` usable bytes and one guard
-    /// page below them. Always makes a new mapping; the pool is not used.
+    /// Makes a stack with at least `size` usable bytes and one guard page
+    /// below them. The per-thread pool is not used: in
+    /// [`GuardMode::Mprotect`] mode this always makes a new mapping; in
+    /// [`GuardMode::KernelGuard`] mode it takes a free slot of the arena for
+    /// this size (carving a new one, or mapping a new arena chunk, when
+    /// there is none), or maps a stack of its own when `size` is above
+    /// [`ARENA_MAX_STACK_SIZE`].
     ///
     /// `size` is rounded up to at least [`MIN_STACK_SIZE`] and then to
-    /// whole pages; [`size`](Stack::size) reports the result.
+    /// whole pages; [`size`](Stack::size) reports the result. A fresh
+    /// stack's memory reads as zero; a reused arena slot's memory was given
+    /// back with `MADV_DONTNEED` and reads as zero too.
     ///
     /// # Errors
     ///
     /// * [`io::ErrorKind::InvalidInput`] if `size` is so large that the
     ///   rounded size plus the guard page overflows or exceeds `isize::MAX`.
-    /// * [`io::ErrorKind::OutOfMemory`] if the kernel refuses the mapping or
-    ///   the guard page with `ENOMEM`: memory or address space (`RLIMIT_AS`)
-    ///   is exhausted, or the process has reached `vm.max_map_count`
-    ///   mappings. The message gives the current mapping count, the limits,
-    ///   and what to do; [`Error::source`] on the returned error is the
-    ///   original OS error.
-    /// * Any other OS error from `mmap` or `mprotect`, with the same kind of
-    ///   explanation.
+    /// * [`io::ErrorKind::OutOfMemory`] if the kernel refuses the mapping,
+    ///   the arena chunk or the guard page with `ENOMEM`: memory or address
+    ///   space (`RLIMIT_AS`) is exhausted, or the process has reached
+    ///   `vm.max_map_count` mappings. The message gives the current mapping
+    ///   count, the limits, and what to do; [`Error::source`] on the
+    ///   returned error is the original OS error.
+    /// * Any other OS error from `mmap`, `mprotect` or `madvise`, with the
+    ///   same kind of explanation.
     ///
-    /// Nothing is leaked on failure: if the guard page cannot be made, the
-    /// mapping is unmapped again before returning.
+    /// Nothing is leaked on failure.
     pub fn new(size: usize) -> io::Result<Stack> {
         let usable = usable_size(size)?;
         let guard = page_size();
+        match guard_mode() {
+            GuardMode::KernelGuard if usable <= ARENA_MAX_STACK_SIZE => {
+                let base = arena_take(usable, guard)?;
+                Ok(Stack {
+                    base,
+                    guard,
+                    usable,
+                    origin: IN_ARENA,
+                })
+            }
+            mode => Stack::map_own(usable, guard, mode),
+        }
+    }
+
+    /// A stack in a mapping of its own, guarded according to `mode`.
+    fn map_own(usable: usize, guard: usize, mode: GuardMode) -> io::Result<Stack> {
         // `usable_size` checked that this sum neither overflows nor exceeds
         // `isize::MAX`.
         let total = usable + guard;
-
-        let map = MmapOptions::new()
-            .len(total)
-            .stack()
-            .no_reserve_swap()
-            .map_anon()
-            .map_err(|os| StackError::new(Step::Map, usable, guard, os).into_io())?;
-        let map = MmapRaw::from(map);
-
-        // SAFETY: `map` is a live anonymous mapping of `total` bytes that we
-        // own exclusively; it starts at a page boundary (mmap returns page
-        // aligned addresses) and `guard` is one page, so the range
-        // `[ptr, ptr + guard)` lies entirely inside it and is page aligned as
-        // mprotect requires. Nothing has been handed out yet, so no one can
-        // be using the page we make inaccessible.
-        let rc = unsafe { libc::mprotect(map.as_mut_ptr().cast(), guard, libc::PROT_NONE) };
+        let base = map_anonymous(total)
+            .map_err(|os| StackError::new(Step::Map, usable, guard, os).with_mode(mode))?;
+        let (rc, step) = match mode {
+            // SAFETY: `base` is a live anonymous mapping of `total` bytes
+            // that we own exclusively; it is page aligned and `guard` is one
+            // page, so `[base, base + guard)` lies inside it and is page
+            // aligned as mprotect requires. Nothing has been handed out yet,
+            // so no one can be using the page we make inaccessible.
+            GuardMode::Mprotect => (
+                unsafe { libc::mprotect(base.as_ptr().cast(), guard, libc::PROT_NONE) },
+                Step::Guard,
+            ),
+            // SAFETY: as above, for installing a guard marker instead.
+            GuardMode::KernelGuard => (
+                unsafe { libc::madvise(base.as_ptr().cast(), guard, MADV_GUARD_INSTALL) },
+                Step::KernelGuard,
+            ),
+        };
         if rc != 0 {
             let os = io::Error::last_os_error();
-            // Dropping `map` unmaps it, so the failed stack leaks nothing.
-            drop(map);
-            return Err(StackError::new(Step::Guard, usable, guard, os).into_io());
+            // SAFETY: unmaps exactly the mapping made above, which nothing
+            // refers to.
+            unsafe { libc::munmap(base.as_ptr().cast(), total) };
+            return Err(StackError::new(step, usable, guard, os).into_io());
         }
-
-        Ok(Stack { map, guard, usable })
+        Ok(Stack {
+            base,
+            guard,
+            usable,
+            origin: OWN_MAPPING,
+        })
     }
 
     /// Returns a stack with at least `size` usable bytes, taking it from
@@ -224,7 +444,7 @@ impl Stack {
     /// reused without any system call. Otherwise this is
     /// [`Stack::new(size)`](Stack::new).
     ///
-    /// A reused stack still holds whatever its previous user left in it;
+    /// A reused stack may still hold whatever its previous user left in it;
     /// stack memory is not cleared.
     ///
     /// # Errors
@@ -246,36 +466,31 @@ impl Stack {
     /// Gives the stack back for reuse by [`Stack::acquire`] on this thread.
     ///
     /// A default-size stack goes into this thread's pool if the pool holds
-    /// fewer than [`POOL_CAPACITY`] stacks; any other stack is unmapped.
+    /// fewer than [`POOL_CAPACITY`] stacks; any other stack is dropped
+    /// (unmapped, or returned to its arena).
     ///
-    /// Pooled stacks keep their memory: pages the previous user touched stay
-    /// resident until the stack is reused or the thread exits (then the pool
-    /// is dropped and its stacks unmapped). Returning those pages to the
-    /// kernel with `madvise` is left for later.
+    /// The [`WARM_STACKS`] most recently pooled stacks keep their memory, so
+    /// that reusing them costs nothing; when a stack falls out of that
+    /// window its pages are returned to the kernel with `MADV_DONTNEED`
+    /// (one system call). The pool is dropped when the thread exits.
     ///
     /// This never panics, even when called from a thread-local destructor
-    /// after the pool itself is gone: the stack is then simply unmapped.
+    /// after the pool itself is gone: the stack is then simply dropped.
     pub fn release(self) {
         if self.usable != default_usable_size() {
-            return; // Dropping `self` unmaps it.
+            return; // Dropping `self` gives it back.
         }
         let mut stack = Some(self);
         // `try_with` fails without running the closure once the pool has been
         // destroyed (the thread is exiting), and `try_borrow_mut` fails if
         // the pool is somehow in use; either way `stack` stays `Some` and is
-        // unmapped below instead of panicking.
+        // dropped below instead of panicking.
         let _ = POOL.try_with(|pool| {
-            let Ok(mut pool) = pool.try_borrow_mut() else {
-                return;
-            };
-            if pool.len() < POOL_CAPACITY {
-                if pool.capacity() == 0 {
-                    pool.reserve_exact(POOL_CAPACITY);
-                }
-                pool.extend(stack.take());
+            if let Ok(mut pool) = pool.try_borrow_mut() {
+                pool.push(&mut stack);
             }
         });
-        // Not taken into the pool: dropping it unmaps it.
+        // Not taken into the pool: dropping it gives it back.
         drop(stack);
     }
 
@@ -283,14 +498,13 @@ impl Stack {
     /// Page aligned.
     #[must_use]
     pub fn top(&self) -> *mut u8 {
-        // `guard + usable == map.len()`, so this is the end of the mapping.
-        self.map.as_mut_ptr().wrapping_add(self.guard + self.usable)
+        self.base.as_ptr().wrapping_add(self.guard + self.usable)
     }
 
     /// The lowest usable byte, immediately above the guard page.
     #[must_use]
     pub fn bottom(&self) -> *mut u8 {
-        self.map.as_mut_ptr().wrapping_add(self.guard)
+        self.base.as_ptr().wrapping_add(self.guard)
     }
 
     /// The number of usable bytes: `top() - bottom()`.
@@ -302,11 +516,15 @@ impl Stack {
         self.usable
     }
 
-    /// The address range of the guard page(s) below the usable memory. Any
-    /// access there faults.
+    /// The address range of the guard page(s) right below the usable
+    /// memory, in both guard modes. Any access there faults with SIGSEGV;
+    /// the kernel's own accesses (a `write()` from there) fail with
+    /// `EFAULT`. In [`GuardMode::KernelGuard`] mode the page lies inside a
+    /// read/write mapping in `/proc/self/maps`: only the page tables know
+    /// it is a guard.
     #[must_use]
     pub fn guard(&self) -> Range<usize> {
-        let start = self.map.as_ptr() as usize;
+        let start = self.base.as_ptr() as usize;
         start..start + self.guard
     }
 
@@ -314,6 +532,28 @@ impl Stack {
     #[must_use]
     pub fn contains(&self, addr: usize) -> bool {
         (self.bottom() as usize..self.top() as usize).contains(&addr)
+    }
+
+    /// Returns the usable pages to the kernel (`MADV_DONTNEED`); the guard
+    /// stays. The memory reads as zero afterwards.
+    fn forget_pages(&self) {
+        // SAFETY: `[bottom, top)` is the usable part of memory this stack
+        // owns, page aligned; nothing runs on a stack that is being pooled
+        // or dropped, so discarding its contents harms no one.
+        unsafe { libc::madvise(self.bottom().cast(), self.usable, libc::MADV_DONTNEED) };
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if self.origin == IN_ARENA {
+            self.forget_pages();
+            arena_give_back(self.base, self.usable);
+        } else {
+            // SAFETY: `base` is the start of a mapping of `guard + usable`
+            // bytes that this stack owns and that nothing runs on any more.
+            unsafe { libc::munmap(self.base.as_ptr().cast(), self.guard + self.usable) };
+        }
     }
 }
 
@@ -324,14 +564,77 @@ impl fmt::Debug for Stack {
             .field("top", &self.top())
             .field("size", &self.usable)
             .field("guard", &self.guard())
+            .field("in_arena", &(self.origin == IN_ARENA))
             .finish_non_exhaustive()
     }
 }
 
+/// Maps `len` bytes of anonymous, private, read/write, unreserved memory.
+fn map_anonymous(len: usize) -> io::Result<NonNull<u8>> {
+    // SAFETY: a new anonymous mapping at an address of the kernel's choosing
+    // overlaps nothing of ours.
+    let map = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+            -1,
+            0,
+        )
+    };
+    if map == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    NonNull::new(map.cast()).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))
+}
+
+/// This thread's recycled default-size stacks.
+struct Pool {
+    /// Most recently released last.
+    stacks: Vec<Stack>,
+    /// `stacks[..cold]` have had their pages returned (`MADV_DONTNEED`)
+    /// since they were pooled; the rest may hold memory. Kept so that
+    /// `stacks.len() - cold <= WARM_STACKS`.
+    cold: usize,
+}
+
+impl Pool {
+    #[inline]
+    fn pop(&mut self) -> Option<Stack> {
+        let stack = self.stacks.pop()?;
+        self.cold = self.cold.min(self.stacks.len());
+        Some(stack)
+    }
+
+    /// Takes the stack out of `stack` if there is room.
+    #[inline]
+    fn push(&mut self, stack: &mut Option<Stack>) {
+        let len = self.stacks.len();
+        if len >= POOL_CAPACITY {
+            return;
+        }
+        if self.stacks.capacity() == 0 {
+            self.stacks.reserve_exact(POOL_CAPACITY);
+        }
+        if len - self.cold >= WARM_STACKS {
+            // The oldest warm stack leaves the warm window.
+            self.stacks[self.cold].forget_pages();
+            self.cold += 1;
+        }
+        self.stacks.extend(stack.take());
+    }
+}
+
 thread_local! {
-    /// This thread's recycled default-size stacks, most recently released
-    /// last. Dropped (and so unmapped) when the thread exits.
-    static POOL: RefCell<Vec<Stack>> = const { RefCell::new(Vec::new()) };
+    /// This thread's pool. Dropped (its stacks given back) when the thread
+    /// exits.
+    static POOL: RefCell<Pool> = const {
+        RefCell::new(Pool {
+            stacks: Vec::new(),
+            cold: 0,
+        })
+    };
 }
 
 /// The number of stacks in the current thread's pool, for tests and
@@ -339,17 +642,156 @@ thread_local! {
 /// thread is exiting.
 #[must_use]
 pub fn pooled() -> usize {
-    POOL.try_with(|pool| pool.try_borrow().map_or(0, |pool| pool.len()))
+    POOL.try_with(|pool| pool.try_borrow().map_or(0, |pool| pool.stacks.len()))
         .unwrap_or(0)
+}
+
+/// An address inside an arena chunk.
+#[derive(Clone, Copy)]
+struct Slot(NonNull<u8>);
+
+// SAFETY: a slot address is only data; whoever takes it from an arena owns
+// the slot's memory exclusively, on whatever thread.
+unsafe impl Send for Slot {}
+
+/// Stacks of one usable size in [`GuardMode::KernelGuard`] mode: chunks of
+/// `[guard][usable]` slots that are never unmapped.
+struct Arena {
+    usable: usize,
+    /// `guard + usable`: the distance between slots.
+    stride: usize,
+    /// Slots given back, ready for reuse (usable pages already returned to
+    /// the kernel, guard installed). Its capacity is always at least the
+    /// number of slots ever carved plus those still to carve in `chunk`, so
+    /// giving a slot back never allocates.
+    free: Vec<Slot>,
+    /// The current chunk, if any.
+    chunk: Option<Slot>,
+    /// Slots of the current chunk carved so far (their guards installed).
+    carved: usize,
+    /// Slots in the current chunk.
+    chunk_slots: usize,
+    /// Slots in all chunks so far.
+    reserved: usize,
+}
+
+/// Every arena of this process, one per usable size. Creating stacks is
+/// rare next to reusing pooled ones, so one lock is enough.
+static ARENAS: Mutex<Vec<Arena>> = Mutex::new(Vec::new());
+
+fn arenas() -> MutexGuard<'static, Vec<Arena>> {
+    // Nothing panics while holding the lock; if something did, the arenas
+    // are still consistent (each update is a single push, pop or field
+    // store), so carry on.
+    ARENAS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A free slot (its guard start) for a `usable`-byte stack.
+fn arena_take(usable: usize, guard: usize) -> io::Result<NonNull<u8>> {
+    let mut arenas = arenas();
+    let index = match arenas.iter().position(|a| a.usable == usable) {
+        Some(index) => index,
+        None => {
+            arenas.try_reserve(1).map_err(|_| {
+                StackError::new(
+                    Step::Arena { chunk: 0 },
+                    usable,
+                    guard,
+                    io::Error::from_raw_os_error(libc::ENOMEM),
+                )
+                .into_io()
+            })?;
+            arenas.push(Arena {
+                usable,
+                stride: usable + guard,
+                free: Vec::new(),
+                chunk: None,
+                carved: 0,
+                chunk_slots: 0,
+                reserved: 0,
+            });
+            arenas.len() - 1
+        }
+    };
+    let arena = &mut arenas[index];
+    if let Some(slot) = arena.free.pop() {
+        return Ok(slot.0);
+    }
+    if arena.chunk.is_none() || arena.carved == arena.chunk_slots {
+        arena.grow(guard)?;
+    }
+    let chunk = arena.chunk.expect("grow() maps a chunk or fails").0;
+    // `carved < chunk_slots`, so the slot lies inside the chunk.
+    let slot = chunk.as_ptr().wrapping_add(arena.carved * arena.stride);
+    // SAFETY: `[slot, slot + guard)` is a page-aligned page of our chunk
+    // that no one has been handed yet.
+    let rc = unsafe { libc::madvise(slot.cast(), guard, MADV_GUARD_INSTALL) };
+    if rc != 0 {
+        let os = io::Error::last_os_error();
+        return Err(StackError::new(Step::KernelGuard, usable, guard, os).into_io());
+    }
+    arena.carved += 1;
+    NonNull::new(slot).ok_or_else(|| io::Error::from_raw_os_error(libc::EFAULT))
+}
+
+impl Arena {
+    /// Maps the next chunk: as many slots as all chunks before it (at least
+    /// [`ARENA_FIRST_CHUNK_SLOTS`], at most [`ARENA_MAX_CHUNK`] bytes, at
+    /// least one slot), halving on `ENOMEM` down to one slot.
+    fn grow(&mut self, guard: usize) -> io::Result<()> {
+        let most = (ARENA_MAX_CHUNK / self.stride).max(1);
+        let mut slots = self.reserved.max(ARENA_FIRST_CHUNK_SLOTS).min(most);
+        loop {
+            let total = self.reserved + slots;
+            let result = self
+                .free
+                .try_reserve_exact(total - self.free.len())
+                .map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))
+                .and_then(|()| map_anonymous(slots * self.stride));
+            match result {
+                Ok(chunk) => {
+                    self.chunk = Some(Slot(chunk));
+                    self.carved = 0;
+                    self.chunk_slots = slots;
+                    self.reserved = total;
+                    return Ok(());
+                }
+                Err(os) if os.raw_os_error() == Some(libc::ENOMEM) && slots > 1 => slots /= 2,
+                Err(os) => {
+                    let step = Step::Arena {
+                        chunk: slots * self.stride,
+                    };
+                    return Err(StackError::new(step, self.usable, guard, os).into_io());
+                }
+            }
+        }
+    }
+}
+
+/// Puts the slot at `base` back on the free list of the arena for
+/// `usable`-byte stacks. Never allocates.
+fn arena_give_back(base: NonNull<u8>, usable: usize) {
+    let mut arenas = arenas();
+    if let Some(arena) = arenas.iter_mut().find(|a| a.usable == usable)
+        && arena.free.len() < arena.free.capacity()
+    {
+        arena.free.push(Slot(base));
+    }
+    // Otherwise (impossible: the capacity covers every slot) the slot is
+    // leaked, which is harmless.
 }
 
 /// Which system call failed while making a stack.
 #[derive(Debug, Clone, Copy)]
 enum Step {
-    /// `mmap` of the whole stack.
+    /// `mmap` of a stack's own mapping.
     Map,
     /// `mprotect` of the guard page, which splits the mapping in two.
     Guard,
+    /// `madvise(MADV_GUARD_INSTALL)` of the guard page.
+    KernelGuard,
+    /// `mmap` of a new arena chunk of `chunk` bytes.
+    Arena { chunk: usize },
 }
 
 /// A number read from `/proc`, or why it could not be read.
@@ -368,6 +810,8 @@ enum ProcValue {
 #[derive(Debug)]
 struct StackError {
     step: Step,
+    /// The guard mode the failed stack was made in.
+    mode: GuardMode,
     usable: usize,
     guard: usize,
     os: io::Error,
@@ -383,6 +827,10 @@ impl StackError {
     fn new(step: Step, usable: usize, guard: usize, os: io::Error) -> StackError {
         StackError {
             step,
+            mode: match step {
+                Step::Map | Step::Guard => GuardMode::Mprotect,
+                Step::KernelGuard | Step::Arena { .. } => GuardMode::KernelGuard,
+            },
             usable,
             guard,
             os,
@@ -392,6 +840,11 @@ impl StackError {
         }
     }
 
+    fn with_mode(mut self, mode: GuardMode) -> io::Error {
+        self.mode = mode;
+        self.into_io()
+    }
+
     fn into_io(self) -> io::Error {
         let kind = if self.os.raw_os_error() == Some(libc::ENOMEM) {
             io::ErrorKind::OutOfMemory
@@ -399,6 +852,14 @@ impl StackError {
             self.os.kind()
         };
         io::Error::new(kind, self)
+    }
+
+    /// Kernel mappings a new stack adds (the failed one included).
+    fn mappings_per_stack(&self) -> usize {
+        match (self.step, self.mode) {
+            (Step::Arena { .. }, _) | (_, GuardMode::KernelGuard) => 1,
+            _ => 2,
+        }
     }
 }
 
@@ -415,12 +876,35 @@ impl fmt::Display for StackError {
                 "greenlet: cannot protect the {guard}-byte guard page of a new stack of \
                  {usable} bytes (mprotect, which splits the mapping in two): "
             )?,
+            Step::KernelGuard => write!(
+                f,
+                "greenlet: cannot install the {guard}-byte guard page of a new stack of \
+                 {usable} bytes (madvise MADV_GUARD_INSTALL, which needs page-table \
+                 memory): "
+            )?,
+            Step::Arena { chunk } => write!(
+                f,
+                "greenlet: cannot reserve {chunk} bytes of address space (MAP_NORESERVE) \
+                 for a new arena chunk of stacks of {usable} bytes + {guard}-byte guard: "
+            )?,
         }
-        write!(
-            f,
-            "{}. Each guarded stack uses {MAPPINGS_PER_STACK} kernel mappings; ",
-            self.os
-        )?;
+        write!(f, "{}. ", self.os)?;
+        match (self.step, self.mode) {
+            (Step::Arena { .. }, _) => write!(
+                f,
+                "Stacks share arena mappings (kernel guard pages), so address space, \
+                 memory or the overcommit policy ran out rather than mappings; "
+            )?,
+            (_, GuardMode::KernelGuard) => write!(
+                f,
+                "Each stack larger than {ARENA_MAX_STACK_SIZE} bytes uses 1 kernel mapping; "
+            )?,
+            (_, GuardMode::Mprotect) => write!(
+                f,
+                "Each guarded stack uses {} kernel mappings; ",
+                self.mappings_per_stack()
+            )?,
+        }
         match &self.maps {
             ProcValue::Known(n) => write!(f, "this process has {n} mappings")?,
             ProcValue::Unknown(e) => write!(
@@ -438,7 +922,7 @@ impl fmt::Display for StackError {
                 // mappings from /proc/self/maps, so the count can be a
                 // little low even when the limit is what failed.
                 if let ProcValue::Known(n) = self.maps
-                    && n + MAPPINGS_PER_STACK + max / 100 >= *max
+                    && n + self.mappings_per_stack() + max / 100 >= *max
                 {
                     write!(f, ", which is at or near that limit")?;
                 }
@@ -456,7 +940,7 @@ impl fmt::Display for StackError {
             f,
             ". If mappings are the limit, raise it (sysctl -w vm.max_map_count=262144) or \
              drop unused greenlets; if memory is the limit, raise RLIMIT_AS (ulimit -v), \
-             free memory, or use smaller stacks."
+             free memory, or use smaller stacks or fewer live greenlets."
         )
     }
 }

@@ -7,6 +7,13 @@
 //! variable `GREENLET_STACK_CHILD` set to the job to do. The parent checks
 //! that the child printed a start marker, so a child that never started
 //! (under qemu without binfmt_misc it exits 127 or 255) cannot pass.
+//!
+//! Guard modes: natively on Linux 6.13+ this binary runs in
+//! `GuardMode::KernelGuard` (arena stacks), and
+//! `all_tests_pass_in_forced_mprotect_mode` runs every test again in a child
+//! with `GREENLET_GUARD_MODE=mprotect` (children inherit it), so each test
+//! runs in both modes. Under qemu-user and on older kernels the mode is
+//! `Mprotect` anyway. Tests whose checks differ by mode say so.
 
 use std::env;
 use std::io::{self, Write};
@@ -17,7 +24,8 @@ use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
 
 use greenlet::stack::{
-    self, DEFAULT_STACK_SIZE, MIN_STACK_SIZE, POOL_CAPACITY, Stack, page_size, pooled,
+    self, DEFAULT_STACK_SIZE, GUARD_MODE_ENV, GuardMode, MIN_STACK_SIZE, POOL_CAPACITY, Stack,
+    WARM_STACKS, guard_mode, page_size, pooled,
 };
 
 /// Environment variable that tells a re-executed test binary which child job
@@ -68,10 +76,16 @@ impl ChildOutput {
 /// Re-executes this test binary to run only `test` with the child job
 /// `job`, and checks that it really started.
 fn run_child(test: &str, job: &str) -> ChildOutput {
+    run_child_with(test, job, &[])
+}
+
+/// As [`run_child`], with extra environment variables for the child.
+fn run_child_with(test: &str, job: &str, envs: &[(&str, &str)]) -> ChildOutput {
     let exe = env::current_exe().expect("current_exe");
     let output = Command::new(exe)
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, job)
+        .envs(envs.iter().copied())
         .stdin(Stdio::null())
         .output()
         .expect("spawn the test binary as a child");
@@ -229,6 +243,23 @@ fn guard_page_write_kills_with_sigsegv() {
     );
 }
 
+/// `None` if the kernel can read the byte at `addr` (a one-byte `write()`
+/// from there into a pipe succeeds), else the errno. Never faults.
+fn kernel_read_errno(addr: usize) -> Option<i32> {
+    let mut fds = [-1; 2];
+    // SAFETY: `fds` is a writable array of two ints.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: the kernel checks the source address itself and reports an
+    // inaccessible one as EFAULT; fds[1] is our pipe's write end.
+    let n = unsafe { libc::write(fds[1], addr as *const libc::c_void, 1) };
+    let errno = io::Error::last_os_error().raw_os_error();
+    for fd in fds {
+        // SAFETY: closes the pipe made above, once.
+        unsafe { libc::close(fd) };
+    }
+    if n == 1 { None } else { errno }
+}
+
 #[test]
 fn guard_page_below_bottom_is_inaccessible_and_rest_is_not() {
     // Without crashing: read the pages' permissions from /proc/self/maps.
@@ -246,6 +277,38 @@ fn guard_page_below_bottom_is_inaccessible_and_rest_is_not() {
                 .then(|| rest.split(' ').next().unwrap_or("").to_owned())
         })
     };
+    // In both modes the kernel itself must refuse to read the guard page
+    // (EFAULT) and read the usable bytes around it.
+    assert_eq!(
+        kernel_read_errno(guard.start),
+        Some(libc::EFAULT),
+        "{stack:?}"
+    );
+    assert_eq!(
+        kernel_read_errno(guard.end - 1),
+        Some(libc::EFAULT),
+        "{stack:?}"
+    );
+    assert_eq!(
+        kernel_read_errno(stack.bottom() as usize),
+        None,
+        "{stack:?}"
+    );
+    assert_eq!(
+        kernel_read_errno(stack.top() as usize - 1),
+        None,
+        "{stack:?}"
+    );
+    if guard_mode() == GuardMode::KernelGuard {
+        // Mode-specific: a kernel guard marker lives only in the page
+        // tables, so /proc/self/maps shows the guard inside the read/write
+        // arena mapping (the `---p` check below runs in the forced-mprotect
+        // rerun).
+        let perms = perms_at(guard.start).expect("guard page is in an arena mapping");
+        assert!(perms.starts_with("rw"), "arena perms {perms}");
+        return;
+    }
+    // Mprotect mode: the guard is its own PROT_NONE mapping.
     let Some(guard_perms) = perms_at(guard.start) else {
         assert!(qemu_32bit_guest(), "guard page not in /proc/self/maps");
         eprintln!("note: qemu's /proc/self/maps omits PROT_NONE pages; not checked");
@@ -345,6 +408,7 @@ fn pool_keeps_mapping_count_bounded() {
         println!("peak={peak}");
         println!("after_batches={after_batches}");
         println!("pooled={}", pooled());
+        println!("mode={:?}", guard_mode());
         return;
     }
 
@@ -374,11 +438,21 @@ fn pool_keeps_mapping_count_bounded() {
         "{batches} > {bound}\n{}",
         child.describe()
     );
-    // Sanity check that counting works: 1000 live stacks are ~2000 mappings.
-    assert!(
-        peak >= before + BATCH,
-        "holding {BATCH} stacks should add mappings: {peak} vs {before}"
-    );
+    match child.value("mode") {
+        // Sanity check that counting works: 1000 live stacks are ~2000
+        // mappings.
+        Some("Mprotect") => assert!(
+            peak >= before + BATCH,
+            "holding {BATCH} stacks should add mappings: {peak} vs {before}"
+        ),
+        // Mode-specific: arena stacks share a few chunk mappings.
+        Some("KernelGuard") => assert!(
+            peak <= before + 16,
+            "holding {BATCH} arena stacks added {} mappings",
+            peak - before
+        ),
+        mode => panic!("unknown mode {mode:?}\n{}", child.describe()),
+    }
     assert_eq!(get("pooled"), POOL_CAPACITY);
 }
 
@@ -396,6 +470,13 @@ fn map_count_exhaustion_is_an_out_of_memory_error() {
             .ok()
             .and_then(|s| s.trim().parse::<usize>().ok());
         println!("max_map_count={limit:?}");
+        if guard_mode() == GuardMode::KernelGuard {
+            // Mode-specific: arena stacks do not use a mapping each, so the
+            // map count cannot run out; this test runs in the
+            // forced-mprotect rerun (all_tests_pass_in_forced_mprotect_mode).
+            println!("skip=arena stacks (KernelGuard mode) cannot exhaust vm.max_map_count");
+            return;
+        }
         if limit.is_some_and(|max| max / 2 > MAX_STACKS - 10_000) {
             println!("skip=vm.max_map_count too high to exhaust in {MAX_STACKS} stacks");
             return;
@@ -690,4 +771,286 @@ fn release_during_thread_exit_does_not_panic() {
         .join()
         .expect("thread exit with a pending release must not panic");
     }
+}
+
+/// The running kernel's (major, minor) version, from `uname`.
+fn kernel_version() -> Option<(u32, u32)> {
+    // SAFETY: `utsname` is plain old data; all zeroes is a valid value.
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `uts` is a valid, writable utsname that outlives the call.
+    if unsafe { libc::uname(&mut uts) } != 0 {
+        return None;
+    }
+    // SAFETY: uname stores a NUL-terminated string in `release`.
+    let release = unsafe { std::ffi::CStr::from_ptr(uts.release.as_ptr()) };
+    let release = release.to_str().ok()?;
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+#[test]
+fn guard_mode_probe_picks_the_right_mode() {
+    const JOB: &str = "forced_mode";
+    if is_child(JOB) {
+        child_started(JOB);
+        println!("mode={:?}", guard_mode());
+        let stack = Stack::new(MIN_STACK_SIZE).unwrap();
+        println!(
+            "guard_efault={}",
+            kernel_read_errno(stack.guard().start) == Some(libc::EFAULT)
+        );
+        return;
+    }
+    let mode = guard_mode();
+    let forced = env::var_os(GUARD_MODE_ENV).is_some_and(|v| v == "mprotect");
+    let version = kernel_version();
+    eprintln!("guard mode {mode:?} (kernel {version:?}, forced mprotect: {forced})");
+    if env::var_os("GREENLET_UNDER_QEMU").is_some() {
+        // qemu-user accepts MADV_GUARD_INSTALL but installs nothing: the
+        // probe must notice.
+        assert_eq!(mode, GuardMode::Mprotect);
+    } else if forced {
+        assert_eq!(mode, GuardMode::Mprotect);
+    } else if version.is_some_and(|v| v >= (6, 13)) {
+        assert_eq!(mode, GuardMode::KernelGuard, "kernel {version:?}");
+    }
+    assert_eq!(guard_mode(), mode, "the mode is decided once");
+
+    // The environment variable forces the fallback.
+    let child = run_child_with(
+        "guard_mode_probe_picks_the_right_mode",
+        JOB,
+        &[(GUARD_MODE_ENV, "mprotect")],
+    );
+    assert!(child.status.success(), "{}", child.describe());
+    assert_eq!(
+        child.value("mode"),
+        Some("Mprotect"),
+        "{}",
+        child.describe()
+    );
+    assert_eq!(
+        child.value("guard_efault"),
+        Some("true"),
+        "{}",
+        child.describe()
+    );
+}
+
+#[test]
+fn all_tests_pass_in_forced_mprotect_mode() {
+    const NAME: &str = "all_tests_pass_in_forced_mprotect_mode";
+    if guard_mode() == GuardMode::Mprotect {
+        eprintln!("note: already in Mprotect mode; no rerun needed");
+        return;
+    }
+    let exe = env::current_exe().expect("current_exe");
+    let output = Command::new(exe)
+        .args(["--skip", NAME, "--test-threads=2"])
+        .env(GUARD_MODE_ENV, "mprotect")
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn the test binary");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("test result: ok"),
+        "the suite failed with GREENLET_GUARD_MODE=mprotect: {:?}\n--- stdout ---\n{stdout}\n\
+         --- stderr ---\n{stderr}",
+        output.status
+    );
+    assert!(
+        stdout.contains("guard_mode_probe_picks_the_right_mode ... ok"),
+        "{stdout}"
+    );
+}
+
+/// Which of the pages in `[addr, addr + len)` are resident (`mincore`).
+fn resident_pages(addr: *mut u8, len: usize) -> usize {
+    let page = page_size();
+    let mut vec = vec![0u8; len.div_ceil(page)];
+    // SAFETY: `addr` is page aligned, `[addr, addr + len)` is mapped (a live
+    // stack's usable part or a slot of an arena, which is never unmapped),
+    // and `vec` has one byte per page.
+    let rc = unsafe { libc::mincore(addr.cast(), len, vec.as_mut_ptr()) };
+    assert_eq!(rc, 0, "mincore: {}", io::Error::last_os_error());
+    vec.iter().filter(|&&b| b & 1 != 0).count()
+}
+
+/// Touches the top page of `stack`, as a greenlet's first frame does.
+fn touch_top(stack: &Stack) {
+    // SAFETY: top() - 1 is the highest usable byte of a live stack.
+    unsafe { ptr::write_volatile(stack.top().sub(1), 0x5A) };
+}
+
+#[test]
+fn pooled_stacks_beyond_the_warm_ones_hold_no_memory() {
+    if env::var_os("GREENLET_UNDER_QEMU").is_some() {
+        // qemu-user 7.2 ignores MADV_DONTNEED and emulates mincore loosely.
+        eprintln!("note: page residency not checked under qemu-user");
+        return;
+    }
+    thread::spawn(|| {
+        let page = page_size();
+        let held: Vec<Stack> = (0..POOL_CAPACITY)
+            .map(|_| Stack::acquire(DEFAULT_STACK_SIZE).unwrap())
+            .collect();
+        for stack in &held {
+            touch_top(stack);
+            assert_eq!(resident_pages(stack.top().wrapping_sub(page), page), 1);
+        }
+        let tops: Vec<*mut u8> = held.iter().map(Stack::top).collect();
+        held.into_iter().for_each(Stack::release);
+        assert_eq!(pooled(), POOL_CAPACITY);
+        // The oldest POOL_CAPACITY - WARM_STACKS were given back; the last
+        // WARM_STACKS released keep their page.
+        for (i, &top) in tops.iter().enumerate() {
+            let resident = resident_pages(top.wrapping_sub(page), page);
+            let warm = i >= POOL_CAPACITY - WARM_STACKS;
+            assert_eq!(resident, usize::from(warm), "stack {i} (warm: {warm})");
+        }
+        // A given-back stack reads as zero again and works.
+        let all: Vec<Stack> = (0..POOL_CAPACITY)
+            .map(|_| Stack::acquire(DEFAULT_STACK_SIZE).unwrap())
+            .collect();
+        for stack in &all {
+            // SAFETY: top() - 1 is the highest usable byte of a live stack.
+            let byte = unsafe { ptr::read_volatile(stack.top().sub(1)) };
+            let warm = tops[POOL_CAPACITY - WARM_STACKS..].contains(&stack.top());
+            assert_eq!(byte, if warm { 0x5A } else { 0 }, "{stack:?}");
+        }
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn arena_slots_are_reused_emptied_and_stay_guarded() {
+    if guard_mode() != GuardMode::KernelGuard {
+        eprintln!("note: arenas are used in KernelGuard mode only");
+        return;
+    }
+    let page = page_size();
+    // A size no other test uses, so this arena is ours alone.
+    let size = 5 * MIN_STACK_SIZE + 3 * page;
+    let stacks: Vec<Stack> = (0..100).map(|_| Stack::new(size).unwrap()).collect();
+    for stack in &stacks {
+        touch_top(stack);
+        assert_eq!(kernel_read_errno(stack.guard().start), Some(libc::EFAULT));
+    }
+    // Neighbouring slots: each guard sits right above the previous slot's
+    // top or below the next slot's bottom, never inside another stack.
+    let mut ranges: Vec<(usize, usize)> = stacks
+        .iter()
+        .map(|s| (s.guard().start, s.top() as usize))
+        .collect();
+    ranges.sort_unstable();
+    for pair in ranges.windows(2) {
+        assert!(pair[0].1 <= pair[1].0, "slots overlap: {pair:?}");
+    }
+    let tops: Vec<*mut u8> = stacks.iter().map(Stack::top).collect();
+    drop(stacks);
+    // Given back: no resident page, but still mapped (mincore succeeds)
+    // and the guard survives MADV_DONTNEED.
+    for &top in &tops {
+        assert_eq!(resident_pages(top.wrapping_sub(page), page), 0);
+        let guard = top as usize - size - page;
+        assert_eq!(kernel_read_errno(guard), Some(libc::EFAULT));
+    }
+    // Reused, last in first out, zeroed.
+    let again = Stack::new(size).unwrap();
+    assert_eq!(again.top(), tops[99]);
+    // SAFETY: top() - 1 is the highest usable byte of a live stack.
+    assert_eq!(unsafe { ptr::read_volatile(again.top().sub(1)) }, 0);
+    assert_eq!(kernel_read_errno(again.guard().start), Some(libc::EFAULT));
+    // Stacks above ARENA_MAX_STACK_SIZE get a mapping of their own, still
+    // with a kernel guard.
+    let big = Stack::new(stack::ARENA_MAX_STACK_SIZE + page).unwrap();
+    assert_eq!(kernel_read_errno(big.guard().start), Some(libc::EFAULT));
+    assert_eq!(kernel_read_errno(big.bottom() as usize), None);
+}
+
+#[test]
+fn exhausting_address_space_with_many_stacks_is_an_out_of_memory_error() {
+    // Both modes: in KernelGuard mode the arena cannot grow (its chunk
+    // halves down to one slot, then fails); in Mprotect mode the stack's
+    // own mapping fails.
+    const JOB: &str = "rlimit_many";
+    if qemu_32bit_guest() {
+        eprintln!("note: RLIMIT_AS exhaustion not run under qemu with a 32-bit guest");
+        return;
+    }
+    if is_child(JOB) {
+        child_started(JOB);
+        println!("mode={:?}", guard_mode());
+        // Map one stack first so the probe's and arena's bookkeeping exist.
+        drop(Stack::new(64 * 1024).unwrap());
+        let mut held = Vec::with_capacity(100_000);
+        let wanted = vm_size().saturating_add(32 << 20);
+        let limit = libc::rlimit {
+            rlim_cur: libc::rlim_t::try_from(wanted).unwrap(),
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        // SAFETY: `limit` is a valid rlimit that outlives the call.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) }, 0);
+        let mut now = limit;
+        // SAFETY: `now` is a valid, writable rlimit.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut now) }, 0);
+        if now.rlim_cur != limit.rlim_cur {
+            println!("skip=setrlimit(RLIMIT_AS) reported success but was not applied");
+            return;
+        }
+        for _ in 0..100_000 {
+            match Stack::new(64 * 1024) {
+                Ok(stack) => held.push(stack),
+                Err(err) => {
+                    println!("stacks={}", held.len());
+                    println!("error_kind={:?}", err.kind());
+                    println!("error_text={err}");
+                    held.truncate(held.len() / 2);
+                    println!("recovered={}", Stack::new(64 * 1024).is_ok());
+                    return;
+                }
+            }
+        }
+        println!("never_failed=true");
+        return;
+    }
+    let child = run_child(
+        "exhausting_address_space_with_many_stacks_is_an_out_of_memory_error",
+        JOB,
+    );
+    assert!(child.status.success(), "{}", child.describe());
+    if let Some(reason) = child.value("skip") {
+        eprintln!("NOTE: not tested: {reason}");
+        return;
+    }
+    eprintln!(
+        "{:?} mode: {:?} stacks, then {:?}",
+        child.value("mode"),
+        child.value("stacks"),
+        child.value("error_text")
+    );
+    assert_eq!(
+        child.value("error_kind"),
+        Some("OutOfMemory"),
+        "{}",
+        child.describe()
+    );
+    let text = child.value("error_text").unwrap();
+    let mut needles = vec!["greenlet", "RLIMIT_AS", "ulimit", "vm.max_map_count"];
+    if child.value("mode") == Some("KernelGuard") {
+        needles.push("arena");
+    }
+    for needle in needles {
+        assert!(text.contains(needle), "{needle:?} missing from {text:?}");
+    }
+    assert_eq!(
+        child.value("recovered"),
+        Some("true"),
+        "{}",
+        child.describe()
+    );
 }
