@@ -403,6 +403,33 @@ pub fn settrace(callback: Option<TraceFn>) -> Option<TraceFn> {
     TRACE.with(|t| mem::replace(&mut *t.borrow_mut(), callback))
 }
 
+/// For the stack-overflow handler ([`crate::overflow`]): if `addr` lies in
+/// the guard page of the running greenlet's stack, call `f` with its name
+/// and usable stack size.
+///
+/// Async-signal-safe: it reads `CURRENT` (a plain thread-local word) and the
+/// greenlet's fields through raw pointers, without allocating, locking or
+/// touching a `RefCell`'s borrow flag. A fault in a guard page happens in
+/// user code running on that stack, never inside the switch's own updates
+/// of these fields.
+pub(crate) fn with_overflowed_greenlet(addr: usize, f: impl FnOnce(Option<&str>, usize)) -> bool {
+    let p = CURRENT.with(Cell::get);
+    if p.is_null() {
+        return false;
+    }
+    // SAFETY: CURRENT holds a count of the running greenlet, so `p` is live;
+    // the stack slot is only read (see above).
+    let inner = unsafe { &*p };
+    let Some(stack) = (unsafe { &*inner.stack.as_ptr() }) else {
+        return false; // main: the thread's own stack
+    };
+    if !stack.guard().contains(&addr) {
+        return false;
+    }
+    f(inner.name.as_deref(), stack.size());
+    true
+}
+
 // ---------------------------------------------------------------------------
 // The switch itself.
 
@@ -981,6 +1008,7 @@ impl Builder {
         A: 'static,
         R: 'static,
     {
+        crate::overflow::install();
         let stack = Stack::acquire(self.stack_size)?;
         // SAFETY: the stack is fresh (or back from the pool, unused), large
         // enough for the initial frame, and owned by the new Inner, which

@@ -29,6 +29,7 @@ pub mod stack;
 
 mod generator;
 mod greenlet;
+mod overflow;
 
 pub use generator::{Generator, GeneratorState, Yielder};
 pub use greenlet::{
