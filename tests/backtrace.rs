@@ -72,3 +72,51 @@ fn a_backtrace_in_a_nested_greenlet_ends_at_its_own_entry() {
         .count();
     assert_eq!(entries, 1, "only the inner greenlet's frames:\n{text}");
 }
+
+#[inline(never)]
+fn inner_panics() -> u32 {
+    panic!("boom from the inner greenlet")
+}
+
+const CHILD_ENV: &str = "GREENLET_BACKTRACE_CHILD";
+
+/// Run in a child with `RUST_BACKTRACE=1`: a panic in a nested greenlet
+/// prints its backtrace (the panic hook runs on the inner greenlet's stack),
+/// then continues in the parents and is caught in main.
+#[test]
+fn child_entry() {
+    if std::env::var_os(CHILD_ENV).is_none() {
+        return;
+    }
+    eprintln!("backtrace-child-started");
+    let outer = Greenlet::new(|()| {
+        let inner = Greenlet::new(|()| inner_panics());
+        let r: u32 = inner.switch(());
+        r
+    });
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _: u32 = outer.switch(());
+    }));
+    assert!(caught.is_err());
+    eprintln!("backtrace-child-survived");
+}
+
+#[test]
+fn a_panic_in_a_nested_greenlet_prints_a_sane_backtrace() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, "1")
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("spawn child");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("backtrace-child-started"), "{stderr}");
+    assert!(out.status.success(), "{:?}\n{stderr}", out.status);
+    assert!(stderr.contains("boom from the inner greenlet"), "{stderr}");
+    assert!(stderr.contains("stack backtrace:"), "{stderr}");
+    assert!(
+        stderr.contains("inner_panics"),
+        "the panicking frame:\n{stderr}"
+    );
+    assert!(stderr.contains("backtrace-child-survived"), "{stderr}");
+}
