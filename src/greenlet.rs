@@ -713,11 +713,7 @@ impl Greenlet {
     /// ancestor, and receive the answer as an `R`.
     #[inline(always)]
     fn send<R: 'static>(&self, payload: Payload, event: Event) -> Result<R, SwitchError> {
-        let target = if self.0.state.get() == State::Dead {
-            self.live_target()
-        } else {
-            self.clone()
-        };
+        let target = self.live_target();
         let mut me = current_ptr();
         if TRACING.with(Cell::get) && !ptr::addr_eq(me, Rc::as_ptr(&target.0)) {
             call_trace(event, &target);
@@ -732,8 +728,17 @@ impl Greenlet {
     }
 
     /// `self` if alive, else its nearest live ancestor.
-    #[cold]
+    #[inline]
     fn live_target(&self) -> Greenlet {
+        if self.0.state.get() == State::Dead {
+            self.nearest_live_ancestor()
+        } else {
+            self.clone()
+        }
+    }
+
+    #[cold]
+    fn nearest_live_ancestor(&self) -> Greenlet {
         let mut g = self.clone();
         while g.0.state.get() == State::Dead {
             let parent = g.0.parent.borrow().clone();
