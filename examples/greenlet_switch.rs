@@ -16,45 +16,22 @@
 //! the sleeps shrink and the printed clock runs that much faster, so the
 //! timestamps keep their relative distances (+0, +0, +5, +8 s).
 
+#[path = "common/seed_clock.rs"]
+mod seed_clock;
+
 use greenlet::Greenlet;
+use seed_clock::{ctime, second_ms};
 use std::cell::RefCell;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 thread_local! {
     static GR1: RefCell<Option<Greenlet>> = const { RefCell::new(None) };
     static GR2: RefCell<Option<Greenlet>> = const { RefCell::new(None) };
-    static CLOCK: (Instant, i64, u64) = {
-        let epoch = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs();
-        (Instant::now(), epoch as i64, second_ms())
-    };
-}
-
-fn second_ms() -> u64 {
-    std::env::var("GREENLET_SEED_SECOND_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&ms| ms > 0)
-        .unwrap_or(1000)
 }
 
 /// Sleep `n` seconds (scaled).
 fn sleep(n: u64) {
     std::thread::sleep(Duration::from_millis(n * second_ms()));
-}
-
-/// Python's `time.ctime()` of the (scaled) clock: the start time plus the
-/// scaled seconds elapsed since.
-fn ctime() -> String {
-    let (start, epoch, ms) = CLOCK.with(|c| *c);
-    // time_t is 32 bits on some targets (i686): compute in i64, then narrow.
-    let t = (epoch + (start.elapsed().as_millis() as u64 / ms) as i64) as libc::time_t;
-    let mut buf = [0 as libc::c_char; 64];
-    // SAFETY: ctime_r writes at most 26 bytes (NUL included) into `buf`.
-    let s = unsafe { libc::ctime_r(&t, buf.as_mut_ptr()) };
-    assert!(!s.is_null(), "ctime_r failed");
-    // SAFETY: on success `buf` holds a NUL-terminated string.
-    let s = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
-    s.to_string_lossy().trim_end().to_owned()
 }
 
 fn gr(which: &'static std::thread::LocalKey<RefCell<Option<Greenlet>>>) -> Greenlet {
@@ -77,7 +54,7 @@ fn func2(_: ()) {
 }
 
 fn main() {
-    CLOCK.with(|_| ());
+    seed_clock::start();
     GR1.with(|g| *g.borrow_mut() = Some(Greenlet::new(func1)));
     GR2.with(|g| *g.borrow_mut() = Some(Greenlet::new(func2)));
     let () = gr(&GR1).switch(());

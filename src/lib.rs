@@ -7,7 +7,9 @@
 //! * [`raw`] — `extern "C"` declarations and the unsafe raw API;
 //! * [`stack`] — mmap'd, guard-paged, pooled stacks;
 //! * [`Greenlet`] — the safe API with Python greenlet's semantics;
-//! * [`Generator`] — Python-style generators (`yield` / `send`) on greenlets.
+//! * [`Generator`] — Python-style generators (`yield` / `send`) on greenlets;
+//! * [`hub`] — gevent-style scheduling: spawn, join, sleep, timeouts and
+//!   cooperative IO, one hub per thread.
 //!
 //! ```
 //! use greenlet::Greenlet;
@@ -24,6 +26,7 @@
 //! assert!(child.is_dead());
 //! ```
 
+pub mod hub;
 pub mod raw;
 pub mod stack;
 

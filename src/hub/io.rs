@@ -1,0 +1,318 @@
+//! IO readiness for the hub, over `mio` (epoll on Linux).
+//!
+//! A file descriptor is registered once, edge-triggered, for both
+//! directions; the registration remembers what the last events said
+//! (`readable`, `writable`) and which parks wait for each direction.
+//!
+//! * Sockets of [`hub::net`](super::net) are registered for their whole
+//!   life. An operation first tries the system call; only when it would
+//!   block does it clear the readiness bit and wait for the next edge.
+//! * [`wait_readable`](super::wait_readable) / `wait_writable` on any other
+//!   descriptor register it for the duration of the wait (shared by
+//!   concurrent waiters) and deregister it when the last wait ends.
+
+use super::scheduler::{Hub, ParkGuard, Wake, unexpected};
+use super::slab::{Key, Slab};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, event::Source};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
+
+/// A direction of readiness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dir {
+    Read,
+    Write,
+}
+
+impl Dir {
+    fn word(self) -> &'static str {
+        match self {
+            Dir::Read => "readable",
+            Dir::Write => "writable",
+        }
+    }
+}
+
+struct Reg {
+    fd: RawFd,
+    /// Registered by a `hub::net` object for its life.
+    persistent: bool,
+    /// Waits in progress on a temporary registration.
+    users: usize,
+    readable: bool,
+    writable: bool,
+    readers: Vec<Key>,
+    writers: Vec<Key>,
+}
+
+pub(crate) struct Reactor {
+    poll: RefCell<Poll>,
+    events: RefCell<Events>,
+    regs: RefCell<Slab<Reg>>,
+    by_fd: RefCell<HashMap<RawFd, Key>>,
+    /// Parks waiting for IO (for the deadlock check).
+    waiters: Cell<usize>,
+}
+
+impl Reactor {
+    pub(crate) fn new() -> io::Result<Reactor> {
+        Ok(Reactor {
+            poll: RefCell::new(Poll::new()?),
+            events: RefCell::new(Events::with_capacity(1024)),
+            regs: RefCell::new(Slab::new()),
+            by_fd: RefCell::new(HashMap::new()),
+            waiters: Cell::new(0),
+        })
+    }
+
+    pub(crate) fn waiters(&self) -> usize {
+        self.waiters.get()
+    }
+
+    pub(crate) fn registrations(&self) -> usize {
+        self.regs.borrow().len()
+    }
+
+    /// Wait up to `timeout` (`None`: forever) for events, and hand every
+    /// park they wake to `wake`.
+    pub(crate) fn poll(&self, timeout: Option<Duration>, mut wake: impl FnMut(Key, Wake)) -> io::Result<()> {
+        let mut events = self.events.borrow_mut();
+        self.poll.borrow_mut().poll(&mut events, timeout)?;
+        let mut regs = self.regs.borrow_mut();
+        for ev in events.iter() {
+            let Some((_, reg)) = regs.get_by_index_mut(ev.token().0) else {
+                continue;
+            };
+            // An error or hang-up wakes both directions: the next system
+            // call reports it.
+            let broken = ev.is_error();
+            if broken || ev.is_readable() || ev.is_read_closed() {
+                reg.readable = true;
+                for k in reg.readers.drain(..) {
+                    wake(k, Wake::Io);
+                }
+            }
+            if broken || ev.is_writable() || ev.is_write_closed() {
+                reg.writable = true;
+                for k in reg.writers.drain(..) {
+                    wake(k, Wake::Io);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Register `source` (whose descriptor is `fd`) for its life; it starts
+    /// out presumed ready both ways (the first system call finds out).
+    pub(crate) fn register(&self, source: &mut impl Source, fd: RawFd) -> io::Result<Key> {
+        let key = self.regs.borrow_mut().insert(Reg {
+            fd,
+            persistent: true,
+            users: 0,
+            readable: true,
+            writable: true,
+            readers: Vec::new(),
+            writers: Vec::new(),
+        });
+        let r = self.poll.borrow().registry().register(
+            source,
+            Token(key.index()),
+            Interest::READABLE | Interest::WRITABLE,
+        );
+        if let Err(e) = r {
+            self.regs.borrow_mut().remove(key);
+            return Err(e);
+        }
+        self.by_fd.borrow_mut().insert(fd, key);
+        Ok(key)
+    }
+
+    /// Undo [`register`](Reactor::register), before `source` is closed.
+    pub(crate) fn deregister(&self, key: Key, source: &mut impl Source) {
+        let reg = self.regs.borrow_mut().remove(key);
+        if let Some(reg) = reg {
+            debug_assert!(reg.readers.is_empty() && reg.writers.is_empty());
+            self.by_fd.borrow_mut().remove(&reg.fd);
+            // Closing the descriptor removes it from epoll anyway; a failure
+            // here cannot leave anything behind.
+            let _ = self.poll.borrow().registry().deregister(source);
+        }
+    }
+
+    /// Register `fd` for one wait (or join the registration already there).
+    fn attach(&self, fd: RawFd) -> io::Result<Key> {
+        if let Some(&key) = self.by_fd.borrow().get(&fd) {
+            if let Some(reg) = self.regs.borrow_mut().get_mut(key) {
+                reg.users += 1;
+            }
+            return Ok(key);
+        }
+        let key = self.regs.borrow_mut().insert(Reg {
+            fd,
+            persistent: false,
+            users: 1,
+            readable: false,
+            writable: false,
+            readers: Vec::new(),
+            writers: Vec::new(),
+        });
+        let r = self.poll.borrow().registry().register(
+            &mut SourceFd(&fd),
+            Token(key.index()),
+            Interest::READABLE | Interest::WRITABLE,
+        );
+        if let Err(e) = r {
+            self.regs.borrow_mut().remove(key);
+            return Err(e);
+        }
+        self.by_fd.borrow_mut().insert(fd, key);
+        Ok(key)
+    }
+
+    fn detach(&self, key: Key) {
+        let done = {
+            let mut regs = self.regs.borrow_mut();
+            match regs.get_mut(key) {
+                Some(reg) => {
+                    reg.users -= 1;
+                    !reg.persistent && reg.users == 0
+                }
+                None => false,
+            }
+        };
+        if done {
+            let reg = self.regs.borrow_mut().remove(key).expect("present");
+            self.by_fd.borrow_mut().remove(&reg.fd);
+            let _ = self.poll.borrow().registry().deregister(&mut SourceFd(&reg.fd));
+        }
+    }
+}
+
+/// Removes a wait's interest (and its temporary registration) however the
+/// wait ends.
+struct IoWaitGuard<'a> {
+    hub: &'a Hub,
+    reg: Key,
+    dir: Dir,
+    park: Key,
+    temporary: bool,
+}
+
+impl Drop for IoWaitGuard<'_> {
+    fn drop(&mut self) {
+        let io = &self.hub.io;
+        if let Some(reg) = io.regs.borrow_mut().get_mut(self.reg) {
+            let list = match self.dir {
+                Dir::Read => &mut reg.readers,
+                Dir::Write => &mut reg.writers,
+            };
+            list.retain(|&k| k != self.park);
+        }
+        io.waiters.set(io.waiters.get() - 1);
+        if self.temporary {
+            io.detach(self.reg);
+        }
+    }
+}
+
+/// Wait until the registration `reg` is ready in `dir`. With `clear`, the
+/// readiness bit is cleared first (the caller's system call just said
+/// "would block"); without it, a set bit returns at once.
+pub(crate) fn wait_registered(
+    hub: &Hub,
+    reg: Key,
+    dir: Dir,
+    clear: bool,
+    deadline: Option<Instant>,
+) -> io::Result<()> {
+    wait_on(hub, reg, dir, clear, deadline, false)
+}
+
+/// [`wait_readable`](super::wait_readable) / `wait_writable`.
+pub(crate) fn wait_fd(hub: &Hub, fd: RawFd, dir: Dir, timeout: Option<Duration>) -> io::Result<()> {
+    if fd < 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("greenlet::hub: cannot wait on file descriptor {fd}"),
+        ));
+    }
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let reg = match hub.io.attach(fd) {
+        Ok(reg) => reg,
+        // epoll refuses regular files and directories: they are always
+        // ready, as poll(2) reports them.
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    wait_on(hub, reg, dir, false, deadline, true)
+}
+
+fn wait_on(
+    hub: &Hub,
+    reg: Key,
+    dir: Dir,
+    clear: bool,
+    deadline: Option<Instant>,
+    temporary: bool,
+) -> io::Result<()> {
+    // Detach the temporary registration however this ends.
+    struct Detach<'a>(&'a Hub, Key, bool);
+    impl Drop for Detach<'_> {
+        fn drop(&mut self) {
+            if self.2 {
+                self.0.io.detach(self.1);
+            }
+        }
+    }
+    let mut detach = Detach(hub, reg, temporary);
+    {
+        let mut regs = hub.io.regs.borrow_mut();
+        let r = regs.get_mut(reg).expect("a live registration");
+        let bit = match dir {
+            Dir::Read => &mut r.readable,
+            Dir::Write => &mut r.writable,
+        };
+        if clear {
+            *bit = false;
+        } else if *bit {
+            return Ok(());
+        }
+    }
+    let park = hub.new_park();
+    let _park = ParkGuard { hub, key: park };
+    {
+        let mut regs = hub.io.regs.borrow_mut();
+        let r = regs.get_mut(reg).expect("a live registration");
+        match dir {
+            Dir::Read => r.readers.push(park),
+            Dir::Write => r.writers.push(park),
+        }
+    }
+    hub.io.waiters.set(hub.io.waiters.get() + 1);
+    detach.2 = false; // the wait guard detaches from here on
+    let _wait = IoWaitGuard {
+        hub,
+        reg,
+        dir,
+        park,
+        temporary,
+    };
+    if let Some(d) = deadline {
+        hub.arm_timer(park, d);
+    }
+    match hub.wait(park) {
+        Wake::Io => Ok(()),
+        Wake::Timer => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("greenlet::hub: timed out waiting for the socket to become {}", dir.word()),
+        )),
+        Wake::Shutdown => Err(io::Error::other(
+            "greenlet::hub: the thread is exiting and its hub has shut down",
+        )),
+        other => unexpected(other),
+    }
+}

@@ -1,0 +1,170 @@
+//! gevent-style cooperative scheduling: one hub per thread.
+//!
+//! The hub is a greenlet (its parent is the thread's main greenlet) that
+//! runs a loop over greenlets that are ready to go on (first in, first out),
+//! timers, and IO readiness (epoll, through `mio`). A blocking call of this
+//! module — [`sleep`], [`Task::join`], [`wait_readable`], a read on a
+//! [`net::TcpStream`] — switches to the hub, which switches back when the
+//! call can go on; meanwhile the hub runs every other greenlet that can.
+//!
+//! ```
+//! use greenlet::hub;
+//! use std::time::Duration;
+//!
+//! let a = hub::spawn(|| {
+//!     hub::sleep(Duration::from_millis(20));
+//!     "a"
+//! });
+//! let b = hub::spawn(|| {
+//!     hub::sleep(Duration::from_millis(10));
+//!     "b"
+//! });
+//! // Both sleep at once: this takes about 20 ms, not 30.
+//! assert_eq!(hub::join_all(&[a, b], None), 2);
+//! ```
+//!
+//! # Rules
+//!
+//! * Spawned greenlets start in spawn order, and only when the spawner
+//!   blocks. Dropping a [`Task`] detaches it; only [`Task::kill`] stops it.
+//! * `sleep(Duration::ZERO)` lets every greenlet that is ready run first;
+//!   `sleep(d)` never wakes early, and sleepers wake in deadline order.
+//! * A wait that times out returns `io::ErrorKind::TimedOut`; an expired
+//!   [`with_timeout`] returns `Err(Elapsed)`. Either way nothing stays
+//!   registered, and neither does anything of a task that is killed while
+//!   it waits.
+//! * If every greenlet waits and nothing can ever wake one of them (nothing
+//!   ready, no timer, no IO wait), the waiting call of the main greenlet
+//!   (or, if main is not waiting, of the greenlet that waited last) panics
+//!   with a message that says so, instead of hanging.
+//! * Timers have the poller's granularity (1 ms): a sleep ends at or up to
+//!   about a millisecond after its deadline.
+//! * Greenlets of the hub must not switch to each other directly: a
+//!   greenlet waiting in the hub expects to be resumed by the hub.
+//! * When the thread exits, the hub kills every greenlet it still holds
+//!   (their destructors run); blocking calls made by those destructors
+//!   return at once (IO waits with an error).
+
+mod io;
+pub mod net;
+mod scheduler;
+mod slab;
+mod task;
+
+pub use task::{Task, join_all, spawn};
+
+use scheduler::{ParkGuard, TimeoutUnwind, Wake, hub, unexpected};
+use std::fmt;
+use std::os::fd::RawFd;
+use std::panic::{self, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+/// Block the current greenlet for `d`, letting the others run.
+///
+/// `Duration::ZERO` yields: every greenlet that is ready runs before this
+/// one goes on. Otherwise it wakes at the earliest at `now + d`, after
+/// every sleeper with an earlier deadline ([`sleep_until`]).
+pub fn sleep(d: Duration) {
+    if d.is_zero() {
+        yield_now();
+    } else {
+        sleep_until(Instant::now() + d);
+    }
+}
+
+/// Block the current greenlet until `deadline` (at the earliest), letting
+/// the others run. Sleepers wake in deadline order; equal deadlines in the
+/// order they went to sleep.
+pub fn sleep_until(deadline: Instant) {
+    let hub = hub();
+    let park = hub.new_park();
+    let _park = ParkGuard {
+        hub: &hub,
+        key: park,
+    };
+    hub.arm_timer(park, deadline);
+    match hub.wait(park) {
+        Wake::Timer | Wake::Shutdown => {}
+        other => unexpected(other),
+    }
+}
+
+fn yield_now() {
+    let hub = hub();
+    let park = hub.new_park();
+    let _park = ParkGuard {
+        hub: &hub,
+        key: park,
+    };
+    hub.wake(park, Wake::Ready);
+    match hub.wait(park) {
+        Wake::Ready | Wake::Shutdown => {}
+        other => unexpected(other),
+    }
+}
+
+/// Block the current greenlet until `fd` is readable (or has an error or
+/// hang-up to report), or `timeout` has passed: then `Err` of kind
+/// `io::ErrorKind::TimedOut`. The descriptor is registered with the hub for
+/// the duration of the wait only.
+///
+/// Like `poll(2)`, readiness is a hint: the next read may still say "would
+/// block". Regular files are always ready (epoll does not take them).
+///
+/// # Errors
+/// `TimedOut`; `InvalidInput` for a negative descriptor; the poller's error
+/// (e.g. `EBADF`) if it cannot watch `fd`.
+pub fn wait_readable(fd: RawFd, timeout: Option<Duration>) -> std::io::Result<()> {
+    io::wait_fd(&hub(), fd, io::Dir::Read, timeout)
+}
+
+/// [`wait_readable`] for writability.
+///
+/// # Errors
+/// As [`wait_readable`].
+pub fn wait_writable(fd: RawFd, timeout: Option<Duration>) -> std::io::Result<()> {
+    io::wait_fd(&hub(), fd, io::Dir::Write, timeout)
+}
+
+/// The error of a [`with_timeout`] whose time ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Elapsed;
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the timeout elapsed")
+    }
+}
+
+impl std::error::Error for Elapsed {}
+
+/// Run `f` in the current greenlet; if it is still running after `d`,
+/// interrupt the blocking call it is in (by unwinding out of it, so its
+/// destructors run) and return `Err(Elapsed)`.
+///
+/// Only a blocking call of the hub can be interrupted: `f` computing without
+/// blocking runs to its end. If time runs out while the greenlet is ready
+/// but not yet resumed, it is interrupted at its next blocking call inside
+/// `f`. Nested timeouts each catch only their own expiry. Nothing stays
+/// registered once this returns.
+pub fn with_timeout<R>(d: Duration, f: impl FnOnce() -> R) -> Result<R, Elapsed> {
+    let hub = hub();
+    let id = hub.start_timeout(Instant::now() + d);
+    struct End<'a>(&'a scheduler::Hub, u64);
+    impl Drop for End<'_> {
+        fn drop(&mut self) {
+            self.0.end_timeout(self.1);
+        }
+    }
+    let end = End(&hub, id);
+    let r = panic::catch_unwind(AssertUnwindSafe(f));
+    drop(end);
+    match r {
+        Ok(v) => Ok(v),
+        Err(p) => match p.downcast::<TimeoutUnwind>() {
+            Ok(t) if t.0 == id => Err(Elapsed),
+            Ok(t) => panic::resume_unwind(t),
+            Err(p) => panic::resume_unwind(p),
+        },
+    }
+}

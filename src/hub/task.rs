@@ -1,0 +1,198 @@
+//! [`Task`]: a spawned greenlet's handle, and joining.
+
+use super::scheduler::{Hub, ParkGuard, Wake, hub, unexpected};
+use super::slab::Key;
+use crate::{Greenlet, GreenletExit};
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// One waiting call's interest in several tasks: woken when the last of
+/// them finishes.
+struct JoinWait {
+    park: Key,
+    remaining: Cell<usize>,
+}
+
+struct TaskState<R> {
+    greenlet: Greenlet,
+    result: RefCell<Option<thread::Result<R>>>,
+    finished: Cell<bool>,
+    joiners: RefCell<Vec<Rc<JoinWait>>>,
+}
+
+impl<R> TaskState<R> {
+    /// Record the outcome and wake whoever joins.
+    fn finish(&self, hub: &Hub, result: thread::Result<R>) {
+        if self.finished.replace(true) {
+            return;
+        }
+        *self.result.borrow_mut() = Some(result);
+        let joiners = std::mem::take(&mut *self.joiners.borrow_mut());
+        for j in joiners {
+            let left = j.remaining.get() - 1;
+            j.remaining.set(left);
+            if left == 0 {
+                hub.wake(j.park, Wake::Joined);
+            }
+        }
+    }
+}
+
+/// A greenlet started by [`spawn`](super::spawn), and its result.
+///
+/// Dropping a `Task` detaches it: it keeps running; only
+/// [`kill`](Task::kill) stops it. A `Task` belongs to its thread (`!Send`).
+pub struct Task<R> {
+    state: Rc<TaskState<R>>,
+}
+
+/// Spawn `f` on this thread's hub. It starts (in spawn order, after every
+/// greenlet already ready) the next time the current greenlet blocks: in a
+/// [`sleep`](super::sleep), a join, an IO wait.
+///
+/// A panic in `f` ends the task, not the hub: [`Task::get`] returns it as
+/// `Err`.
+///
+/// # Panics
+/// If no stack can be mapped for it (the message is the `io::Error`'s text).
+pub fn spawn<F, R>(f: F) -> Task<R>
+where
+    F: FnOnce() -> R + 'static,
+    R: 'static,
+{
+    let hub = hub();
+    let state = Rc::new_cyclic(|weak: &std::rc::Weak<TaskState<R>>| {
+        let weak = weak.clone();
+        let greenlet = Greenlet::builder()
+            .parent(hub.greenlet())
+            .create(move |_: Wake| {
+                let result = panic::catch_unwind(AssertUnwindSafe(f));
+                if let Some(state) = weak.upgrade() {
+                    state.finish(&super::scheduler::hub(), result);
+                }
+            });
+        TaskState {
+            greenlet,
+            result: RefCell::new(None),
+            finished: Cell::new(false),
+            joiners: RefCell::new(Vec::new()),
+        }
+    });
+    hub.schedule_start(state.greenlet.clone());
+    Task { state }
+}
+
+impl<R> Task<R> {
+    /// Wait until the task has finished, or `timeout` has passed (`None`:
+    /// no limit). True if it has finished.
+    ///
+    /// # Panics
+    /// If called from the task itself, and (with [`DEADLOCK`]'s message) if
+    /// nothing can ever finish it.
+    ///
+    /// [`DEADLOCK`]: super::scheduler::DEADLOCK
+    pub fn join(&self, timeout: Option<Duration>) -> bool {
+        join_states(&[&*self.state], timeout) == 1
+    }
+
+    /// Wait for the task to finish and return what it returned, or `Err`
+    /// with its panic payload ([`GreenletExit`] if it was killed).
+    pub fn get(self) -> thread::Result<R> {
+        self.join(None);
+        self.state
+            .result
+            .borrow_mut()
+            .take()
+            .expect("a finished task has a result")
+    }
+
+    /// Whether the task has finished (returned, panicked, or been killed).
+    pub fn is_ready(&self) -> bool {
+        self.state.finished.get()
+    }
+
+    /// Raise [`GreenletExit`] in the task and return once it is dead: its
+    /// destructors have run and whatever it waited for (a sleep, IO, a join)
+    /// is no longer registered. An unstarted task never runs. Killing a
+    /// finished task does nothing. [`get`](Task::get) then returns
+    /// `Err(GreenletExit)`.
+    pub fn kill(&self) {
+        if self.state.finished.get() {
+            return;
+        }
+        self.state.greenlet.kill();
+        if self.state.greenlet.is_dead() {
+            // Killed before it started (its body never ran), or it died
+            // without finishing normally: record it.
+            self.state
+                .finish(&hub(), Err(Box::new(GreenletExit) as Box<dyn Any + Send>));
+        }
+    }
+}
+
+impl<R> fmt::Debug for Task<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("greenlet", &self.state.greenlet)
+            .field("finished", &self.state.finished.get())
+            .finish()
+    }
+}
+
+/// Wait until every task has finished or `timeout` has passed; returns how
+/// many have finished.
+///
+/// # Panics
+/// As [`Task::join`].
+pub fn join_all<R>(tasks: &[Task<R>], timeout: Option<Duration>) -> usize {
+    let states: Vec<&TaskState<R>> = tasks.iter().map(|t| &*t.state).collect();
+    join_states(&states, timeout)
+}
+
+fn join_states<R>(tasks: &[&TaskState<R>], timeout: Option<Duration>) -> usize {
+    let count = |tasks: &[&TaskState<R>]| tasks.iter().filter(|t| t.finished.get()).count();
+    let done = count(tasks);
+    if done == tasks.len() {
+        return done;
+    }
+    let me = Greenlet::current();
+    if tasks.iter().any(|t| !t.finished.get() && t.greenlet == me) {
+        panic!("greenlet::hub: a task cannot join itself");
+    }
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let hub = hub();
+    let park = hub.new_park();
+    let _park = ParkGuard { hub: &hub, key: park };
+    let wait = Rc::new(JoinWait {
+        park,
+        remaining: Cell::new(tasks.len() - done),
+    });
+    // Leave no interest behind, however the wait ends.
+    struct Unjoin<'a, R>(&'a [&'a TaskState<R>], &'a Rc<JoinWait>);
+    impl<R> Drop for Unjoin<'_, R> {
+        fn drop(&mut self) {
+            for t in self.0 {
+                if !t.finished.get() {
+                    t.joiners.borrow_mut().retain(|j| !Rc::ptr_eq(j, self.1));
+                }
+            }
+        }
+    }
+    for t in tasks.iter().filter(|t| !t.finished.get()) {
+        t.joiners.borrow_mut().push(Rc::clone(&wait));
+    }
+    let _unjoin = Unjoin(tasks, &wait);
+    if let Some(d) = deadline {
+        hub.arm_timer(park, d);
+    }
+    match hub.wait(park) {
+        Wake::Joined | Wake::Timer | Wake::Shutdown => {}
+        other => unexpected(other),
+    }
+    count(tasks)
+}
