@@ -7,13 +7,15 @@ use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::hint::black_box;
 use std::panic::{self, AssertUnwindSafe, catch_unwind, panic_any};
-use std::path::PathBuf;
-use std::process::Command;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Once, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use greenlet::{Generator, GeneratorState, Greenlet, GreenletExit, Yielder};
+
+#[path = "common/example.rs"]
+mod example;
+use example::example;
 
 // ---------------------------------------------------------------------------
 // Harness helpers
@@ -885,21 +887,6 @@ fn a_hundred_thousand_generators_alive_at_once_or_as_many_as_fit() {
 
 // ---------------------------------------------------------------------------
 // The seed's program 1
-
-/// The example binary built next to this test binary (cargo builds
-/// examples before running integration tests).
-fn example(name: &str) -> Command {
-    let exe = std::env::current_exe().expect("current_exe");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let path: PathBuf = dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "example {name} not built at {} (`cargo test` builds the examples; \
-         with `--test generator` run `cargo build --examples` first)",
-        path.display()
-    );
-    Command::new(path)
-}
 
 #[test]
 fn producer_consumer_prints_the_seed_story() {

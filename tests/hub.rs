@@ -59,20 +59,26 @@ fn write_byte(fd: &OwnedFd) {
 /// `/proc/self/fdinfo` lists them ("tfd: N").
 fn epoll_registered() -> Vec<i32> {
     let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").flatten() {
+    for e in std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .flatten()
+    {
         let is_epoll = std::fs::read_link(e.path())
             .map(|t| t.to_string_lossy().contains("eventpoll"))
             .unwrap_or(false);
         if !is_epoll {
             continue;
         }
-        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", e.file_name().to_string_lossy()))
-            .unwrap_or_default();
+        let info = std::fs::read_to_string(format!(
+            "/proc/self/fdinfo/{}",
+            e.file_name().to_string_lossy()
+        ))
+        .unwrap_or_default();
         for line in info.lines() {
-            if let Some(rest) = line.strip_prefix("tfd:") {
-                if let Some(n) = rest.split_whitespace().next().and_then(|n| n.parse().ok()) {
-                    out.push(n);
-                }
+            if let Some(rest) = line.strip_prefix("tfd:")
+                && let Some(n) = rest.split_whitespace().next().and_then(|n| n.parse().ok())
+            {
+                out.push(n);
             }
         }
     }
@@ -241,7 +247,11 @@ fn sleep_never_wakes_early() {
     for d in [1, 2, 5, 13] {
         let t = Instant::now();
         hub::sleep(ms(d));
-        assert!(t.elapsed() >= ms(d), "sleep({d} ms) woke after {:?}", t.elapsed());
+        assert!(
+            t.elapsed() >= ms(d),
+            "sleep({d} ms) woke after {:?}",
+            t.elapsed()
+        );
     }
 }
 
@@ -413,7 +423,11 @@ fn deadlock_when_main_does_not_wait_panics_in_the_last_waiter() {
     slot.borrow_mut().take();
     let second = Rc::try_unwrap(second).expect("one handle");
     let err = second.get().expect_err("the last waiter panicked");
-    assert!(panic_text(&*err).contains("deadlock"), "{}", panic_text(&*err));
+    assert!(
+        panic_text(&*err).contains("deadlock"),
+        "{}",
+        panic_text(&*err)
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -446,10 +460,15 @@ fn a_timed_out_wait_returns_timed_out_and_leaves_nothing_registered() {
     let e = hub::wait_readable(r.as_raw_fd(), Some(ms(20))).expect_err("times out");
     assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
     assert!(t.elapsed() >= ms(20));
-    assert!(!epoll_registered().contains(&r.as_raw_fd()), "fd still registered");
+    assert!(
+        !epoll_registered().contains(&r.as_raw_fd()),
+        "fd still registered"
+    );
     assert!(time_to_deadlock() < Duration::from_secs(5));
     if !epoll_visible() {
-        eprintln!("note: /proc/self/fdinfo shows no epoll registrations here; only the deadlock check counted");
+        eprintln!(
+            "note: /proc/self/fdinfo shows no epoll registrations here; only the deadlock check counted"
+        );
     }
 }
 
@@ -505,7 +524,9 @@ fn with_timeout_returns_elapsed_when_time_runs_out() {
 #[test]
 fn nested_timeouts_each_catch_their_own() {
     let outer = hub::with_timeout(ms(20), || {
-        hub::with_timeout(Duration::from_secs(3600), || hub::sleep(Duration::from_secs(3600)))
+        hub::with_timeout(Duration::from_secs(3600), || {
+            hub::sleep(Duration::from_secs(3600))
+        })
     });
     assert_eq!(outer, Err(Elapsed), "the outer one expired first");
     let inner = hub::with_timeout(Duration::from_secs(3600), || {

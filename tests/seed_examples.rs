@@ -1,23 +1,9 @@
 //! The programs of the seed tutorial, run as the examples that reproduce
 //! them; each test checks the whole story the example prints.
 
-use std::path::PathBuf;
-use std::process::Command;
-
-/// The example binary built next to this test binary (cargo builds
-/// examples before running integration tests).
-fn example(name: &str) -> Command {
-    let exe = std::env::current_exe().expect("current_exe");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let path: PathBuf = dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "example {} not built at {}",
-        name,
-        path.display()
-    );
-    Command::new(path)
-}
+#[path = "common/example.rs"]
+mod example;
+use example::example;
 
 /// Seconds since the start of the month of a `time.ctime()` string such as
 /// `Fri Jul 21 16:27:11 2017`.
@@ -56,4 +42,70 @@ fn greenlet_switch_prints_the_seed_story_with_its_timing() {
             "relative times {rel:?}, want [0, 0, 5, 8]:\n{text}"
         );
     }
+}
+
+/// The "cost time: X" line's X.
+fn cost_time(line: &str) -> f64 {
+    line.strip_prefix("cost time: ")
+        .and_then(|x| x.parse().ok())
+        .unwrap_or_else(|| panic!("expected `cost time: <seconds>`, got {line:?}"))
+}
+
+#[test]
+fn gevent_sleep_blocks_for_four_units_and_cooperates_in_two() {
+    let out = example("gevent_sleep")
+        .env("GREENLET_SEED_SECOND_MS", "200")
+        .output()
+        .expect("run example");
+    assert!(out.status.success(), "example failed: {out:?}");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 12, "output:\n{text}");
+    let check = |block: &[&str], header: &str, order: [&str; 4], rel_want: [i64; 4]| -> f64 {
+        assert_eq!(block[0], header, "output:\n{text}");
+        let mut times = Vec::new();
+        for (line, label) in block[1..5].iter().zip(order) {
+            let rest = line
+                .strip_prefix(label)
+                .and_then(|r| r.strip_prefix("-- "))
+                .unwrap_or_else(|| panic!("expected `{label}-- <ctime>`, got {line:?}\n{text}"));
+            times.push(ctime_seconds(rest));
+        }
+        let rel: Vec<i64> = times.iter().map(|t| t - times[0]).collect();
+        for (got, want) in rel.iter().zip(rel_want) {
+            assert!(
+                *got == want || *got == want + 1,
+                "relative times {rel:?}, want {rel_want:?}:\n{text}"
+            );
+        }
+        cost_time(block[5])
+    };
+    let blocking = check(
+        &lines[0..6],
+        "# blocking sleep (std::thread::sleep)",
+        [
+            "running in func1",
+            "running in func1 again",
+            "running in func2",
+            "running in func2 again",
+        ],
+        [0, 2, 2, 4],
+    );
+    let cooperative = check(
+        &lines[6..12],
+        "# hub sleep (greenlet::hub::sleep)",
+        [
+            "running in func1",
+            "running in func2",
+            "running in func1 again",
+            "running in func2 again",
+        ],
+        [0, 0, 2, 2],
+    );
+    // Sleeps never end early; the hub's two sleeps overlap.
+    assert!(blocking >= 4.0, "blocking cost {blocking}");
+    assert!(
+        (2.0..3.5).contains(&cooperative),
+        "cooperative cost {cooperative}"
+    );
 }

@@ -79,7 +79,11 @@ impl Reactor {
 
     /// Wait up to `timeout` (`None`: forever) for events, and hand every
     /// park they wake to `wake`.
-    pub(crate) fn poll(&self, timeout: Option<Duration>, mut wake: impl FnMut(Key, Wake)) -> io::Result<()> {
+    pub(crate) fn poll(
+        &self,
+        timeout: Option<Duration>,
+        mut wake: impl FnMut(Key, Wake),
+    ) -> io::Result<()> {
         let mut events = self.events.borrow_mut();
         self.poll.borrow_mut().poll(&mut events, timeout)?;
         let mut regs = self.regs.borrow_mut();
@@ -187,7 +191,11 @@ impl Reactor {
         if done {
             let reg = self.regs.borrow_mut().remove(key).expect("present");
             self.by_fd.borrow_mut().remove(&reg.fd);
-            let _ = self.poll.borrow().registry().deregister(&mut SourceFd(&reg.fd));
+            let _ = self
+                .poll
+                .borrow()
+                .registry()
+                .deregister(&mut SourceFd(&reg.fd));
         }
     }
 }
@@ -308,7 +316,10 @@ fn wait_on(
         Wake::Io => Ok(()),
         Wake::Timer => Err(io::Error::new(
             io::ErrorKind::TimedOut,
-            format!("greenlet::hub: timed out waiting for the socket to become {}", dir.word()),
+            format!(
+                "greenlet::hub: timed out waiting for the socket to become {}",
+                dir.word()
+            ),
         )),
         Wake::Shutdown => Err(io::Error::other(
             "greenlet::hub: the thread is exiting and its hub has shut down",

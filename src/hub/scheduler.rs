@@ -306,10 +306,10 @@ impl Hub {
         if self.shutting_down.get() {
             return Wake::Shutdown;
         }
-        if self.pending_timeouts.get() > 0 {
-            if let Some(id) = self.take_pending_timeout() {
-                return Wake::Timeout(id);
-            }
+        if self.pending_timeouts.get() > 0
+            && let Some(id) = self.take_pending_timeout()
+        {
+            return Wake::Timeout(id);
         }
         debug_assert!(self.parks.borrow().get(key).is_some());
         self.greenlet.switch::<(), Wake>(())
@@ -369,14 +369,14 @@ impl Hub {
             match entry.target {
                 TimerTarget::Park(key) => {
                     let mut parks = self.parks.borrow_mut();
-                    if let Some(p) = parks.get_mut(key) {
-                        if p.timer == Some(entry.seq) {
-                            p.timer = None;
-                            self.live_timers.set(self.live_timers.get() - 1);
-                            if p.state == ParkState::Waiting {
-                                p.state = ParkState::Woken(Wake::Timer);
-                                self.ready.borrow_mut().push_back(key);
-                            }
+                    if let Some(p) = parks.get_mut(key)
+                        && p.timer == Some(entry.seq)
+                    {
+                        p.timer = None;
+                        self.live_timers.set(self.live_timers.get() - 1);
+                        if p.state == ParkState::Waiting {
+                            p.state = ParkState::Woken(Wake::Timer);
+                            self.ready.borrow_mut().push_back(key);
                         }
                     }
                 }
@@ -457,11 +457,9 @@ impl Hub {
                 .map(|(k, _)| k)
         };
         let woke = waiting.is_some_and(|k| self.wake(k, Wake::Timeout(id)));
-        if !woke {
-            if let Some(rec) = self.timeouts.borrow_mut().get_mut(&id) {
-                rec.pending = true;
-                self.pending_timeouts.set(self.pending_timeouts.get() + 1);
-            }
+        if !woke && let Some(rec) = self.timeouts.borrow_mut().get_mut(&id) {
+            rec.pending = true;
+            self.pending_timeouts.set(self.pending_timeouts.get() + 1);
         }
         drop(target);
     }
@@ -501,9 +499,8 @@ impl Hub {
                     self.deadlock();
                     continue;
                 }
-                let timeout = deadline.map(|d| {
-                    d.saturating_duration_since(now.unwrap_or_else(Instant::now))
-                });
+                let timeout =
+                    deadline.map(|d| d.saturating_duration_since(now.unwrap_or_else(Instant::now)));
                 self.poll(timeout);
                 continue;
             }
@@ -515,7 +512,8 @@ impl Hub {
             for _ in 0..n {
                 self.resume_next();
             }
-            self.since_poll.set(self.since_poll.get().saturating_add(n as u32));
+            self.since_poll
+                .set(self.since_poll.get().saturating_add(n as u32));
         }
     }
 

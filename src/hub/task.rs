@@ -167,7 +167,10 @@ fn join_states<R>(tasks: &[&TaskState<R>], timeout: Option<Duration>) -> usize {
     let deadline = timeout.map(|t| Instant::now() + t);
     let hub = hub();
     let park = hub.new_park();
-    let _park = ParkGuard { hub: &hub, key: park };
+    let _park = ParkGuard {
+        hub: &hub,
+        key: park,
+    };
     let wait = Rc::new(JoinWait {
         park,
         remaining: Cell::new(tasks.len() - done),

@@ -1,0 +1,141 @@
+//! The echo protocol of the echo examples and the hub bench: the server
+//! sends back every byte it reads; a client writes a message, reads it
+//! back (one round trip), and repeats.
+//!
+//! Everything here runs on the calling thread's hub.
+
+#![allow(dead_code)] // each user takes what it needs
+
+use greenlet::hub::{self, net::TcpListener, net::TcpStream};
+use std::cell::Cell;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// The size of a client's message.
+pub const MESSAGE: usize = 64;
+
+/// Spin for `us` microseconds over `buf` (a stand-in for the work a real
+/// server does per request); 0 does nothing.
+pub fn busy_work(buf: &[u8], us: u64) -> u64 {
+    if us == 0 {
+        return 0;
+    }
+    let until = Instant::now() + Duration::from_micros(us);
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    while Instant::now() < until {
+        for &b in buf {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// Echo one connection until the peer closes it (or it fails).
+pub fn serve_connection(mut s: TcpStream, work_us: u64) {
+    let _ = s.set_nodelay(true);
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = match s.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        std::hint::black_box(busy_work(&buf[..n], work_us));
+        if s.write_all(&buf[..n]).is_err() {
+            return;
+        }
+    }
+}
+
+/// Accept forever, one greenlet per connection.
+pub fn serve(listener: TcpListener, work_us: u64) -> ! {
+    loop {
+        match listener.accept() {
+            Ok((s, _)) => drop(hub::spawn(move || serve_connection(s, work_us))),
+            Err(e) => {
+                eprintln!("echo server: accept failed: {e}");
+                hub::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+/// Open `conns` connections to `addr` (each in its own greenlet).
+pub fn connect_all(addr: SocketAddr, conns: usize) -> Vec<TcpStream> {
+    let tasks: Vec<_> = (0..conns)
+        .map(|_| {
+            hub::spawn(move || {
+                let s = TcpStream::connect(addr)?;
+                s.set_nodelay(true)?;
+                Ok::<_, std::io::Error>(s)
+            })
+        })
+        .collect();
+    tasks
+        .into_iter()
+        .map(|t| {
+            t.get()
+                .expect("connect task")
+                .unwrap_or_else(|e| panic!("connect to {addr}: {e}"))
+        })
+        .collect()
+}
+
+/// One round trip on `s`.
+pub fn round_trip(
+    s: &mut TcpStream,
+    msg: &[u8; MESSAGE],
+    back: &mut [u8; MESSAGE],
+) -> std::io::Result<()> {
+    s.write_all(msg)?;
+    s.read_exact(back)?;
+    if back != msg {
+        return Err(std::io::Error::other("the echo differs from the message"));
+    }
+    Ok(())
+}
+
+/// Every stream does `rounds` round trips, all at once; returns the streams
+/// for reuse.
+pub fn run_rounds(streams: Vec<TcpStream>, rounds: u64) -> Vec<TcpStream> {
+    let tasks: Vec<_> = streams
+        .into_iter()
+        .map(|mut s| {
+            hub::spawn(move || {
+                let msg = [b'x'; MESSAGE];
+                let mut back = [0u8; MESSAGE];
+                for _ in 0..rounds {
+                    round_trip(&mut s, &msg, &mut back).expect("round trip");
+                }
+                s
+            })
+        })
+        .collect();
+    tasks
+        .into_iter()
+        .map(|t| t.get().expect("client task"))
+        .collect()
+}
+
+/// Every stream does round trips until `d` has passed; returns the total.
+pub fn run_for(streams: Vec<TcpStream>, d: Duration) -> u64 {
+    let total = Rc::new(Cell::new(0u64));
+    let until = Instant::now() + d;
+    let tasks: Vec<_> = streams
+        .into_iter()
+        .map(|mut s| {
+            let total = total.clone();
+            hub::spawn(move || {
+                let msg = [b'x'; MESSAGE];
+                let mut back = [0u8; MESSAGE];
+                while Instant::now() < until {
+                    round_trip(&mut s, &msg, &mut back).expect("round trip");
+                    total.set(total.get() + 1);
+                }
+            })
+        })
+        .collect();
+    hub::join_all(&tasks, None);
+    total.get()
+}

@@ -1,0 +1,124 @@
+//! The seed says coroutines use one core only. One hub per thread answers
+//! it: N threads, each with its own hub and its own listener on the same
+//! port (`SO_REUSEPORT`, so the kernel spreads connections over them).
+//!
+//! ```text
+//! cargo run --release --example multicore_echo                 # 1..=cores threads
+//! cargo run --release --example multicore_echo -- --threads 4 --connections 64 --millis 2000 --work-us 20
+//! ```
+//!
+//! For each server thread count from 1 to `--threads` (default: the number
+//! of cores), it starts the servers on a fresh port and runs a client (one
+//! more thread with its own hub, `--connections` connections) for
+//! `--millis`, and prints round trips per second.
+//!
+//! Each request costs the server `--work-us` microseconds of computation
+//! (default 20), as a real server's parsing and handling would. A bare echo
+//! is all system calls, and on a 2-core machine the client needs as much
+//! CPU as the server: there, a second server thread has no core of its own.
+//! With work per request, the server is the bottleneck and a second thread
+//! (a second core) nearly doubles the throughput.
+
+#[path = "common/echo.rs"]
+mod echo;
+
+use greenlet::hub::net::TcpListener;
+use socket2::{Domain, Protocol, Socket, Type};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+struct Options {
+    threads: usize,
+    connections: usize,
+    millis: u64,
+    work_us: u64,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        connections: 64,
+        millis: 2000,
+        work_us: 20,
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let value = || -> u64 {
+            args.get(i + 1)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| {
+                    eprintln!("multicore_echo: {} needs a number", args[i]);
+                    std::process::exit(2)
+                })
+        };
+        match args[i].as_str() {
+            "--threads" => o.threads = value() as usize,
+            "--connections" => o.connections = value() as usize,
+            "--millis" => o.millis = value(),
+            "--work-us" => o.work_us = value(),
+            _ => {
+                eprintln!(
+                    "usage: multicore_echo [--threads N] [--connections N] [--millis N] [--work-us N]"
+                );
+                std::process::exit(2)
+            }
+        }
+        i += 2;
+    }
+    o.threads = o.threads.max(1);
+    o.connections = o.connections.max(1);
+    o
+}
+
+/// A listener on `addr` that shares its port with the others.
+fn reuseport_listener(addr: SocketAddr) -> std::net::TcpListener {
+    let s =
+        Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).expect("socket");
+    s.set_reuse_address(true).expect("SO_REUSEADDR");
+    s.set_reuse_port(true).expect("SO_REUSEPORT");
+    s.bind(&addr.into()).expect("bind");
+    s.listen(1024).expect("listen");
+    s.into()
+}
+
+/// Start `n` server threads on one fresh port; return its address.
+fn start_servers(n: usize, work_us: u64) -> SocketAddr {
+    let first = reuseport_listener("127.0.0.1:0".parse().expect("addr"));
+    let addr = first.local_addr().expect("local_addr");
+    let mut listeners = vec![first];
+    listeners.extend((1..n).map(|_| reuseport_listener(addr)));
+    for l in listeners {
+        std::thread::spawn(move || {
+            let l = TcpListener::from_std(l).expect("register listener");
+            echo::serve(l, work_us)
+        });
+    }
+    addr
+}
+
+fn main() {
+    let o = options();
+    println!(
+        "{} connections, {} ms per run, {} us of work per request",
+        o.connections, o.millis, o.work_us
+    );
+    let mut base = None;
+    for n in 1..=o.threads {
+        let addr = start_servers(n, o.work_us);
+        let rate = std::thread::spawn(move || {
+            let streams = echo::connect_all(addr, o.connections);
+            let t = Instant::now();
+            let done = echo::run_for(streams, Duration::from_millis(o.millis));
+            done as f64 / t.elapsed().as_secs_f64()
+        })
+        .join()
+        .expect("client thread");
+        let base = *base.get_or_insert(rate);
+        println!(
+            "{n} server thread{}: {rate:.0} round trips/s ({:.2}x)",
+            if n == 1 { " " } else { "s" },
+            rate / base
+        );
+    }
+}

@@ -1,0 +1,220 @@
+//! `hub::net`: TCP sockets that wait on the hub. Each test runs on its own
+//! thread (its own hub) over loopback.
+
+use greenlet::hub::net::{TcpListener, TcpStream};
+use greenlet::hub::{self, Elapsed, Task};
+use std::io::{ErrorKind, Read, Write};
+use std::net::Shutdown;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+fn listener() -> (TcpListener, std::net::SocketAddr) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let a = l.local_addr().expect("local_addr");
+    (l, a)
+}
+
+/// Serve `n` connections: echo everything until the peer shuts down.
+fn echo_server(l: TcpListener, n: usize) -> Task<usize> {
+    hub::spawn(move || {
+        let l = Rc::new(l);
+        let conns: Vec<Task<usize>> = (0..n)
+            .map(|_| {
+                let (mut s, _) = l.accept().expect("accept");
+                hub::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    let mut total = 0;
+                    loop {
+                        match s.read(&mut buf) {
+                            Ok(0) => return total,
+                            Ok(k) => {
+                                s.write_all(&buf[..k]).expect("echo write");
+                                total += k;
+                            }
+                            Err(e) => panic!("server read: {e}"),
+                        }
+                    }
+                })
+            })
+            .collect();
+        conns.into_iter().map(|t| t.get().expect("conn task")).sum()
+    })
+}
+
+#[test]
+fn a_hundred_connections_echo_concurrently() {
+    let (l, addr) = listener();
+    let server = echo_server(l, 100);
+    let clients: Vec<Task<()>> = (0..100u32)
+        .map(|i| {
+            hub::spawn(move || {
+                let mut s = TcpStream::connect(addr).expect("connect");
+                s.set_nodelay(true).unwrap();
+                for round in 0..10u32 {
+                    let msg = format!("client {i} round {round}");
+                    s.write_all(msg.as_bytes()).unwrap();
+                    let mut back = vec![0; msg.len()];
+                    s.read_exact(&mut back).unwrap();
+                    assert_eq!(back, msg.as_bytes());
+                }
+                s.shutdown(Shutdown::Write).unwrap();
+                let mut rest = Vec::new();
+                s.read_to_end(&mut rest).unwrap();
+                assert!(rest.is_empty());
+            })
+        })
+        .collect();
+    assert_eq!(hub::join_all(&clients, Some(Duration::from_secs(120))), 100);
+    for c in clients {
+        c.get().expect("client");
+    }
+    let expected: usize = (0..100u32)
+        .map(|i| {
+            (0..10u32)
+                .map(|r| format!("client {i} round {r}").len())
+                .sum::<usize>()
+        })
+        .sum();
+    assert_eq!(server.get().expect("server"), expected);
+}
+
+#[test]
+fn large_transfers_wait_for_writability() {
+    // 8 MiB one way fills the socket buffers: the writer must wait for the
+    // reader, which runs in another greenlet of the same thread.
+    let (l, addr) = listener();
+    let n = 8 << 20;
+    let reader = hub::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut got = Vec::with_capacity(n);
+        s.read_to_end(&mut got).unwrap();
+        got
+    });
+    let mut c = TcpStream::connect(addr).unwrap();
+    let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+    c.write_all(&data).unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    assert!(reader.get().unwrap() == data);
+}
+
+#[test]
+fn a_peer_that_closes_mid_stream_is_an_error_or_eof_not_a_panic() {
+    let (l, addr) = listener();
+    let peer = hub::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.write_all(b"partial").unwrap();
+        // Closed without reading what the client sends: the client's
+        // writes end in a reset.
+    });
+    let mut c = TcpStream::connect(addr).unwrap();
+    let mut buf = [0u8; 64];
+    let mut got = Vec::new();
+    loop {
+        match c.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => got.extend_from_slice(&buf[..k]),
+            Err(e) => panic!("read before EOF: {e}"),
+        }
+    }
+    assert_eq!(got, b"partial");
+    peer.get().unwrap();
+    // Keep writing into the closed connection: a reset or broken pipe comes
+    // back as an io::Error.
+    let err = (0..1000)
+        .find_map(|_| c.write_all(&[0u8; 4096]).err())
+        .expect("writes to a closed peer fail");
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::BrokenPipe | ErrorKind::ConnectionReset
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn connection_refused_is_an_error() {
+    // Bind then drop, so the port is (very likely) closed.
+    let addr = {
+        let (l, a) = listener();
+        drop(l);
+        a
+    };
+    let e = TcpStream::connect(addr).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
+    let e = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
+    let e = TcpStream::connect("no-such-host.invalid:1").unwrap_err();
+    assert_ne!(e.kind(), ErrorKind::ConnectionRefused, "{e}");
+}
+
+#[test]
+fn a_timeout_fires_while_a_task_waits_on_a_socket() {
+    let (l, addr) = listener();
+    let tx = Rc::new(std::cell::Cell::new(false));
+    let go = tx.clone();
+    let server = hub::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        // Say nothing until told, then answer.
+        while !go.get() {
+            hub::sleep(Duration::from_millis(1));
+        }
+        s.write_all(b"late").unwrap();
+        s
+    });
+    let reader = hub::spawn(move || {
+        let mut c = TcpStream::connect(addr).unwrap();
+        let mut buf = [0u8; 4];
+        let t = Instant::now();
+        let r = hub::with_timeout(Duration::from_millis(30), || c.read(&mut buf));
+        assert!(matches!(r, Err(Elapsed)), "{r:?}");
+        assert!(t.elapsed() >= Duration::from_millis(30));
+        // The stream is still usable after the interrupted read.
+        tx.set(true);
+        c.read_exact(&mut buf).unwrap();
+        buf
+    });
+    assert_eq!(&reader.get().unwrap(), b"late");
+    drop(server.get().unwrap());
+}
+
+#[test]
+fn one_greenlet_reads_while_another_writes_the_same_stream() {
+    let (l, addr) = listener();
+    let server = echo_server(l, 1);
+    let c = Rc::new(TcpStream::connect(addr).unwrap());
+    let n = 1 << 20;
+    let w = c.clone();
+    let writer = hub::spawn(move || {
+        let chunk = [7u8; 16 * 1024];
+        let mut sent = 0;
+        while sent < n {
+            (&*w).write_all(&chunk).unwrap();
+            sent += chunk.len();
+        }
+        w.shutdown(Shutdown::Write).unwrap();
+    });
+    let mut got = Vec::new();
+    (&*c).read_to_end(&mut got).unwrap();
+    writer.get().unwrap();
+    assert_eq!(got.len(), n);
+    assert!(got.iter().all(|&b| b == 7));
+    assert_eq!(server.get().unwrap(), n);
+}
+
+#[test]
+fn std_sockets_can_be_taken_over() {
+    let std_l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = std_l.local_addr().unwrap();
+    let l = TcpListener::from_std(std_l).unwrap();
+    let server = echo_server(l, 1);
+    let std_c = std::net::TcpStream::connect(addr).unwrap();
+    let mut c = TcpStream::from_std(std_c).unwrap();
+    c.write_all(b"ping").unwrap();
+    let mut b = [0; 4];
+    c.read_exact(&mut b).unwrap();
+    assert_eq!(&b, b"ping");
+    assert_eq!(c.peer_addr().unwrap(), addr);
+    drop(c);
+    assert_eq!(server.get().unwrap(), 4);
+}
