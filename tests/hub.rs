@@ -209,6 +209,21 @@ fn spawn_from_a_task_and_detached_tasks_keep_running() {
 }
 
 #[test]
+fn spawn_with_names_the_task_and_a_stack_that_cannot_be_mapped_is_an_error() {
+    let t = hub::spawn_with(Greenlet::builder().name("worker"), || {
+        Greenlet::current().name().map(str::to_owned)
+    });
+    assert_eq!(t.get().unwrap().as_deref(), Some("worker"));
+    let ran = Rc::new(Cell::new(false));
+    let r = ran.clone();
+    let e = hub::try_spawn_with(Greenlet::builder().stack_size(usize::MAX / 2), move || r.set(true))
+        .expect_err("no such stack");
+    assert!(!e.to_string().is_empty());
+    hub::sleep(ZERO);
+    assert!(!ran.get(), "nothing was spawned");
+}
+
+#[test]
 fn a_panicking_task_does_not_stop_the_hub_and_get_returns_its_panic() {
     let bad = hub::spawn(|| -> i32 {
         hub::sleep(ms(1));
@@ -269,7 +284,9 @@ fn ten_thousand_sleepers_wake_in_deadline_order() {
             seed ^= seed << 17;
             let deadline = base + Duration::from_micros(seed % 50_001);
             let (woke, early) = (woke.clone(), early.clone());
-            hub::spawn(move || {
+            // 64 KiB stacks: 10,000 default (1 MiB) ones would not fit a
+            // 32-bit address space.
+            hub::spawn_with(Greenlet::builder().stack_size(64 << 10), move || {
                 hub::sleep_until(deadline);
                 if Instant::now() < deadline {
                     early.set(early.get() + 1);

@@ -51,7 +51,7 @@ mod scheduler;
 mod slab;
 mod task;
 
-pub use task::{Task, join_all, spawn};
+pub use task::{Task, join_all, spawn, spawn_with, try_spawn_with};
 
 use scheduler::{ParkGuard, TimeoutUnwind, Wake, hub, unexpected};
 use std::fmt;

@@ -2,10 +2,11 @@
 
 use super::scheduler::{Hub, ParkGuard, Wake, hub, unexpected};
 use super::slab::Key;
-use crate::{Greenlet, GreenletExit};
+use crate::{Builder, Greenlet, GreenletExit};
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 use std::thread;
@@ -56,26 +57,59 @@ pub struct Task<R> {
 /// [`sleep`](super::sleep), a join, an IO wait.
 ///
 /// A panic in `f` ends the task, not the hub: [`Task::get`] returns it as
-/// `Err`.
+/// `Err`. The task gets a default-size stack (1 MiB of address space, a
+/// page or two of memory) from the thread's pool; see [`spawn_with`] for
+/// a name or another size.
 ///
 /// # Panics
-/// If no stack can be mapped for it (the message is the `io::Error`'s text).
+/// If no stack can be mapped for it (the message is the `io::Error`'s
+/// text; [`try_spawn_with`] returns it instead).
 pub fn spawn<F, R>(f: F) -> Task<R>
 where
     F: FnOnce() -> R + 'static,
     R: 'static,
 {
+    spawn_with(Greenlet::builder(), f)
+}
+
+/// [`spawn`] with the name and stack size of `builder` (its parent, if
+/// set, is replaced: a task's parent is always the hub).
+///
+/// # Panics
+/// As [`spawn`].
+pub fn spawn_with<F, R>(builder: Builder, f: F) -> Task<R>
+where
+    F: FnOnce() -> R + 'static,
+    R: 'static,
+{
+    try_spawn_with(builder, f).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`spawn_with`], returning the error if no stack can be mapped (nothing
+/// is spawned then).
+///
+/// # Errors
+/// The stack's `io::Error` (out of memory, `vm.max_map_count`, ...).
+pub fn try_spawn_with<F, R>(builder: Builder, f: F) -> io::Result<Task<R>>
+where
+    F: FnOnce() -> R + 'static,
+    R: 'static,
+{
     let hub = hub();
+    let mut error = None;
     let state = Rc::new_cyclic(|weak: &std::rc::Weak<TaskState<R>>| {
         let weak = weak.clone();
-        let greenlet = Greenlet::builder()
-            .parent(hub.greenlet())
-            .create(move |_: Wake| {
-                let result = panic::catch_unwind(AssertUnwindSafe(f));
-                if let Some(state) = weak.upgrade() {
-                    state.finish(&super::scheduler::hub(), result);
-                }
-            });
+        let created = builder.parent(hub.greenlet()).try_create(move |_: Wake| {
+            let result = panic::catch_unwind(AssertUnwindSafe(f));
+            if let Some(state) = weak.upgrade() {
+                state.finish(&super::scheduler::hub(), result);
+            }
+        });
+        let greenlet = created.unwrap_or_else(|e| {
+            error = Some(e);
+            // A placeholder that never runs: the task is dropped below.
+            Greenlet::main()
+        });
         TaskState {
             greenlet,
             result: RefCell::new(None),
@@ -83,8 +117,11 @@ where
             joiners: RefCell::new(Vec::new()),
         }
     });
+    if let Some(e) = error {
+        return Err(e);
+    }
     hub.schedule_start(state.greenlet.clone());
-    Task { state }
+    Ok(Task { state })
 }
 
 impl<R> Task<R> {

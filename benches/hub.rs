@@ -1,0 +1,139 @@
+//! The hub against tokio's `current_thread` runtime, in the same criterion
+//! run:
+//!
+//! * `echo/<server>/<connections>`: round trips per second of a 64-byte
+//!   echo over loopback with 1, 100 and 1,000 connections. The server runs
+//!   on its own thread: the hub's (`examples/common/echo.rs`) or an
+//!   equivalent tokio `current_thread` server. The client is the same for
+//!   both: this thread's hub, one greenlet per connection. One iteration is
+//!   one round trip on every connection.
+//! * `yield/<runtime>`: 100,000 greenlets (tasks) each yielding 10 times
+//!   (`hub::sleep(ZERO)`, `tokio::task::yield_now`): one iteration is the
+//!   whole run, spawn to join, so the time per yield is the iteration time
+//!   over 1,000,000.
+//!
+//! `cargo bench --bench hub`.
+
+#[path = "../examples/common/echo.rs"]
+mod echo;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use greenlet::hub::{self, net::TcpListener};
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn greenlet_server() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr");
+    std::thread::spawn(move || echo::serve(TcpListener::from_std(l).expect("register"), 0));
+    addr
+}
+
+fn tokio_server() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr");
+    l.set_nonblocking(true).expect("nonblocking");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::from_std(l).expect("register");
+            loop {
+                let (mut s, _) = l.accept().await.expect("accept");
+                let _ = s.set_nodelay(true);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 16 * 1024];
+                    loop {
+                        let n = match s.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        if s.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        })
+    });
+    addr
+}
+
+fn echo_bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("echo");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(3));
+    g.warm_up_time(Duration::from_millis(500));
+    let servers = [("greenlet_hub", greenlet_server()), ("tokio_current_thread", tokio_server())];
+    for conns in [1usize, 100, 1000] {
+        g.throughput(Throughput::Elements(conns as u64));
+        for (name, addr) in servers {
+            // Connections persist across samples (connecting is not timed).
+            let streams = RefCell::new(Some(echo::connect_all(addr, conns)));
+            g.bench_with_input(BenchmarkId::new(name, conns), &conns, |b, _| {
+                b.iter_custom(|iters| {
+                    let s = streams.borrow_mut().take().expect("streams");
+                    let t = Instant::now();
+                    let s = echo::run_rounds(s, iters);
+                    let d = t.elapsed();
+                    *streams.borrow_mut() = Some(s);
+                    d
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+const TASKS: usize = 100_000;
+const YIELDS: usize = 10;
+
+fn yield_bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("yield");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(5));
+    g.throughput(Throughput::Elements((TASKS * YIELDS) as u64));
+    g.bench_function("greenlet_hub", |b| {
+        b.iter(|| {
+            let tasks: Vec<_> = (0..TASKS)
+                .map(|_| {
+                    hub::spawn(|| {
+                        for _ in 0..YIELDS {
+                            hub::sleep(Duration::ZERO);
+                        }
+                    })
+                })
+                .collect();
+            assert_eq!(hub::join_all(&tasks, None), TASKS);
+        })
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    g.bench_function("tokio_current_thread", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let tasks: Vec<_> = (0..TASKS)
+                    .map(|_| {
+                        tokio::spawn(async {
+                            for _ in 0..YIELDS {
+                                tokio::task::yield_now().await;
+                            }
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.expect("task");
+                }
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, echo_bench, yield_bench);
+criterion_main!(benches);
