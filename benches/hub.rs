@@ -11,6 +11,9 @@
 //!   (`hub::sleep(ZERO)`, `tokio::task::yield_now`): one iteration is the
 //!   whole run, spawn to join, so the time per yield is the iteration time
 //!   over 1,000,000.
+//! * `yield_one/<runtime>`: one task yielding in a loop: the cost of one
+//!   trip through the scheduler without the spawn and the cache misses of
+//!   100,000 stacks.
 //!
 //! `cargo bench --bench hub`.
 
@@ -68,7 +71,10 @@ fn echo_bench(c: &mut Criterion) {
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(3));
     g.warm_up_time(Duration::from_millis(500));
-    let servers = [("greenlet_hub", greenlet_server()), ("tokio_current_thread", tokio_server())];
+    let servers = [
+        ("greenlet_hub", greenlet_server()),
+        ("tokio_current_thread", tokio_server()),
+    ];
     for conns in [1usize, 100, 1000] {
         g.throughput(Throughput::Elements(conns as u64));
         for (name, addr) in servers {
@@ -135,5 +141,40 @@ fn yield_bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, echo_bench, yield_bench);
+fn yield_one_bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("yield_one");
+    g.bench_function("greenlet_hub", |b| {
+        b.iter_custom(|iters| {
+            let t = hub::spawn(move || {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    hub::sleep(Duration::ZERO);
+                }
+                t.elapsed()
+            });
+            t.get().expect("no panic")
+        })
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    g.bench_function("tokio_current_thread", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async move {
+                tokio::spawn(async move {
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        tokio::task::yield_now().await;
+                    }
+                    t.elapsed()
+                })
+                .await
+                .expect("no panic")
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, echo_bench, yield_bench, yield_one_bench);
 criterion_main!(benches);

@@ -4,7 +4,8 @@
 # difference in instructions by the difference in round trips.
 #
 # Usage: ci/callgrind.sh [kind ...]
-#   (default: raw greenlet generator corosensei create corosensei_create call)
+#   (default: raw greenlet generator corosensei create corosensei_create call
+#    hub_yield tokio_yield)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || {
@@ -22,7 +23,7 @@ count() { # kind n -> instructions
     rm -f "$out"
 }
 kinds=("$@")
-[ ${#kinds[@]} -eq 0 ] && kinds=(raw greenlet generator corosensei create corosensei_create call)
+[ ${#kinds[@]} -eq 0 ] && kinds=(raw greenlet generator corosensei create corosensei_create call hub_yield tokio_yield)
 for kind in "${kinds[@]}"; do
     a=$(count "$kind" $n1)
     b=$(count "$kind" $n2)

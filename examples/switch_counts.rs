@@ -3,11 +3,13 @@
 //! run it with two different N and divide the difference in instructions by
 //! the difference in N (`ci/callgrind.sh` does exactly that).
 //!
-//! Usage: `switch_counts <raw|greenlet|generator|create|corosensei|corosensei_create|call> <n>`
+//! Usage: `switch_counts <raw|greenlet|generator|create|corosensei|corosensei_create|call|hub_yield|tokio_yield> <n>`
 //!
 //! `create` is create + run to completion + drop of a `Greenlet` with a
 //! pooled stack; `corosensei_create` the same with a reused stack. The
 //! corosensei kinds exist where corosensei does (not on s390x, powerpc64).
+//! `hub_yield` is one task's `hub::sleep(ZERO)` (task, hub, task);
+//! `tokio_yield` one tokio task's `yield_now` on a `current_thread` runtime.
 
 #[cfg(peer_corosensei)]
 use corosensei::{Coroutine, CoroutineResult};
@@ -120,6 +122,41 @@ fn corosensei_creates(n: usize) -> usize {
     total
 }
 
+/// One task yielding `n` times through the hub (`sleep(ZERO)`: task to
+/// hub to task).
+#[inline(never)]
+fn hub_yields(n: usize) -> usize {
+    let t = greenlet::hub::spawn(move || {
+        let mut k = 0;
+        for _ in 0..n {
+            greenlet::hub::sleep(std::time::Duration::ZERO);
+            k += 1;
+        }
+        k
+    });
+    t.get().expect("no panic")
+}
+
+/// The peer of `hub_yields`: one tokio task on a `current_thread` runtime
+/// yielding `n` times.
+#[inline(never)]
+fn tokio_yields(n: usize) -> usize {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let t = tokio::spawn(async move {
+            let mut k = 0;
+            for _ in 0..n {
+                tokio::task::yield_now().await;
+                k += 1;
+            }
+            k
+        });
+        t.await.expect("no panic")
+    })
+}
+
 #[inline(never)]
 fn add(x: usize) -> usize {
     x + 1
@@ -137,7 +174,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(which), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse().ok())) else {
         eprintln!(
-            "usage: switch_counts <raw|greenlet|generator|create|corosensei|corosensei_create|call> <n>"
+            "usage: switch_counts <raw|greenlet|generator|create|corosensei|corosensei_create|call|hub_yield|tokio_yield> <n>"
         );
         std::process::exit(2);
     };
@@ -151,6 +188,8 @@ fn main() {
         #[cfg(peer_corosensei)]
         "corosensei_create" => corosensei_creates(n),
         "call" => call_round_trips(n),
+        "hub_yield" => hub_yields(n),
+        "tokio_yield" => tokio_yields(n),
         other => {
             eprintln!("unknown kind {other}");
             std::process::exit(2);

@@ -216,8 +216,10 @@ fn spawn_with_names_the_task_and_a_stack_that_cannot_be_mapped_is_an_error() {
     assert_eq!(t.get().unwrap().as_deref(), Some("worker"));
     let ran = Rc::new(Cell::new(false));
     let r = ran.clone();
-    let e = hub::try_spawn_with(Greenlet::builder().stack_size(usize::MAX / 2), move || r.set(true))
-        .expect_err("no such stack");
+    let e = hub::try_spawn_with(Greenlet::builder().stack_size(usize::MAX / 2), move || {
+        r.set(true)
+    })
+    .expect_err("no such stack");
     assert!(!e.to_string().is_empty());
     hub::sleep(ZERO);
     assert!(!ran.get(), "nothing was spawned");
