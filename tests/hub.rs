@@ -505,6 +505,43 @@ fn two_greenlets_wait_on_one_descriptor() {
 }
 
 #[test]
+fn a_wait_after_the_data_was_consumed_waits_instead_of_returning_at_once() {
+    // Two greenlets wait on one pipe; one byte arrives once. Both may wake
+    // for it, one reads it; after that every wait must time out: a wait
+    // that trusted the earlier event would return at once, again and again.
+    let (r, w) = pipe();
+    let fd = r.as_raw_fd();
+    let wakes = Rc::new(Cell::new(0u32));
+    let timeouts = Rc::new(Cell::new(0u32));
+    let waiter = || {
+        let (wakes, timeouts) = (wakes.clone(), timeouts.clone());
+        hub::spawn(move || {
+            for _ in 0..5 {
+                match hub::wait_readable(fd, Some(ms(15))) {
+                    Ok(()) => {
+                        wakes.set(wakes.get() + 1);
+                        let mut b = 0u8;
+                        // SAFETY: reads at most one byte into a live local.
+                        unsafe { libc::read(fd, (&raw mut b).cast(), 1) };
+                    }
+                    Err(e) => {
+                        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+                        timeouts.set(timeouts.get() + 1);
+                    }
+                }
+            }
+        })
+    };
+    let tasks = [waiter(), waiter()];
+    hub::sleep(ms(5));
+    write_byte(&w);
+    assert_eq!(hub::join_all(&tasks, None), 2);
+    assert!(wakes.get() <= 2, "{} wakes for one byte", wakes.get());
+    assert_eq!(wakes.get() + timeouts.get(), 10);
+    drop(r);
+}
+
+#[test]
 fn bad_descriptors_are_errors_not_panics() {
     assert_eq!(
         hub::wait_readable(-1, None).unwrap_err().kind(),

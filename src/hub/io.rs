@@ -148,8 +148,20 @@ impl Reactor {
     }
 
     /// Register `fd` for one wait (or join the registration already there).
+    ///
+    /// Either way the kernel checks the descriptor's readiness afresh (an
+    /// `EPOLL_CTL_ADD` or `EPOLL_CTL_MOD` queues an event if it is ready
+    /// now), so a wait that clears its bit and then waits for an event
+    /// sees the present state: level-triggered semantics for each call,
+    /// over an edge-triggered registration.
     fn attach(&self, fd: RawFd) -> io::Result<Key> {
-        if let Some(&key) = self.by_fd.borrow().get(&fd) {
+        let existing = self.by_fd.borrow().get(&fd).copied();
+        if let Some(key) = existing {
+            self.poll.borrow().registry().reregister(
+                &mut SourceFd(&fd),
+                Token(key.index()),
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
             if let Some(reg) = self.regs.borrow_mut().get_mut(key) {
                 reg.users += 1;
             }
@@ -256,7 +268,9 @@ pub(crate) fn wait_fd(hub: &Hub, fd: RawFd, dir: Dir, timeout: Option<Duration>)
         Err(e) if e.raw_os_error() == Some(libc::EPERM) => return Ok(()),
         Err(e) => return Err(e),
     };
-    wait_on(hub, reg, dir, false, deadline, true)
+    // Wait for the event the (re)registration queues if it is ready now,
+    // not for a bit that an earlier event set (its data may be gone).
+    wait_on(hub, reg, dir, true, deadline, true)
 }
 
 fn wait_on(
