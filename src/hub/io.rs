@@ -45,6 +45,11 @@ struct Reg {
     users: usize,
     readable: bool,
     writable: bool,
+    /// The peer shut its side (or an error came): final, so reads never
+    /// wait again (they return 0 or the error).
+    read_closed: bool,
+    /// Hang-up or error: final, writes never wait again.
+    write_closed: bool,
     readers: Vec<Key>,
     writers: Vec<Key>,
 }
@@ -94,6 +99,12 @@ impl Reactor {
             // An error or hang-up wakes both directions: the next system
             // call reports it.
             let broken = ev.is_error();
+            if broken || ev.is_read_closed() {
+                reg.read_closed = true;
+            }
+            if broken || ev.is_write_closed() {
+                reg.write_closed = true;
+            }
             if broken || ev.is_readable() || ev.is_read_closed() {
                 reg.readable = true;
                 for k in reg.readers.drain(..) {
@@ -119,6 +130,8 @@ impl Reactor {
             users: 0,
             readable: true,
             writable: true,
+            read_closed: false,
+            write_closed: false,
             readers: Vec::new(),
             writers: Vec::new(),
         });
@@ -133,6 +146,21 @@ impl Reactor {
         }
         self.by_fd.borrow_mut().insert(fd, key);
         Ok(key)
+    }
+
+    /// Forget that `key` is ready in `dir`: the next operation waits for
+    /// an event first. For a socket that an operation just drained (a read
+    /// that returned less than asked): with epoll, every new arrival after
+    /// that raises an event, so the "would block" call can be skipped.
+    pub(crate) fn clear_ready(&self, key: Key, dir: Dir) {
+        if let Some(r) = self.regs.borrow_mut().get_mut(key) {
+            // An end of stream (or error) that came with the data raises no
+            // further event: after it, the next call must not wait.
+            match dir {
+                Dir::Read => r.readable = r.read_closed,
+                Dir::Write => r.writable = r.write_closed,
+            }
+        }
     }
 
     /// Undo [`register`](Reactor::register), before `source` is closed.
@@ -173,6 +201,8 @@ impl Reactor {
             users: 1,
             readable: false,
             writable: false,
+            read_closed: false,
+            write_closed: false,
             readers: Vec::new(),
             writers: Vec::new(),
         });
@@ -294,13 +324,14 @@ fn wait_on(
     {
         let mut regs = hub.io.regs.borrow_mut();
         let r = regs.get_mut(reg).expect("a live registration");
-        let bit = match dir {
-            Dir::Read => &mut r.readable,
-            Dir::Write => &mut r.writable,
+        let (bit, closed) = match dir {
+            Dir::Read => (&mut r.readable, r.read_closed),
+            Dir::Write => (&mut r.writable, r.write_closed),
         };
         if clear {
-            *bit = false;
-        } else if *bit {
+            *bit = closed;
+        }
+        if *bit {
             return Ok(());
         }
     }

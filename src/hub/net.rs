@@ -257,7 +257,15 @@ impl TcpStream {
 impl Read for &TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut sock = &self.sock;
-        self.reg.run(Dir::Read, None, || sock.read(buf))
+        let len = buf.len();
+        let n = self.reg.run(Dir::Read, None, || sock.read(buf))?;
+        if n > 0 && n < len {
+            // Less than asked: the receive buffer is empty now, and epoll
+            // reports every arrival after this; skip the read that would
+            // only say "would block".
+            self.reg.hub.io.clear_ready(self.reg.key, Dir::Read);
+        }
+        Ok(n)
     }
 
     fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
@@ -269,7 +277,12 @@ impl Read for &TcpStream {
 impl Write for &TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut sock = &self.sock;
-        self.reg.run(Dir::Write, None, || sock.write(buf))
+        let n = self.reg.run(Dir::Write, None, || sock.write(buf))?;
+        if n > 0 && n < buf.len() {
+            // A short write filled the send buffer: wait for room.
+            self.reg.hub.io.clear_ready(self.reg.key, Dir::Write);
+        }
+        Ok(n)
     }
 
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
