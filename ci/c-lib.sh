@@ -31,6 +31,10 @@ if [[ "$cc" == *-gcc ]]; then prefix=${cc%gcc}; fi
 syms=$root/include/greenlet.syms
 out=$root/target/c/$triple
 mkdir -p "$out"
+# Work in a directory of our own and rename at the end, so that two runs at
+# once never see a half-written archive.
+work=$(mktemp -d "$out/tmp.XXXXXX")
+trap 'rm -rf "$work"' EXIT
 RUSTFLAGS="-C panic=abort" cargo build --quiet --release -p greenlet-c \
     --manifest-path "$root/Cargo.toml" --target "$triple" \
     --target-dir "$root/target/c-build" >&2
@@ -38,19 +42,19 @@ lib=$root/target/c-build/$triple/release/libgreenlet_c.a
 
 roots=()
 while read -r s; do roots+=(-u "$s"); done <"$syms"
-"${prefix}ld" -r --gc-sections "${roots[@]}" -o "$out/greenlet.o" \
+"${prefix}ld" -r --gc-sections "${roots[@]}" -o "$work/greenlet.o" \
     --whole-archive "$lib"
 "${prefix}objcopy" --keep-global-symbols="$syms" \
     --remove-section=.llvmbc --remove-section=.llvmcmd --strip-debug --strip-unneeded \
-    "$out/greenlet.o" "$out/greenlet.o"
-rm -f "$out/libgreenlet.a"
-"${prefix}ar" rcs "$out/libgreenlet.a" "$out/greenlet.o"
+    "$work/greenlet.o" "$work/greenlet.o"
+"${prefix}ar" rcs "$work/libgreenlet.a" "$work/greenlet.o"
 
-exported=$("${prefix}nm" -g --defined-only "$out/libgreenlet.a" |
+exported=$("${prefix}nm" -g --defined-only "$work/libgreenlet.a" |
     awk 'NF == 3 { print $3 }' | sort)
 if [[ "$exported" != "$(sort "$syms")" ]]; then
-    echo "ci/c-lib.sh: $out/libgreenlet.a exports other symbols than $syms:" >&2
+    echo "ci/c-lib.sh: libgreenlet.a would export other symbols than $syms:" >&2
     diff <(sort "$syms") <(echo "$exported") >&2 || true
     exit 1
 fi
+mv -f "$work/libgreenlet.a" "$out/libgreenlet.a"
 echo "$out/libgreenlet.a"
