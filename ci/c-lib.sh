@@ -8,8 +8,10 @@
 # 1. `cargo build --release -p greenlet-c` (capi/: no_std, libc only), with
 #    `-C panic=abort` (a no_std staticlib cannot unwind) in a target dir of
 #    its own, target/c-build, so the flags do not disturb other builds.
-# 2. `ld -r --gc-sections`: one relocatable object holding what the symbols
-#    of include/greenlet.syms need, and nothing else of Rust's core.
+# 2. `ld -r --gc-sections -u <each symbol>`: one relocatable object made of
+#    only the archive members, and within them only the sections, that the
+#    symbols of include/greenlet.syms need (no other part of Rust's core or
+#    compiler_builtins, e.g. not its aarch64 CPU-feature constructors).
 # 3. `objcopy --keep-global-symbols=include/greenlet.syms`: every other
 #    symbol becomes local, so nothing can collide with another copy of Rust
 #    or of this library; the LLVM bitcode sections of the precompiled core
@@ -43,7 +45,7 @@ lib=$root/target/c-build/$triple/release/libgreenlet_c.a
 roots=()
 while read -r s; do roots+=(-u "$s"); done <"$syms"
 "${prefix}ld" -r --gc-sections "${roots[@]}" -o "$work/greenlet.o" \
-    --whole-archive "$lib"
+    "$lib"
 "${prefix}objcopy" --keep-global-symbols="$syms" \
     --remove-section=.llvmbc --remove-section=.llvmcmd --strip-debug --strip-unneeded \
     "$work/greenlet.o" "$work/greenlet.o"
