@@ -22,7 +22,9 @@ Installs what is missing, then runs:
   lint        cargo fmt --check; cargo clippy --all-targets -D warnings
               (host and each cross target; the no_std library; capi/)
   no_std      cargo build --no-default-features for the bare-metal targets
-              (${NOSTD_TARGETS[*]})
+              (${NOSTD_TARGETS[*]}), and bare-metal/ (the raw
+              layer in a program without std, allocator or libc) built and
+              run as a Linux process
   host        cargo test (with the C examples); cargo test --release; the
               shared-fp-control build; cargo test --no-default-features
   cross       cargo test [--release] --target TRIPLE under qemu-user, and
@@ -61,12 +63,14 @@ TARGET_TABLE=(
 DEFAULT_TARGETS=(aarch64-unknown-linux-gnu)
 
 # Bare-metal targets the no_std library must build for, one row each:
-#   triple | GNU tool prefix for cc ("-": the host's) | apt packages
+#   triple | GNU tool prefix for cc ("-": the host's) | how to run the
+#   freestanding test program (bare-metal/) as a Linux process ("-":
+#   natively) | apt packages
 # Any GNU-style ELF toolchain for the CPU assembles the port; Debian's
 # Linux cross gcc does.
 NOSTD_TABLE=(
-    "x86_64-unknown-none|-|gcc"
-    "aarch64-unknown-none|aarch64-linux-gnu|gcc-aarch64-linux-gnu"
+    "x86_64-unknown-none|-|-|gcc"
+    "aarch64-unknown-none|aarch64-linux-gnu|qemu-aarch64|gcc-aarch64-linux-gnu qemu-user"
 )
 NOSTD_TARGETS=()
 for row in "${NOSTD_TABLE[@]}"; do NOSTD_TARGETS+=("${row%%|*}"); done
@@ -121,26 +125,45 @@ cross_env() {
     fi
 }
 
-# cc for a bare-metal TRIPLE of NOSTD_TABLE (in a subshell, like cross_env).
-nostd_env() {
-    local triple=$1 row gnu lower
+# Field INDEX of the NOSTD_TABLE row of TRIPLE.
+nostd_field() {
+    local row
     for row in "${NOSTD_TABLE[@]}"; do
-        [[ "${row%%|*}" == "$triple" ]] && gnu=$(cut -d'|' -f2 <<<"$row")
+        if [[ "${row%%|*}" == "$1" ]]; then
+            cut -d'|' -f"$2" <<<"$row"
+            return 0
+        fi
     done
-    [[ -n "${gnu:-}" ]] || die "unknown bare-metal target $triple"
-    lower=${triple//-/_}
-    if [[ "$gnu" != "-" ]]; then
-        export "CC_${lower}=${gnu}-gcc" "AR_${lower}=${gnu}-ar"
-    fi
+    die "unknown bare-metal target $1"
 }
 
-with_nostd() {
-    local triple=$1
-    shift
+# The no_std checks for a bare-metal TRIPLE: build and lint the library
+# without std, then build bare-metal/ (the raw layer linked with no std, no
+# allocator, no libc) and run it as a Linux process.
+nostd_check() {
+    local triple=$1 gnu runner lower bin out
+    gnu=$(nostd_field "$triple" 2)
+    runner=$(nostd_field "$triple" 3)
+    lower=${triple//-/_}
     (
-        nostd_env "$triple"
-        "$@"
+        if [[ "$gnu" != "-" ]]; then
+            export "CC_${lower}=${gnu}-gcc" "AR_${lower}=${gnu}-ar"
+        fi
+        set -x
+        cargo build --no-default-features --target "$triple"
+        cargo clippy --no-default-features --target "$triple" -- -D warnings
+        cargo build --release -p greenlet-bare-metal --target "$triple"
+        cargo clippy --release -p greenlet-bare-metal --target "$triple" -- -D warnings
     )
+    bin=target/$triple/release/bare_metal_switch
+    if [[ "$runner" == "-" ]]; then
+        out=$("$bin")
+    else
+        out=$("$runner" "$bin")
+    fi
+    echo "$out"
+    [[ "$out" == "bare-metal greenlet: 100000 round trips ok" ]] ||
+        die "$bin did not report success"
 }
 
 with_cross() {
@@ -327,7 +350,7 @@ install_all() {
         packages+=" $(target_field "$t" 4)"
     done
     for row in "${NOSTD_TABLE[@]}"; do
-        packages+=" $(cut -d'|' -f3 <<<"$row")"
+        packages+=" $(cut -d'|' -f4 <<<"$row")"
     done
     # shellcheck disable=SC2086 # word splitting wanted
     install_apt $packages
@@ -405,9 +428,7 @@ main() {
     step "clippy (capi)" env RUSTFLAGS="-C panic=abort" \
         cargo clippy -p greenlet-c --target-dir target/c-build -- -D warnings
     for t in "${NOSTD_TARGETS[@]}"; do
-        step "build + clippy (no_std, $t)" with_nostd "$t" bash -c \
-            "cargo build --no-default-features --target $t &&
-             cargo clippy --no-default-features --target $t -- -D warnings"
+        step "no_std build, clippy, bare-metal run ($t)" nostd_check "$t"
     done
     for t in "${TARGETS[@]}"; do
         is_default "$t" || continue # same Rust code: linting one cross target is enough
