@@ -169,9 +169,9 @@ impl<'a> StackRegion<'a> {
     /// after trimming.
     pub fn from_slice(buf: &'a mut [u8]) -> Result<StackRegion<'a>, RegionError> {
         let range = buf.as_mut_ptr_range();
-        let (start, end) = (range.start as usize, range.end as usize);
-        let bottom = start.next_multiple_of(STACK_ALIGN);
-        let top = end & !(STACK_ALIGN - 1);
+        let (lo, hi) = (range.start as usize, range.end as usize);
+        let bottom = lo.next_multiple_of(STACK_ALIGN);
+        let top = hi & !(STACK_ALIGN - 1);
         let usable = top.saturating_sub(bottom);
         if usable < MIN_REGION_BYTES {
             return Err(RegionError::TooSmall {
@@ -179,13 +179,14 @@ impl<'a> StackRegion<'a> {
                 min: MIN_REGION_BYTES,
             });
         }
-        // `bottom` and `top` lie within `buf` (rounded inwards), so the
-        // pointer keeps `buf`'s provenance.
-        let start = range.start.wrapping_add(bottom - start);
+        // `bottom` lies within `buf` (rounded inwards), so the pointer keeps
+        // `buf`'s provenance.
+        let bottom_ptr = range.start.wrapping_add(bottom - lo);
         // SAFETY: `buf` is an exclusive borrow for 'a of the whole range,
-        // and the checks of `new` passed above (aligned, large enough, not
-        // null and not wrapping, since it is a real slice).
-        unsafe { StackRegion::new(start, usable) }
+        // which contains [bottom, top); `new` checks the rest (it passes:
+        // aligned, large enough, and a real slice is neither null nor
+        // wrapping).
+        unsafe { StackRegion::new(bottom_ptr, usable) }
     }
 
     /// Declare that `guard` faults on every access and lies directly below
