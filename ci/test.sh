@@ -79,16 +79,24 @@ for row in "${NOSTD_TABLE[@]}"; do NOSTD_TARGETS+=("${row%%|*}"); done
 # C++ check of include/greenlet.h).
 HOST_PACKAGES="gcc g++ libc6-dev"
 
-# Fields of a table row: target_field TRIPLE INDEX (1 = triple, 2 = prefix,
-# 3 = qemu arch, 4 = packages).
-target_field() {
+# Field INDEX of the row of TRIPLE in the table named TABLE; fails (quietly)
+# when there is none.
+table_field() {
+    local -n table=$1
     local row
-    for row in "${TARGET_TABLE[@]}"; do
-        if [[ "${row%%|*}" == "$1" ]]; then
-            cut -d'|' -f"$2" <<<"$row"
+    for row in "${table[@]}"; do
+        if [[ "${row%%|*}" == "$2" ]]; then
+            cut -d'|' -f"$3" <<<"$row"
             return 0
         fi
     done
+    return 1
+}
+
+# Fields of a TARGET_TABLE row: target_field TRIPLE INDEX (1 = triple,
+# 2 = prefix, 3 = qemu arch, 4 = packages).
+target_field() {
+    table_field TARGET_TABLE "$1" "$2" && return 0
     echo "ci/test.sh: unknown target '$1' (known: $(known_triples))" >&2
     return 1
 }
@@ -127,14 +135,7 @@ cross_env() {
 
 # Field INDEX of the NOSTD_TABLE row of TRIPLE.
 nostd_field() {
-    local row
-    for row in "${NOSTD_TABLE[@]}"; do
-        if [[ "${row%%|*}" == "$1" ]]; then
-            cut -d'|' -f"$2" <<<"$row"
-            return 0
-        fi
-    done
-    die "unknown bare-metal target $1"
+    table_field NOSTD_TABLE "$1" "$2" || die "unknown bare-metal target $1"
 }
 
 # The no_std checks for a bare-metal TRIPLE: build and lint the library

@@ -74,27 +74,25 @@ fn run(cmd: &mut Command) -> String {
     text
 }
 
-/// Compile `source` (relative to the crate root) with the library as a
-/// pedantic C99 program, and run it; its standard output.
-fn build_and_run_c(source: &str) -> String {
-    let (cc, _) = cc();
+/// Compile `source` (relative to the crate root) with `compiler` and the
+/// library, every warning an error, in language standard `std`; the
+/// executable.
+fn build(compiler: &str, std: &str, source: &str) -> PathBuf {
     let name = Path::new(source).file_stem().unwrap().to_str().unwrap();
     let exe = out_dir().join(name);
-    run(Command::new(&cc)
+    run(Command::new(compiler)
         .current_dir(ROOT)
-        .args([
-            "-std=c99",
-            "-O2",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-pedantic",
-        ])
+        .args([std, "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic"])
         .args(["-Iinclude", source])
         .arg(library())
         .arg("-o")
         .arg(&exe));
-    run(&mut Command::new(&exe))
+    exe
+}
+
+/// Build `source` as a C99 program for the target and run it; its output.
+fn build_and_run_c(source: &str) -> String {
+    run(&mut Command::new(build(&cc().0, "-std=c99", source)))
 }
 
 #[test]
@@ -117,22 +115,7 @@ fn generator_in_plain_c_yields_and_nests() {
 
 #[test]
 fn round_trip_benchmark_counts_its_round_trips() {
-    let (cc, _) = cc();
-    let exe = out_dir().join("round_trip");
-    run(Command::new(&cc)
-        .current_dir(ROOT)
-        .args([
-            "-std=c99",
-            "-O2",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-pedantic",
-        ])
-        .args(["-Iinclude", "examples/c/round_trip.c"])
-        .arg(library())
-        .arg("-o")
-        .arg(&exe));
+    let exe = build(&cc().0, "-std=c99", "examples/c/round_trip.c");
     let out = run(Command::new(&exe).arg("1000"));
     assert!(
         out.starts_with("c round trip: ") && out.ends_with(" ns (1000 round trips)\n"),
@@ -178,21 +161,7 @@ fn header_compiles_as_pedantic_c99_and_cxx() {
         println!("note: no {gxx}: the C++ program runs on the targets that have one");
         return;
     }
-    let exe = out_dir().join("cxx_smoke");
-    run(Command::new(&gxx)
-        .current_dir(ROOT)
-        .args([
-            "-std=c++11",
-            "-O2",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-pedantic",
-        ])
-        .args(["-Iinclude", "tests/c/cxx_smoke.cpp"])
-        .arg(library())
-        .arg("-o")
-        .arg(&exe));
+    let exe = build(&gxx, "-std=c++11", "tests/c/cxx_smoke.cpp");
     assert_eq!(run(&mut Command::new(&exe)), "c++ ok 385\n");
 }
 
