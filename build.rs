@@ -34,6 +34,8 @@ fn main() {
     let endian = env::var("CARGO_CFG_TARGET_ENDIAN").unwrap_or_default();
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed=asm");
+    // For tests/c_examples.rs: which target to build libgreenlet.a for.
+    println!("cargo::rustc-env=GREENLET_TARGET={target}");
     // corosensei, the peer of the benches, exists only off these CPUs (keep
     // in step with its dev-dependency line in Cargo.toml).
     println!("cargo::rustc-check-cfg=cfg(peer_corosensei)");
@@ -69,7 +71,22 @@ fn main() {
     };
 
     // The library's switch: linked into every user of the crate.
-    base().compile("greenlet_asm");
+    if let Err(e) = base().try_compile("greenlet_asm") {
+        panic!(
+            "\n\ngreenlet: assembling {} failed: {e}\n\
+             For a bare-metal or cross target, point cc at a compiler for \
+             `{target}`, e.g. CC_{}=aarch64-linux-gnu-gcc (any GNU-style \
+             ELF toolchain for the CPU works; README, \"Using it from C and \
+             from `no_std`\").\n\n",
+            src.display(),
+            target.replace('-', "_"),
+        );
+    }
+
+    // The test archives are for the test suite, which needs an OS.
+    if os == "none" {
+        return;
+    }
 
     // Test-only archives: built next to the library but never linked by it
     // (no `rustc-link-lib`); tests name them in `#[link]` attributes.

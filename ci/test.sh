@@ -20,9 +20,15 @@ Usage: ci/test.sh [--quick] [--host-only] [--all] [--target TRIPLE]... [--help]
 
 Installs what is missing, then runs:
   lint        cargo fmt --check; cargo clippy --all-targets -D warnings
-              (host and each cross target)
-  host        cargo test; cargo test --release; the shared-fp-control build
-  cross       cargo test [--release] --target TRIPLE under qemu-user
+              (host and each cross target; the no_std library; capi/)
+  no_std      cargo build --no-default-features for the bare-metal targets
+              (${NOSTD_TARGETS[*]}), and bare-metal/ (the raw
+              layer in a program without std, allocator or libc) built and
+              run as a Linux process
+  host        cargo test (with the C examples); cargo test --release; the
+              shared-fp-control build; cargo test --no-default-features
+  cross       cargo test [--release] --target TRIPLE under qemu-user, and
+              the raw tests there with --no-default-features
 
 Options:
   --quick          skip the --release runs
@@ -56,19 +62,41 @@ TARGET_TABLE=(
 )
 DEFAULT_TARGETS=(aarch64-unknown-linux-gnu)
 
-# Packages the host steps need (a C compiler for build.rs's cc).
-HOST_PACKAGES="gcc libc6-dev"
+# Bare-metal targets the no_std library must build for, one row each:
+#   triple | GNU tool prefix for cc ("-": the host's) | how to run the
+#   freestanding test program (bare-metal/) as a Linux process ("-":
+#   natively) | apt packages
+# Any GNU-style ELF toolchain for the CPU assembles the port; Debian's
+# Linux cross gcc does.
+NOSTD_TABLE=(
+    "x86_64-unknown-none|-|-|gcc"
+    "aarch64-unknown-none|aarch64-linux-gnu|qemu-aarch64|gcc-aarch64-linux-gnu qemu-user"
+)
+NOSTD_TARGETS=()
+for row in "${NOSTD_TABLE[@]}"; do NOSTD_TARGETS+=("${row%%|*}"); done
 
-# Fields of a table row: target_field TRIPLE INDEX (1 = triple, 2 = prefix,
-# 3 = qemu arch, 4 = packages).
-target_field() {
+# Packages the host steps need (a C compiler for build.rs's cc; g++ for the
+# C++ check of include/greenlet.h).
+HOST_PACKAGES="gcc g++ libc6-dev"
+
+# Field INDEX of the row of TRIPLE in the table named TABLE; fails (quietly)
+# when there is none.
+table_field() {
+    local -n table=$1
     local row
-    for row in "${TARGET_TABLE[@]}"; do
-        if [[ "${row%%|*}" == "$1" ]]; then
-            cut -d'|' -f"$2" <<<"$row"
+    for row in "${table[@]}"; do
+        if [[ "${row%%|*}" == "$2" ]]; then
+            cut -d'|' -f"$3" <<<"$row"
             return 0
         fi
     done
+    return 1
+}
+
+# Fields of a TARGET_TABLE row: target_field TRIPLE INDEX (1 = triple,
+# 2 = prefix, 3 = qemu arch, 4 = packages).
+target_field() {
+    table_field TARGET_TABLE "$1" "$2" && return 0
     echo "ci/test.sh: unknown target '$1' (known: $(known_triples))" >&2
     return 1
 }
@@ -103,6 +131,40 @@ cross_env() {
         export "QEMU_LD_PREFIX=/usr/${gnu}"
         export GREENLET_UNDER_QEMU=1
     fi
+}
+
+# Field INDEX of the NOSTD_TABLE row of TRIPLE.
+nostd_field() {
+    table_field NOSTD_TABLE "$1" "$2" || die "unknown bare-metal target $1"
+}
+
+# The no_std checks for a bare-metal TRIPLE: build and lint the library
+# without std, then build bare-metal/ (the raw layer linked with no std, no
+# allocator, no libc) and run it as a Linux process.
+nostd_check() {
+    local triple=$1 gnu runner lower bin out
+    gnu=$(nostd_field "$triple" 2)
+    runner=$(nostd_field "$triple" 3)
+    lower=${triple//-/_}
+    (
+        if [[ "$gnu" != "-" ]]; then
+            export "CC_${lower}=${gnu}-gcc" "AR_${lower}=${gnu}-ar"
+        fi
+        set -x
+        cargo build --no-default-features --target "$triple"
+        cargo clippy --no-default-features --target "$triple" -- -D warnings
+        cargo build --release -p greenlet-bare-metal --target "$triple"
+        cargo clippy --release -p greenlet-bare-metal --target "$triple" -- -D warnings
+    )
+    bin=target/$triple/release/bare_metal_switch
+    if [[ "$runner" == "-" ]]; then
+        out=$("$bin")
+    else
+        out=$("$runner" "$bin")
+    fi
+    echo "$out"
+    [[ "$out" == "bare-metal greenlet: 100000 round trips ok" ]] ||
+        die "$bin did not report success"
 }
 
 with_cross() {
@@ -284,13 +346,16 @@ EOF
 }
 
 install_all() {
-    local t q packages=$HOST_PACKAGES
+    local t q row packages=$HOST_PACKAGES
     for t in "${TARGETS[@]}"; do
         packages+=" $(target_field "$t" 4)"
     done
+    for row in "${NOSTD_TABLE[@]}"; do
+        packages+=" $(cut -d'|' -f4 <<<"$row")"
+    done
     # shellcheck disable=SC2086 # word splitting wanted
     install_apt $packages
-    install_rust "${TARGETS[@]}"
+    install_rust "${TARGETS[@]}" "${NOSTD_TARGETS[@]}"
     for t in "${TARGETS[@]}"; do
         q=$(target_field "$t" 3)
         if [[ "$q" != "-" ]]; then ensure_binfmt "$q"; fi
@@ -357,6 +422,15 @@ main() {
     step "install" install_all
     step "rustfmt" cargo fmt --all -- --check
     step "clippy (host)" cargo clippy --all-targets -- -D warnings
+    step "clippy (host, no_std library)" \
+        cargo clippy --all-targets --no-default-features -- -D warnings
+    # capi/ is built only with panic=abort, in a target dir of its own
+    # (see ci/c-lib.sh).
+    step "clippy (capi)" env RUSTFLAGS="-C panic=abort" \
+        cargo clippy -p greenlet-c --target-dir target/c-build -- -D warnings
+    for t in "${NOSTD_TARGETS[@]}"; do
+        step "no_std build, clippy, bare-metal run ($t)" nostd_check "$t"
+    done
     for t in "${TARGETS[@]}"; do
         is_default "$t" || continue # same Rust code: linting one cross target is enough
         step "clippy ($t)" with_cross "$t" \
@@ -370,8 +444,15 @@ main() {
     # layers above the assembly must not depend on it.
     step "test (host, shared-fp-control)" cargo test --features shared-fp-control \
         --test registers --test raw_switch --test greenlet_semantics
+    # The library without std: unit tests, the raw tests (caller-provided
+    # stacks only), the register harness, the C examples, doc tests.
+    step "test (host, no_std library)" cargo test --no-default-features
     for t in "${TARGETS[@]}"; do
         step "test ($t, debug)" with_cross "$t" cargo test --target "$t"
+        if is_default "$t"; then
+            step "test ($t, no_std library)" with_cross "$t" \
+                cargo test --no-default-features --target "$t" --test raw_switch
+        fi
         # The other ports run their whole suite in debug only (qemu makes a
         # release build plus run cost minutes per CPU); the release builds
         # of x86_64 and aarch64 cover optimised code.

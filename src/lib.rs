@@ -4,14 +4,21 @@
 //! Layers, each using only the one below it:
 //!
 //! * `asm/<arch>_<abi>.S` — the context switch per CPU (no Rust knowledge);
-//! * [`raw`] — `extern "C"` declarations and the unsafe raw API;
-//! * [`stack`] — mmap'd, guard-paged, pooled stacks;
-//! * [`Greenlet`] — the safe API with Python greenlet's semantics;
-//! * [`Generator`] — Python-style generators (`yield` / `send`) on greenlets;
-//! * [`hub`] — gevent-style scheduling: spawn, join, sleep, timeouts and
-//!   cooperative IO, one hub per thread.
+//! * [`raw`] — `extern "C"` declarations and the unsafe raw API, including
+//!   [`raw::StackRegion`] for stacks on memory the caller provides;
+//! * `stack` — mmap'd, guard-paged, pooled stacks (feature `std`);
+//! * `Greenlet` — the safe API with Python greenlet's semantics (`std`);
+//! * `Generator` — Python-style generators (`yield` / `send`) on greenlets
+//!   (`std`);
+//! * `hub` — gevent-style scheduling: spawn, join, sleep, timeouts and
+//!   cooperative IO, one hub per thread (`std`).
+//!
+//! With `default-features = false` the crate is `#![no_std]`, needs no
+//! allocator, and consists of [`raw`] alone: the assembly switch and
+//! [`raw::StackRegion`]. The `std` feature (on by default) adds the rest.
 //!
 //! ```
+//! # #[cfg(feature = "std")] {
 //! use greenlet::Greenlet;
 //!
 //! let child = Greenlet::new(|x: i32| {
@@ -24,17 +31,28 @@
 //! let b: i32 = child.switch(5);
 //! assert_eq!(b, 50);
 //! assert!(child.is_dead());
+//! # }
 //! ```
 
+#![cfg_attr(not(feature = "std"), no_std)]
+
+#[cfg(feature = "std")]
 pub mod hub;
 pub mod raw;
+mod region;
+#[cfg(feature = "std")]
 pub mod stack;
 
+#[cfg(feature = "std")]
 mod generator;
+#[cfg(feature = "std")]
 mod greenlet;
+#[cfg(feature = "std")]
 mod overflow;
 
+#[cfg(feature = "std")]
 pub use generator::{Generator, GeneratorState, Yielder};
+#[cfg(feature = "std")]
 pub use greenlet::{
     Builder, Event, Greenlet, GreenletExit, ParentError, SwitchError, TraceFn, settrace,
 };

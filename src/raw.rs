@@ -6,8 +6,7 @@
 //! a switch hands one machine word to the context it resumes.
 //!
 //! ```
-//! use greenlet::raw::{self, StackPointer, Transfer};
-//! use greenlet::stack::Stack;
+//! use greenlet::raw::{self, StackPointer, StackRegion, Transfer};
 //!
 //! // Each switch into the context adds one to the word and switches back.
 //! unsafe extern "C" fn add_one(mut from: StackPointer, mut data: usize) -> ! {
@@ -19,11 +18,13 @@
 //!     }
 //! }
 //!
-//! let stack = Stack::new(64 * 1024).unwrap();
-//! // SAFETY: the stack is fresh and outlives the context, and the context
-//! // is abandoned while suspended in its loop (nothing on it needs dropping).
+//! // Any memory will do: here a buffer on the caller's stack.
+//! let mut memory = [0u8; 16 * 1024];
+//! let region = StackRegion::from_slice(&mut memory).unwrap();
+//! // SAFETY: `memory` outlives the context, and the context is abandoned
+//! // while suspended in its loop (nothing on it needs dropping).
 //! unsafe {
-//!     let mut sp = raw::stack_init(stack.top(), add_one);
+//!     let mut sp = region.init(add_one);
 //!     for i in 0..10 {
 //!         let Transfer { sp: next, data } = raw::switch(sp, i);
 //!         assert_eq!(data, i + 1);
@@ -31,6 +32,14 @@
 //!     }
 //! }
 //! ```
+//!
+//! # Stacks
+//!
+//! A context runs on any writable memory. [`StackRegion`] checks a
+//! caller-provided region (a `static` buffer, memory from the caller's own
+//! allocator, a range with a guard the caller set up) and gives the aligned
+//! top; this needs no `std` and no allocator. With the `std` feature,
+//! `greenlet::stack::Stack` maps guarded, pooled stacks instead.
 //!
 //! # The contract
 //!
@@ -50,6 +59,8 @@
 //! at the top of each assembly file, and PORTING.md describes a port.
 
 use core::ffi::c_void;
+
+pub use crate::region::{MIN_REGION_BYTES, RegionError, StackRegion};
 
 /// The saved stack pointer of a suspended context.
 ///
@@ -197,7 +208,7 @@ mod tests {
         // Fill a buffer with a pattern, build a context at its top, and check
         // that nothing below `top - init_bytes()` was written and the
         // returned sp lies within the written range, aligned.
-        let mut buf = vec![0xA5u8; 4096];
+        let mut buf = [0xA5u8; 4096];
         let top = buf.as_mut_ptr_range().end;
         // SAFETY: `buf` is writable memory; the context is never resumed.
         let sp = unsafe { stack_init(top, dummy_entry) } as usize;

@@ -1,9 +1,16 @@
-//! The raw switch: values, order, "on top" calls, and stack alignment.
+//! The raw switch: values, order, "on top" calls, stack alignment, and
+//! stacks on memory the caller provides.
 //!
-//! These tests use plain heap buffers as stacks (memory the caller provides),
-//! so they exercise the assembly alone, without `greenlet::stack`.
+//! Every stack here is caller-provided memory described by
+//! `raw::StackRegion` (`static` buffers, `Vec` memory, a caller-made guard);
+//! nothing uses `greenlet::stack`. So this file also runs against the
+//! `no_std` build of the library: `cargo test --no-default-features --test
+//! raw_switch`.
 
-use greenlet::raw::{self, StackPointer, Transfer};
+use greenlet::raw::{
+    self, MAX_FRAME_BYTES, MIN_REGION_BYTES, RegionError, STACK_ALIGN, StackPointer, StackRegion,
+    Transfer,
+};
 
 /// A heap buffer used as a stack (no guard page: these tests stay shallow).
 struct Buf(Vec<u8>);
@@ -12,14 +19,18 @@ impl Buf {
     fn new() -> Buf {
         Buf(vec![0; 256 * 1024])
     }
-    fn top(&mut self) -> *mut u8 {
-        self.0.as_mut_ptr_range().end
-    }
-    fn range(&self) -> std::ops::Range<usize> {
-        let r = self.0.as_ptr_range();
-        r.start as usize..r.end as usize
+    fn region(&mut self) -> StackRegion<'_> {
+        StackRegion::from_slice(&mut self.0).unwrap()
     }
 }
+
+/// A 16-byte-aligned static buffer, as bare-metal code would declare one.
+#[repr(C, align(16))]
+struct StaticStack<const N: usize>([u8; N]);
+
+static mut PING_STACK: StaticStack<{ 64 * 1024 }> = StaticStack([0; 64 * 1024]);
+static mut RING_STACKS: [StaticStack<{ 32 * 1024 }>; 2] =
+    [StaticStack([0; 32 * 1024]), StaticStack([0; 32 * 1024])];
 
 // ---------------------------------------------------------------------------
 // One million switches each way, every value checked in order.
@@ -49,10 +60,34 @@ fn a_million_values_arrive_in_order() {
     // SAFETY: the context lives on `stack`, which outlives it; it is
     // abandoned suspended in its loop, holding nothing that needs dropping.
     unsafe {
-        let mut sp = raw::stack_init(stack.top(), echo_not);
+        let mut sp = stack.region().init(echo_not);
         for i in 0..PINGS {
             let t = raw::switch(sp, i);
             assert_eq!(t.data, !i, "reply to {i}");
+            sp = t.sp;
+        }
+    }
+}
+
+#[test]
+fn ping_pong_on_a_static_buffer() {
+    let stack = &raw mut PING_STACK;
+    // SAFETY: the only reference ever made to PING_STACK (this test runs
+    // once per process).
+    let buf: &'static mut [u8] = unsafe { &mut (*stack).0 };
+    let (lo, hi) = (buf.as_ptr() as usize, buf.as_ptr() as usize + buf.len());
+    let region = StackRegion::from_slice(buf).unwrap();
+    assert_eq!((region.bottom() as usize, region.top() as usize), (lo, hi));
+    assert_eq!(region.size(), 64 * 1024);
+    // SAFETY: the static outlives the context, which is abandoned suspended
+    // in its loop holding nothing that needs dropping.
+    unsafe {
+        let mut sp = region.init(echo_not);
+        assert!(region.contains(sp as usize), "sp {sp:p} on the region");
+        for i in 0..PINGS / 10 {
+            let t = raw::switch(sp, i);
+            assert_eq!(t.data, !i, "reply to {i}");
+            assert!(region.contains(t.sp as usize));
             sp = t.sp;
         }
     }
@@ -82,14 +117,16 @@ unsafe extern "C" fn ring_member(from: StackPointer, data: usize) -> ! {
 
 #[test]
 fn control_passes_around_a_ring_of_three() {
-    let mut s1 = Buf::new();
-    let mut s2 = Buf::new();
+    // Two members on static buffers, as bare-metal code would have them.
+    let stacks = &raw mut RING_STACKS;
+    // SAFETY: the only reference made to RING_STACKS.
+    let [a, b] = unsafe { &mut *stacks };
+    let r1 = StackRegion::from_slice(&mut a.0).unwrap();
+    let r2 = StackRegion::from_slice(&mut b.0).unwrap();
     // SAFETY: as above; RING is only used by this test's thread.
     unsafe {
-        let t = raw::switch(raw::stack_init(s1.top(), ring_member), 1);
-        RING[1] = t.sp;
-        let t = raw::switch(raw::stack_init(s2.top(), ring_member), 2);
-        RING[2] = t.sp;
+        RING[1] = raw::switch(r1.init(ring_member), 1).sp;
+        RING[2] = raw::switch(r2.init(ring_member), 2).sp;
         for w in 0..10_000usize {
             let t = raw::switch(RING[1], w);
             RING[2] = t.sp;
@@ -128,16 +165,14 @@ fn ontop_runs_on_the_target_stack_and_replaces_its_result() {
     let mut stack = Buf::new();
     // SAFETY: as in the tests above; single-threaded statics.
     unsafe {
-        let sp = raw::stack_init(stack.top(), plus_one);
+        let region = stack.region();
+        let sp = region.init(plus_one);
         let t = raw::switch(sp, 1);
         assert_eq!(t.data, 2);
         // Suspended in its loop: its switch returns (our sp, 5 * 10).
         let t = raw::switch_ontop(t.sp, 5, times_ten);
         assert_eq!(t.data, 51, "target received times_ten's result");
-        assert!(
-            stack.range().contains(&{ ONTOP_RAN_AT }),
-            "ran on the target's stack"
-        );
+        assert!(region.contains(ONTOP_RAN_AT), "ran on the target's stack");
         // And it carries on normally afterwards.
         let t = raw::switch(t.sp, 7);
         assert_eq!(t.data, 8);
@@ -149,11 +184,12 @@ fn ontop_into_a_new_context_feeds_its_entry() {
     let mut stack = Buf::new();
     // SAFETY: as above.
     unsafe {
-        let sp = raw::stack_init(stack.top(), plus_one);
+        let region = stack.region();
+        let sp = region.init(plus_one);
         // The entry receives times_ten's transfer: data 30, so it replies 31.
         let t = raw::switch_ontop(sp, 3, times_ten);
         assert_eq!(t.data, 31);
-        assert!(stack.range().contains(&{ ONTOP_RAN_AT }));
+        assert!(region.contains(ONTOP_RAN_AT));
     }
 }
 
@@ -178,61 +214,218 @@ unsafe extern "C" fn after_aligned_entry(from: StackPointer, aligned: usize, sp:
     unreachable!("never resumed")
 }
 
+/// Start a context at `top` with the harness entry; return (aligned, sp at
+/// entry). Safety: as for `raw::stack_init`; the context is abandoned.
+unsafe fn entry_sp(top: *mut u8) -> (usize, usize) {
+    let cont: unsafe extern "C" fn(StackPointer, usize, usize) -> ! = after_aligned_entry;
+    // SAFETY: forwarded to the caller; single-threaded statics.
+    unsafe {
+        ENTRY_SP = (9, 0);
+        raw::switch(
+            raw::stack_init(top, greenlet_harness_aligned_entry),
+            cont as usize,
+        );
+        ENTRY_SP
+    }
+}
+
 #[test]
 fn entry_sees_an_abi_aligned_stack_pointer() {
-    let cont: unsafe extern "C" fn(StackPointer, usize, usize) -> ! = after_aligned_entry;
-    let entry: raw::EntryFn = greenlet_harness_aligned_entry;
+    let mut stack = Buf::new();
+    let range = stack.0.as_ptr_range();
     for misalign in 0..32 {
-        let mut stack = Buf::new();
-        let top = stack.top().wrapping_sub(misalign);
-        // SAFETY: `top` is inside `stack`; single-threaded statics; the
-        // context is abandoned after its one switch back.
-        unsafe {
-            ENTRY_SP = (9, 0);
-            let sp = raw::stack_init(top, entry);
-            raw::switch(sp, cont as usize);
-            let (aligned, at) = ENTRY_SP;
-            assert_eq!(aligned, 1, "misaligned entry sp {at:#x} for top-{misalign}");
-            assert!(stack.range().contains(&at));
-            assert!(top as usize - at <= raw::MAX_FRAME_BYTES);
+        // stack_init aligns a misaligned `top` down itself.
+        let top = stack.0.as_mut_ptr_range().end.wrapping_sub(misalign);
+        // SAFETY: `top` is inside `stack`, which outlives the context.
+        let (aligned, at) = unsafe { entry_sp(top) };
+        assert_eq!(aligned, 1, "misaligned entry sp {at:#x} for top-{misalign}");
+        assert!(range.contains(&(at as *const u8)));
+        assert!(top as usize - at <= MAX_FRAME_BYTES);
+    }
+}
+
+#[test]
+fn regions_trimmed_from_any_buffer_give_an_aligned_entry() {
+    let mut memory = vec![0u8; 16 * 1024 + 64];
+    for start in 0..32 {
+        for end_cut in [0, 1, 9, 15] {
+            let end = memory.len() - end_cut;
+            let region = StackRegion::from_slice(&mut memory[start..end]).unwrap();
+            assert_eq!(region.top() as usize % STACK_ALIGN, 0);
+            assert_eq!(region.bottom() as usize % STACK_ALIGN, 0);
+            // SAFETY: the region lies in `memory`, which outlives the context.
+            let (aligned, at) = unsafe { entry_sp(region.top()) };
+            assert_eq!(
+                aligned, 1,
+                "entry sp {at:#x} misaligned ({start}, {end_cut})"
+            );
+            assert!(region.contains(at));
+            assert!(region.top() as usize - at <= MAX_FRAME_BYTES);
         }
     }
 }
 
 // ---------------------------------------------------------------------------
-// Independent contexts interleave without disturbing each other's locals.
+// Many contexts on one Vec carved into regions keep their own state.
 
 unsafe extern "C" fn accumulate(mut from: StackPointer, mut data: usize) -> ! {
     let mut total = 0usize;
-    let mut history = Vec::new();
+    let mut history = [0usize; 64];
+    let mut n = 0;
     loop {
         total += data;
-        history.push(data);
-        assert_eq!(history.iter().sum::<usize>(), total);
+        history[n % 64] = data;
+        n += 1;
         // SAFETY: `from` is suspended.
-        let t = unsafe { raw::switch(from, total) };
+        let t = unsafe { raw::switch(from, total ^ history[(n - 1) % 64]) };
         (from, data) = (t.sp, t.data);
     }
 }
 
 #[test]
-fn many_contexts_keep_their_own_state() {
-    let mut stacks: Vec<Buf> = (0..16).map(|_| Buf::new()).collect();
-    let mut sps: Vec<StackPointer> = stacks
-        .iter_mut()
-        // SAFETY: each stack outlives its context; contexts are abandoned
-        // (their Vec leaks, which is acceptable in a test).
-        .map(|s| unsafe { raw::stack_init(s.top(), accumulate) })
+fn many_contexts_on_one_carved_allocation() {
+    const N: usize = 32;
+    const EACH: usize = 16 * 1024;
+    let mut memory = vec![0u8; N * EACH];
+    let regions: Vec<StackRegion<'_>> = memory
+        .chunks_mut(EACH)
+        .map(|c| StackRegion::from_slice(c).unwrap())
         .collect();
-    let mut expect = [0usize; 16];
-    for round in 1..200usize {
+    // SAFETY: each region holds one context; `memory` outlives them all
+    // (they are abandoned suspended, holding nothing to drop).
+    let mut sps: Vec<StackPointer> = regions
+        .iter()
+        .map(|r| unsafe { r.init(accumulate) })
+        .collect();
+    let mut totals = [0usize; N];
+    for round in 1..300usize {
         for (k, sp) in sps.iter_mut().enumerate() {
             let add = round * (k + 1);
-            expect[k] += add;
-            // SAFETY: *sp is that context's current saved pointer.
+            totals[k] += add;
+            // SAFETY: *sp is context k's current stack pointer.
             let t = unsafe { raw::switch(*sp, add) };
-            assert_eq!(t.data, expect[k]);
+            assert_eq!(t.data, totals[k] ^ add, "context {k}, round {round}");
+            assert!(
+                regions[k].contains(t.sp as usize),
+                "context {k} stays on its region"
+            );
             *sp = t.sp;
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Bad descriptions are errors, and nothing is written for them.
+
+#[test]
+fn bad_regions_are_errors() {
+    let mut memory = vec![0u8; 8 * 1024 + 64];
+    let base = memory
+        .as_mut_ptr()
+        .wrapping_add(memory.as_ptr().align_offset(STACK_ALIGN));
+    // SAFETY (all `new` calls): `base..base + 8 KiB` lies within `memory`;
+    // nothing is written on error, and the successful regions are unused.
+    unsafe {
+        assert_eq!(
+            StackRegion::new(core::ptr::null_mut(), 4096).unwrap_err(),
+            RegionError::Null
+        );
+        assert!(matches!(
+            StackRegion::new(base.wrapping_add(1), 4096),
+            Err(RegionError::Misaligned { .. })
+        ));
+        assert!(matches!(
+            StackRegion::new(base, 4096 + 8),
+            Err(RegionError::Misaligned { .. })
+        ));
+        let small = StackRegion::new(base, MIN_REGION_BYTES - STACK_ALIGN).unwrap_err();
+        assert_eq!(
+            small,
+            RegionError::TooSmall {
+                usable: MIN_REGION_BYTES - STACK_ALIGN,
+                min: MIN_REGION_BYTES
+            }
+        );
+        assert!(small.to_string().contains("fewer than"), "{small}");
+        assert!(matches!(
+            StackRegion::new((usize::MAX - 15) as *mut u8, 4096),
+            Err(RegionError::Wraps { .. })
+        ));
+        assert!(StackRegion::new(base, MIN_REGION_BYTES).is_ok());
+
+        // Guards: non-empty and ending exactly at the bottom.
+        let at = base as usize + 4096;
+        let r = || StackRegion::new(at as *mut u8, 4096).unwrap();
+        let g = r().with_guard(base as usize..at).unwrap();
+        assert_eq!(g.guard(), Some(base as usize..at));
+        assert!(g.guard_contains(at - 1) && !g.guard_contains(at) && g.contains(at));
+        assert!(!r().guard_contains(at - 1), "no guard declared");
+        for bad in [
+            at..at + 4096,
+            base as usize..at - 16,
+            at..at,
+            at - 16..at + 16,
+        ] {
+            assert!(
+                matches!(
+                    r().with_guard(bad.clone()),
+                    Err(RegionError::GuardNotBelow { .. })
+                ),
+                "{bad:x?}"
+            );
+        }
+    }
+    assert!(memory.iter().all(|&b| b == 0), "nothing was written");
+
+    // MIN_REGION_BYTES bytes starting one past an aligned address: too
+    // small once trimmed to alignment at both ends.
+    let off = memory.as_ptr().align_offset(STACK_ALIGN) + 1;
+    let e = StackRegion::from_slice(&mut memory[off..off + MIN_REGION_BYTES]).unwrap_err();
+    assert_eq!(
+        e,
+        RegionError::TooSmall {
+            usable: MIN_REGION_BYTES - STACK_ALIGN,
+            min: MIN_REGION_BYTES
+        }
+    );
+}
+
+// ---------------------------------------------------------------------------
+// A guard the caller made (here with mprotect, as a kernel would with its
+// page tables) is recorded and stays below everything the context touches.
+
+#[test]
+fn a_caller_made_guard_is_below_all_use() {
+    const PAGE_MAX: usize = 64 * 1024; // any page size up to 64 KiB
+    let mut memory = vec![0u8; 4 * PAGE_MAX];
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+    assert!(page.is_power_of_two() && page <= PAGE_MAX);
+    let start = memory.as_mut_ptr();
+    let guard = start.wrapping_add(start.align_offset(page));
+    let bottom = guard.wrapping_add(page);
+    // SAFETY: one whole page inside `memory`, restored before it is freed.
+    assert_eq!(
+        unsafe { libc::mprotect(guard.cast(), page, libc::PROT_NONE) },
+        0
+    );
+    // SAFETY: [bottom, bottom + 2 pages) lies within `memory`, above the
+    // guard, and is used by this one context only.
+    let region = unsafe {
+        StackRegion::new(bottom, 2 * page)
+            .and_then(|r| r.with_guard(guard as usize..bottom as usize))
+            .unwrap()
+    };
+    assert!(region.guard_contains(guard as usize));
+    // SAFETY: as above; abandoned suspended in its loop.
+    unsafe {
+        let t = raw::switch(region.init(plus_one), 41);
+        assert_eq!(t.data, 42);
+        assert!(region.contains(t.sp as usize));
+        // SAFETY: the same page as above, made accessible again.
+        assert_eq!(
+            libc::mprotect(guard.cast(), page, libc::PROT_READ | libc::PROT_WRITE),
+            0
+        );
     }
 }
