@@ -30,6 +30,7 @@ pub mod stack;
 mod generator;
 mod greenlet;
 mod overflow;
+mod sanitizer;
 
 pub use generator::{Generator, GeneratorState, Yielder};
 pub use greenlet::{
