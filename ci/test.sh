@@ -22,6 +22,9 @@ Installs what is missing, then runs:
   lint        cargo fmt --check; cargo clippy --all-targets -D warnings
               (host and each cross target)
   host        cargo test; cargo test --release; the shared-fp-control build
+  valgrind    ci/valgrind.sh: every test binary under Memcheck, 0 errors
+  asan        ci/asan.sh: the Greenlet-layer tests under AddressSanitizer
+              (nightly, -Zbuild-std, feature asan; installs the nightly)
   cross       cargo test [--release] --target TRIPLE under qemu-user
 
 Options:
@@ -56,8 +59,9 @@ TARGET_TABLE=(
 )
 DEFAULT_TARGETS=(aarch64-unknown-linux-gnu)
 
-# Packages the host steps need (a C compiler for build.rs's cc).
-HOST_PACKAGES="gcc libc6-dev"
+# Packages the host steps need (a C compiler for build.rs's cc; valgrind for
+# the valgrind step).
+HOST_PACKAGES="gcc libc6-dev valgrind"
 
 # Fields of a table row: target_field TRIPLE INDEX (1 = triple, 2 = prefix,
 # 3 = qemu arch, 4 = packages).
@@ -370,6 +374,10 @@ main() {
     # layers above the assembly must not depend on it.
     step "test (host, shared-fp-control)" cargo test --features shared-fp-control \
         --test registers --test raw_switch --test greenlet_semantics
+    # Memory errors: Memcheck over the debug test binaries, then ASan (with
+    # the `asan` feature's fiber hooks) over the Greenlet-layer tests.
+    step "valgrind (host, debug)" "$ROOT/ci/valgrind.sh"
+    step "asan (host, nightly)" "$ROOT/ci/asan.sh"
     for t in "${TARGETS[@]}"; do
         step "test ($t, debug)" with_cross "$t" cargo test --target "$t"
         # The other ports run their whole suite in debug only (qemu makes a

@@ -59,6 +59,16 @@
 //! any stack given back to an arena, first has its usable pages returned to
 //! the kernel with `madvise(MADV_DONTNEED)`. So at most [`WARM_STACKS`]
 //! stacks' touched pages stay resident per thread while unused.
+//!
+//! # Valgrind
+//!
+//! Every stack's usable range is registered with Valgrind
+//! (`VALGRIND_STACK_REGISTER`, through [`crate::raw::valgrind_request`]; a
+//! no-op on a real CPU): a stack in a mapping of its own when it is mapped,
+//! deregistered when it is unmapped; an arena slot once, when it is first
+//! carved, for good (slots are never unmapped). Pooled stacks stay
+//! registered. So under Valgrind a switch is a change of stack, not a huge
+//! push or pop on one stack.
 
 use crate::raw;
 use std::cell::RefCell;

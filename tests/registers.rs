@@ -267,37 +267,69 @@ fn a_switch_that_forgets_the_fp_control_state_is_caught() {
 
 /// Stands in for a switch in the harness: makes the Valgrind client request
 /// RUNNING_ON_VALGRIND with `data` as the default and "switches" nowhere.
-/// This frame itself has nothing to keep in callee-saved registers, so a
-/// request sequence that clobbered one would show up as a difference.
 unsafe extern "C" fn valgrind_request_as_switch(to: StackPointer, data: usize) -> Transfer {
     // SAFETY: RUNNING_ON_VALGRIND only reports.
     let r = unsafe { greenlet::raw::valgrind_request(data, &[0x1001, 0, 0, 0, 0, 0]) };
     Transfer { sp: to, data: r }
 }
 
+/// The control for it: the same shape without the request.
+unsafe extern "C" fn plain_call_as_switch(to: StackPointer, data: usize) -> Transfer {
+    Transfer {
+        sp: to,
+        data: std::hint::black_box(data),
+    }
+}
+
 #[test]
 fn the_valgrind_request_preserves_registers_and_returns_its_default() {
     // On every CPU (natively or under qemu-user) the magic sequence must
-    // not trap, must leave every callee-saved register and the FP control
-    // state alone, and must hand back the default; under Valgrind
-    // (GREENLET_UNDER_VALGRIND, set by ci/valgrind.sh) it answers 1.
+    // not trap, must hand back the default, and must leave every register
+    // the harness checks as an ordinary call would: the diffs with the
+    // request must be those of the control without it (an indirect call
+    // may legitimately change a register that a switch preserves, such as
+    // the TOC pointer r2 on ppc64le, which callers restore). Under Valgrind
+    // (GREENLET_UNDER_VALGRIND, set by ci/valgrind.sh) the request answers 1.
     let under = std::env::var_os("GREENLET_UNDER_VALGRIND").is_some();
     let n = count();
-    for (seed, default) in [(SEED_MAIN_1, 0x1234_5678usize), (SEED_CO, usize::MAX)] {
+    let probe = |switch: SwitchFn, seed: u64, default: usize| {
         let mut out = vec![0u64; 2 * n];
-        // SAFETY: the stand-in switch never leaves this stack; `out` has
+        // SAFETY: the stand-in switches never leave this stack; `out` has
         // room for 2 * count() words.
         let t = unsafe {
             greenlet_harness_probe(
                 std::ptr::null_mut(),
                 default,
-                valgrind_request_as_switch,
+                switch,
                 seed,
                 out.as_mut_ptr(),
             )
         };
-        assert_eq!(t.data, if under { 1 } else { default });
-        let d = diffs("caller of the valgrind request", &out);
-        assert!(d.is_empty(), "{}", d.join("\n"));
+        (t.data, diffs("caller", &out))
+    };
+    for (seed, default) in [(SEED_MAIN_1, 0x1234_5678usize), (SEED_CO, usize::MAX)] {
+        let (r, with_request) = probe(valgrind_request_as_switch, seed, default);
+        let (same, control) = probe(plain_call_as_switch, seed, default);
+        assert_eq!(same, default);
+        assert_eq!(r, if under { 1 } else { default });
+        let names = |d: &[String]| {
+            d.iter()
+                .map(|l| {
+                    l.split(": ")
+                        .nth(1)
+                        .unwrap_or("")
+                        .split(' ')
+                        .next()
+                        .unwrap_or("")
+                })
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(&with_request),
+            names(&control),
+            "the request changed registers a plain call does not:\n{}",
+            with_request.join("\n")
+        );
     }
 }
