@@ -21,8 +21,10 @@
 #     contexts on heap buffers without the Greenlet layer, so nothing tells
 #     ASan about those stack changes (the hooks live in the Greenlet
 #     layer); they check the assembly, which ASan does not instrument;
-#   - not the doctests (rustdoc builds them without the feature's hooks
-#     being exercised in any way the unit tests do not already cover).
+#   - the example programs, built with ASan, which tests/seed_examples and
+#     tests/generator run as children;
+#   - not the doctests: those of `raw` switch stacks without the hooks, as
+#     above, and the Greenlet ones are covered by the tests.
 # ASAN_OPTIONS: detect_stack_use_after_return=1 (fake stacks on: the
 # hooks' save/restore of them is part of what is tested), and
 # allow_user_segv_handler=1 so that the crate's overflow report (a SIGSEGV
@@ -48,4 +50,7 @@ export RUSTFLAGS="-Zsanitizer=address"
 export RUSTDOCFLAGS="-Zsanitizer=address"
 export ASAN_OPTIONS="detect_stack_use_after_return=1:allow_user_segv_handler=1"
 export LSAN_OPTIONS="suppressions=$PWD/ci/lsan.supp:print_suppressions=0"
+# The examples that tests/seed_examples.rs and tests/generator.rs run (they
+# are not built by `cargo test --test ...`), with ASan too.
+cargo +nightly build -Zbuild-std --target "$TRIPLE" --features asan --examples
 cargo +nightly test -Zbuild-std --target "$TRIPLE" --features asan "${args[@]}"
