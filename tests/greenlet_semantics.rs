@@ -1450,6 +1450,55 @@ fn drop_greenlet_that_refuses_to_die_prints_one_stderr_line() {
     );
 }
 
+const PANICKER: &str = "panics-while-killed-5c1d";
+
+#[test]
+fn drop_greenlet_that_panics_while_being_killed_does_not_unwind_out_of_drop() {
+    let _s = setup();
+    let drops = counter();
+    let d2 = drops.clone();
+    let g = Greenlet::builder().name(PANICKER).create(move |()| {
+        let _on_stack = Tracked::new(0, &d2);
+        let r = catch(|| {
+            let () = to_main(());
+        });
+        assert!(r.is_err(), "it is killed with GreenletExit");
+        // A second, different panic while it is being killed: it dies of it,
+        // and the panic goes to the greenlet that dropped it.
+        panic!("{PANICKER}: panicked while being killed");
+    });
+    let () = g.switch(());
+    drop(g); // reports the panic on stderr instead of unwinding out of drop
+    assert_eq!(drops.get(), 1, "its stack unwound: the destructor ran once");
+    assert!(Greenlet::current().is_main());
+}
+
+#[test]
+fn drop_greenlet_that_panics_while_being_killed_prints_the_panic() {
+    let _s = setup();
+    let test = "drop_greenlet_that_panics_while_being_killed_does_not_unwind_out_of_drop";
+    let out = std::process::Command::new(std::env::current_exe().expect("current_exe"))
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("re-run this test binary (under qemu-user this needs binfmt_misc)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "child failed: {:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        out.status
+    );
+    let line = format!(
+        "greenlet: a panic escaped a dropped greenlet while it was killed: \
+         {PANICKER}: panicked while being killed"
+    );
+    assert!(
+        stderr.lines().any(|l| l == line),
+        "no line {line:?} on stderr:\n{stderr}"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Threads
 // ---------------------------------------------------------------------------
