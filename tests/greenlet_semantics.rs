@@ -1424,23 +1424,30 @@ fn drop_greenlet_that_catches_exit_and_switches_away_does_not_crash() {
 
 const REFUSER: &str = "refuser-3b9e";
 
-#[test]
-fn drop_greenlet_that_refuses_to_die_prints_one_stderr_line() {
-    let _s = setup();
-    // Run the test above in a child process and look at its stderr.
-    let test = "drop_greenlet_that_catches_exit_and_switches_away_does_not_crash";
+/// Runs one test of this binary in a child process, checks that it passed,
+/// and returns its stderr.
+fn stderr_of_test_in_child(test: &str) -> String {
     let out = std::process::Command::new(std::env::current_exe().expect("current_exe"))
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .stdin(std::process::Stdio::null())
         .output()
         .expect("re-run this test binary (under qemu-user this needs binfmt_misc)");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(
         out.status.success() && stdout.contains("1 passed"),
         "child failed: {:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
         out.status
     );
+    stderr
+}
+
+#[test]
+fn drop_greenlet_that_refuses_to_die_prints_one_stderr_line() {
+    let _s = setup();
+    // Run the test above in a child process and look at its stderr.
+    let stderr =
+        stderr_of_test_in_child("drop_greenlet_that_catches_exit_and_switches_away_does_not_crash");
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "exactly one line on stderr, got:\n{stderr}");
     assert!(
@@ -1476,18 +1483,8 @@ fn drop_greenlet_that_panics_while_being_killed_does_not_unwind_out_of_drop() {
 #[test]
 fn drop_greenlet_that_panics_while_being_killed_prints_the_panic() {
     let _s = setup();
-    let test = "drop_greenlet_that_panics_while_being_killed_does_not_unwind_out_of_drop";
-    let out = std::process::Command::new(std::env::current_exe().expect("current_exe"))
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("re-run this test binary (under qemu-user this needs binfmt_misc)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "child failed: {:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-        out.status
+    let stderr = stderr_of_test_in_child(
+        "drop_greenlet_that_panics_while_being_killed_does_not_unwind_out_of_drop",
     );
     let line = format!(
         "greenlet: a panic escaped a dropped greenlet while it was killed: \
