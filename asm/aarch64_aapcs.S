@@ -10,6 +10,8 @@
  *   struct transfer greenlet_switch_ontop(void *to, uintptr_t data,
  *                   struct transfer (*fn)(void *from, uintptr_t data));
  *   const uintptr_t greenlet_frame_bytes, greenlet_init_bytes;
+ *   uintptr_t greenlet_valgrind_request(uintptr_t default_value,
+ *                                       const uintptr_t args[6]);
  *
  * ---------------------------------------------------------------------------
  * The switch frame.  The saved sp is 16-byte aligned (AAPCS64 6.4.5.1: "SP
@@ -281,6 +283,37 @@ SYM(trampoline_fde):
         brk     #1                      /* entry returned: forbidden */
         .cfi_endproc
         .size   SYM(trampoline_fde), . - SYM(trampoline_fde)
+
+/* ------------------------------------------------------------------------ */
+/* uintptr_t greenlet_valgrind_request(uintptr_t default_value = x0,
+ *                                     const uintptr_t args[6] = x1)
+ *
+ * A Valgrind client request, as in the reference port: args[0] is the
+ * request code, args[1..5] its arguments; under Valgrind the request's
+ * result comes back, natively `default_value`.  valgrind.h (3.19,
+ * "arm64-linux") documents the sequence for this CPU: x3 = the default,
+ * x4 = the argument block, the preamble of four rotates of x12 by 3, 13,
+ * 51 and 61 bits (128 in all: x12 ends unchanged), then
+ * `orr x10, x10, x10`; the result is in x3.  x3, x4 and x12 are
+ * caller-saved (AAPCS64 6.1.1), and x10 is not changed. */
+
+        .globl  SYM(valgrind_request)
+        .type   SYM(valgrind_request), %function
+        .p2align 4
+SYM(valgrind_request):
+        .cfi_startproc
+        bti     c
+        mov     x3, x0
+        mov     x4, x1
+        ror     x12, x12, #3
+        ror     x12, x12, #13
+        ror     x12, x12, #51
+        ror     x12, x12, #61
+        orr     x10, x10, x10
+        mov     x0, x3
+        ret
+        .cfi_endproc
+        .size   SYM(valgrind_request), . - SYM(valgrind_request)
 
         .section .rodata
         .p2align 3

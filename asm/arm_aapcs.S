@@ -11,6 +11,8 @@
  *   struct transfer greenlet_switch_ontop(void *to, uintptr_t data,
  *                   struct transfer (*fn)(void *from, uintptr_t data));
  *   const uintptr_t greenlet_frame_bytes, greenlet_init_bytes;  (.long)
+ *   uintptr_t greenlet_valgrind_request(uintptr_t default_value,
+ *                                       const uintptr_t args[6]);
  *
  * How the transfer comes back.  AAPCS "Result Return": "A Composite Type
  * larger than 4 bytes ... is stored in memory at an address passed as an
@@ -368,6 +370,43 @@ SYM(trampoline_fde):
         .cfi_endproc
         .fnend
         .size   SYM(trampoline_fde), . - SYM(trampoline_fde)
+
+/* ------------------------------------------------------------------------ */
+/* uintptr_t greenlet_valgrind_request(uintptr_t default_value = r0,
+ *                                     const uintptr_t args[6] = r1)
+ *
+ * A Valgrind client request, as in the reference port: args[0] is the
+ * request code, args[1..5] its arguments; under Valgrind the request's
+ * result comes back, natively `default_value`.  valgrind.h (3.19,
+ * "arm-linux", ARM state) documents the sequence for this CPU: r3 = the
+ * default, r4 = the argument block, the preamble of four rotates of r12
+ * by 3, 13, 29 and 19 bits (64 in all: r12 ends unchanged), then
+ * `orr r10, r10, r10`; the result is in r3.  r4 is callee-saved (AAPCS
+ * 5.1.1), so it is saved around the request; r10 is not changed. */
+
+        .globl  SYM(valgrind_request)
+        .type   SYM(valgrind_request), %function
+        .p2align 4
+SYM(valgrind_request):
+        .fnstart
+        .cfi_startproc
+        push    {r4, lr}
+        .save   {r4, lr}
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset r4, 0
+        .cfi_rel_offset lr, 4
+        mov     r3, r0
+        mov     r4, r1
+        mov     r12, r12, ror #3
+        mov     r12, r12, ror #13
+        mov     r12, r12, ror #29
+        mov     r12, r12, ror #19
+        orr     r10, r10, r10
+        mov     r0, r3
+        pop     {r4, pc}
+        .cfi_endproc
+        .fnend
+        .size   SYM(valgrind_request), . - SYM(valgrind_request)
 
         .section .rodata
         .p2align 2

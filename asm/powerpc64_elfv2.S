@@ -10,6 +10,8 @@
  *   struct transfer greenlet_switch_ontop(void *to, uintptr_t data,
  *                   struct transfer (*fn)(void *from, uintptr_t data));
  *   const uintptr_t greenlet_frame_bytes, greenlet_init_bytes;
+ *   uintptr_t greenlet_valgrind_request(uintptr_t default_value,
+ *                                       const uintptr_t args[6]);
  *
  * (`transfer` is returned in r3:r4: checked with powerpc64le-linux-gnu-gcc
  * -O2 -S on `struct transfer f(void *, uintptr_t)`, which returns with
@@ -383,6 +385,33 @@ SYM(trampoline_fde):
         trap                                    /* entry returned: forbidden */
         .cfi_endproc
         .size   SYM(trampoline_fde), . - SYM(trampoline_fde)
+
+/* ------------------------------------------------------------------------ */
+/* uintptr_t greenlet_valgrind_request(uintptr_t default_value = r3,
+ *                                     const uintptr_t args[6] = r4)
+ *
+ * A Valgrind client request, as in the reference port: args[0] is the
+ * request code, args[1..5] its arguments; under Valgrind the request's
+ * result comes back, natively `default_value`.  valgrind.h (3.19,
+ * "ppc64le-linux") documents the sequence for this CPU: r3 = the
+ * default, r4 = the argument block (where the ELFv2 ABI already put
+ * them), the preamble of four rotates of r0 by 3, 13, 61 and 51 bits
+ * (128 in all: r0 ends unchanged), then `or 1, 1, 1`; the result is in
+ * r3.  No TOC use: a single entry point, like switch. */
+
+        .globl  SYM(valgrind_request)
+        .type   SYM(valgrind_request), @function
+        .p2align 4
+SYM(valgrind_request):
+        .cfi_startproc
+        rotldi  %r0, %r0, 3
+        rotldi  %r0, %r0, 13
+        rotldi  %r0, %r0, 61
+        rotldi  %r0, %r0, 51
+        or      %r1, %r1, %r1
+        blr
+        .cfi_endproc
+        .size   SYM(valgrind_request), . - SYM(valgrind_request)
 
         .section .rodata
         .p2align 3

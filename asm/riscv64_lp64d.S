@@ -10,6 +10,10 @@
  *   struct transfer greenlet_switch_ontop(void *to, uintptr_t data,
  *                   struct transfer (*fn)(void *from, uintptr_t data));
  *   const uintptr_t greenlet_frame_bytes, greenlet_init_bytes;
+ *   uintptr_t greenlet_valgrind_request(uintptr_t default_value,
+ *                                       const uintptr_t args[6]);
+ *       (always returns default_value here: Valgrind 3.19 has no riscv64
+ *       port; see the function)
  *
  * `transfer` is a two-XLEN aggregate of integers: "Aggregates whose total
  * size is no more than 2xXLEN bits are passed in a pair of registers" and
@@ -363,6 +367,28 @@ SYM(trampoline_fde):
         unimp                           /* entry returned: forbidden */
         .cfi_endproc
         .size   SYM(trampoline_fde), . - SYM(trampoline_fde)
+
+/* ------------------------------------------------------------------------ */
+/* uintptr_t greenlet_valgrind_request(uintptr_t default_value = a0,
+ *                                     const uintptr_t args[6] = a1)
+ *
+ * A Valgrind client request in the other ports (args[0] the request code,
+ * args[1..5] its arguments; `default_value` natively).  Valgrind 3.19,
+ * the version this port was written against (Debian 12), has no riscv64
+ * port, so there is no special instruction sequence to use and this
+ * always returns `default_value`, which is what the sequence returns on a
+ * real CPU anyway: the stacks are simply not registered.  (Valgrind 3.25
+ * added riscv64; adding its sequence from that version's valgrind.h is a
+ * self-contained change to this function.) */
+
+        .globl  SYM(valgrind_request)
+        .type   SYM(valgrind_request), @function
+        .p2align 2
+SYM(valgrind_request):
+        .cfi_startproc
+        ret
+        .cfi_endproc
+        .size   SYM(valgrind_request), . - SYM(valgrind_request)
 
         .section .rodata
         .p2align 3

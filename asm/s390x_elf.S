@@ -11,6 +11,8 @@
  *   struct transfer greenlet_switch_ontop(void *to, uintptr_t data,
  *                   struct transfer (*fn)(void *from, uintptr_t data));
  *   const uintptr_t greenlet_frame_bytes, greenlet_init_bytes;
+ *   uintptr_t greenlet_valgrind_request(uintptr_t default_value,
+ *                                       const uintptr_t args[6]);
  *
  * How `transfer` travels.  It is a 16-byte struct, and the ABI returns
  * only structs of 1, 2, 4 or 8 bytes in r2: "If the called function's
@@ -392,6 +394,37 @@ SYM(trampoline_fde):
         .word   0                       /* entry returned: illegal opcode */
         .cfi_endproc
         .size   SYM(trampoline_fde), . - SYM(trampoline_fde)
+
+/* ------------------------------------------------------------------------ */
+/* uintptr_t greenlet_valgrind_request(uintptr_t default_value = r2,
+ *                                     const uintptr_t args[6] = r3)
+ *
+ * A Valgrind client request, as in the reference port: args[0] is the
+ * request code, args[1..5] its arguments; under Valgrind the request's
+ * result comes back, natively `default_value`.  valgrind.h (3.19,
+ * "s390x-linux") documents the sequence for this CPU: r2 = the argument
+ * block, r3 = the default (the other way round from our arguments), the
+ * preamble `lr 15,15; lr 1,1; lr 2,2; lr 3,3` (loads of registers into
+ * themselves), then the client-request marker `lr 2,2`; the result is in
+ * r3.  r0-r3 are volatile (s390x ELF ABI, "Register usage"). */
+
+        .globl  SYM(valgrind_request)
+        .type   SYM(valgrind_request), @function
+        .p2align 4
+SYM(valgrind_request):
+        .cfi_startproc
+        lgr     %r0, %r2
+        lgr     %r2, %r3
+        lgr     %r3, %r0
+        lr      %r15, %r15
+        lr      %r1, %r1
+        lr      %r2, %r2
+        lr      %r3, %r3
+        lr      %r2, %r2
+        lgr     %r2, %r3
+        br      %r14
+        .cfi_endproc
+        .size   SYM(valgrind_request), . - SYM(valgrind_request)
 
         .section .rodata
         .p2align 3

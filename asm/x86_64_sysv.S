@@ -31,6 +31,17 @@
  *   const uintptr_t greenlet_frame_bytes;  size of the switch frame below
  *   const uintptr_t greenlet_init_bytes;   bytes stack_init uses below top
  *
+ *   uintptr_t greenlet_valgrind_request(uintptr_t default_value,
+ *                                       const uintptr_t args[6]);
+ *       A Valgrind client request (valgrind.h's VALGRIND_DO_CLIENT_REQUEST_EXPR):
+ *       args[0] is the request code, args[1..5] its arguments.  Returns the
+ *       request's result under Valgrind and `default_value` on a real CPU,
+ *       where the magic sequence is a no-op.  The sequence is per CPU, which
+ *       is why it lives here; a port for a CPU Valgrind does not support just
+ *       returns `default_value`.  The crate uses it to register each stack
+ *       (VALGRIND_STACK_REGISTER), so that Valgrind sees a switch as a change
+ *       of stack rather than a huge push or pop on one stack.
+ *
  * ---------------------------------------------------------------------------
  * The switch frame.  The saved stack pointer is 16-byte aligned and points
  * at offset 0.
@@ -305,6 +316,39 @@ SYM(trampoline_fde):
         ud2                             /* entry returned: forbidden */
         .cfi_endproc
         .size   SYM(trampoline_fde), . - SYM(trampoline_fde)
+
+/* ------------------------------------------------------------------------ */
+/* uintptr_t greenlet_valgrind_request(uintptr_t default_value = rdi,
+ *                                     const uintptr_t args[6] = rsi)
+ *
+ * A Valgrind client request: args[0] is the request code, args[1..5] its
+ * arguments.  Under Valgrind the result of the request comes back; run
+ * natively, `default_value` does.  The sequence is the one valgrind.h
+ * (3.19, "amd64-{linux,darwin,solaris,freebsd}", VALGRIND_DO_CLIENT_REQUEST_EXPR)
+ * documents for this CPU: rax = the argument block, rdx = the default,
+ * the "special instruction preamble" (four rotates of rdi by 3, 13, 61
+ * and 51 bits: 128 in all, so rdi ends unchanged), then `xchg rbx, rbx`
+ * (the client-request marker); Valgrind's JIT recognises the pair and
+ * leaves the result in rdx.  On a real CPU every instruction of it is a
+ * no-op apart from the flags. */
+
+        .globl  SYM(valgrind_request)
+        .type   SYM(valgrind_request), @function
+        .p2align 4
+SYM(valgrind_request):
+        .cfi_startproc
+        endbr64
+        mov     rax, rsi
+        mov     rdx, rdi
+        rol     rdi, 3
+        rol     rdi, 13
+        rol     rdi, 61
+        rol     rdi, 51
+        xchg    rbx, rbx
+        mov     rax, rdx
+        ret
+        .cfi_endproc
+        .size   SYM(valgrind_request), . - SYM(valgrind_request)
 
         .section .rodata
         .p2align 3

@@ -10,6 +10,8 @@
  *   struct transfer greenlet_switch_ontop(void *to, uintptr_t data,
  *                   struct transfer (*fn)(void *from, uintptr_t data));
  *   const uintptr_t greenlet_frame_bytes, greenlet_init_bytes;
+ *   uintptr_t greenlet_valgrind_request(uintptr_t default_value,
+ *                                       const uintptr_t args[6]);
  *
  * The calling convention, as i686-linux-gnu-gcc -O2 compiles
  * `struct transfer f(void *, uintptr_t)` (and as the i386 psABI, §2.2.3-4,
@@ -332,6 +334,36 @@ SYM(trampoline_fde):
         ud2                             /* entry returned: forbidden */
         .cfi_endproc
         .size   SYM(trampoline_fde), . - SYM(trampoline_fde)
+
+/* ------------------------------------------------------------------------ */
+/* uintptr_t greenlet_valgrind_request(uintptr_t default_value = [esp+4],
+ *                                     const uintptr_t args[6] = [esp+8])
+ *
+ * A Valgrind client request, as in the reference port: args[0] is the
+ * request code, args[1..5] its arguments; under Valgrind the request's
+ * result comes back, natively `default_value`.  valgrind.h (3.19,
+ * "x86-{linux,darwin,solaris}") documents the sequence for this CPU:
+ * eax = the argument block, edx = the default, the preamble of four
+ * rotates of edi by 3, 13, 29 and 19 bits (64 in all: edi, callee-saved,
+ * ends unchanged), then `xchg ebx, ebx`; the result is in edx. */
+
+        .globl  SYM(valgrind_request)
+        .type   SYM(valgrind_request), @function
+        .p2align 4
+SYM(valgrind_request):
+        .cfi_startproc
+        endbr32
+        mov     eax, [esp + 8]
+        mov     edx, [esp + 4]
+        rol     edi, 3
+        rol     edi, 13
+        rol     edi, 29
+        rol     edi, 19
+        xchg    ebx, ebx
+        mov     eax, edx
+        ret
+        .cfi_endproc
+        .size   SYM(valgrind_request), . - SYM(valgrind_request)
 
         .section .rodata
         .p2align 2

@@ -27,6 +27,9 @@ Installs what is missing, then runs:
               run as a Linux process
   host        cargo test (with the C examples); cargo test --release; the
               shared-fp-control build; cargo test --no-default-features
+  valgrind    ci/valgrind.sh: every test binary under Memcheck, 0 errors
+  asan        ci/asan.sh: the Greenlet-layer tests under AddressSanitizer
+              (nightly, -Zbuild-std, feature asan; installs the nightly)
   cross       cargo test [--release] --target TRIPLE under qemu-user, and
               the raw tests there with --no-default-features
 
@@ -76,8 +79,8 @@ NOSTD_TARGETS=()
 for row in "${NOSTD_TABLE[@]}"; do NOSTD_TARGETS+=("${row%%|*}"); done
 
 # Packages the host steps need (a C compiler for build.rs's cc; g++ for the
-# C++ check of include/greenlet.h).
-HOST_PACKAGES="gcc g++ libc6-dev"
+# C++ check of include/greenlet.h; valgrind for the valgrind step).
+HOST_PACKAGES="gcc g++ libc6-dev valgrind"
 
 # Field INDEX of the row of TRIPLE in the table named TABLE; fails (quietly)
 # when there is none.
@@ -447,6 +450,11 @@ main() {
     # The library without std: unit tests, the raw tests (caller-provided
     # stacks only), the register harness, the C examples, doc tests.
     step "test (host, no_std library)" cargo test --no-default-features
+
+    # Memory errors: Memcheck over the debug test binaries, then ASan (with
+    # the `asan` feature's fiber hooks) over the Greenlet-layer tests.
+    step "valgrind (host, debug)" "$ROOT/ci/valgrind.sh"
+    step "asan (host, nightly)" "$ROOT/ci/asan.sh"
     for t in "${TARGETS[@]}"; do
         step "test ($t, debug)" with_cross "$t" cargo test --target "$t"
         if is_default "$t"; then

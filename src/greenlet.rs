@@ -22,6 +22,7 @@
 //! handle of a suspended greenlet kills it ([`Drop for Greenlet`]).
 
 use crate::raw::{self, StackPointer, Transfer};
+use crate::sanitizer;
 use crate::stack::{DEFAULT_STACK_SIZE, Stack};
 use std::any::{Any, TypeId, type_name};
 use std::cell::{Cell, RefCell, UnsafeCell};
@@ -434,15 +435,25 @@ pub(crate) fn with_overflowed_greenlet(addr: usize, f: impl FnOnce(Option<&str>,
 // The switch itself.
 
 /// Suspend the current greenlet and resume `target` (live, not current),
-/// carrying `payload`. Returns what resumed us, unprocessed.
+/// carrying `payload`. Returns what resumed us, unprocessed. `for_good`:
+/// the current greenlet is dead and this switch never returns.
 #[inline(always)]
-fn switch_to(target: Greenlet, payload: Payload) -> Transfer {
-    switch_from(current_ptr(), target, payload)
+fn switch_to(target: Greenlet, payload: Payload, for_good: bool) -> Transfer {
+    switch_from(current_ptr(), target, payload, for_good)
+}
+
+/// The usable stack of a greenlet, `(lowest address, size)`, for
+/// AddressSanitizer; `None` for main, which runs on the thread's stack.
+fn sanitizer_bounds(inner: *const Inner) -> Option<(*const u8, usize)> {
+    // SAFETY: `inner` is the target of a switch, kept alive by CURRENT's
+    // count; its stack is only read, and nothing else uses it meanwhile.
+    let stack = unsafe { &*(*inner).stack.as_ptr() };
+    stack.as_ref().map(|s| (s.bottom().cast_const(), s.size()))
 }
 
 /// [`switch_to`] when the caller has already read `CURRENT` (`me`).
 #[inline(always)]
-fn switch_from(me: *const Inner, target: Greenlet, payload: Payload) -> Transfer {
+fn switch_from(me: *const Inner, target: Greenlet, payload: Payload, for_good: bool) -> Transfer {
     // SAFETY: `me` is the running greenlet; CURRENT's count keeps it alive,
     // and that count moves into the packet below.
     let me_ref = unsafe { &*me };
@@ -451,6 +462,7 @@ fn switch_from(me: *const Inner, target: Greenlet, payload: Payload) -> Transfer
     }
     target.0.state.set(State::Running);
     let sp = target.0.sp.get();
+    let target_inner = Rc::as_ptr(&target.0);
     // CURRENT takes over `target`'s count; `me`'s count goes to the packet.
     set_current(target);
     // Written one field at a time, as `unpack` reads it: copying `payload`
@@ -465,13 +477,20 @@ fn switch_from(me: *const Inner, target: Greenlet, payload: Payload) -> Transfer
         ptr::write_volatile(&raw mut (*p).payload.slot, payload.slot);
         ptr::write_volatile(&raw mut (*p).payload.vtable, payload.vtable);
     }
+    // ASan (feature `asan`) is told about every change of stack; no-ops
+    // otherwise.
+    let mut fake = sanitizer::FakeStack::new();
+    let save = if for_good { None } else { Some(&mut fake) };
+    sanitizer::start_switch(save, || sanitizer_bounds(target_inner));
     // SAFETY: `sp` is the target's saved stack pointer: it is unstarted (the
     // frame from stack_init) or suspended in this function, and it lives on a
     // stack that its Inner keeps mapped (CURRENT now holds a count). Our own
     // stack stays valid while we are suspended: it is main's, or one whose
     // Inner is kept alive by the count in `packet.origin` until the receiver
     // has recorded our stack pointer.
-    unsafe { raw::switch(sp, p as usize) }
+    let t = unsafe { raw::switch(sp, p as usize) };
+    sanitizer::finish_switch(fake);
+    t
 }
 
 /// What a switch handed to us, after the bookkeeping.
@@ -580,6 +599,9 @@ fn receive_any(t: Transfer) -> Result<(), Box<dyn Any + Send>> {
 /// Where every greenlet starts, on its own stack, entered by the first
 /// switch into it.
 unsafe extern "C" fn entry(from: StackPointer, data: usize) -> ! {
+    sanitizer::finish_switch(sanitizer::FakeStack::new());
+    // The payload slots below are read by the receiver of our last switch.
+    sanitizer::real_stack_frame();
     let this = current_ptr();
     // SAFETY: we are the current greenlet (the switch that started us set
     // CURRENT, which keeps `this` alive while we run). `body` is only used
@@ -617,6 +639,9 @@ unsafe extern "C" fn entry(from: StackPointer, data: usize) -> ! {
 /// # Safety
 /// `this` must be the current greenlet.
 unsafe fn die(this: *const Inner, mut payload: Payload, event: Event) -> ! {
+    // `trace_panic` and the packet of the last switch are read by its
+    // receiver.
+    sanitizer::real_stack_frame();
     // SAFETY: `this` is current, so CURRENT keeps it alive.
     let me = unsafe { &*this };
     me.state.set(State::Dead);
@@ -635,7 +660,7 @@ unsafe fn die(this: *const Inner, mut payload: Payload, event: Event) -> ! {
         trace_panic = Some(p);
         payload = Payload::panic(&mut trace_panic);
     }
-    switch_to(target, payload);
+    switch_to(target, payload, true);
     // Nobody switches to a dead greenlet: switch() redirects to a live one.
     std::process::abort()
 }
@@ -723,7 +748,7 @@ impl Greenlet {
             drop(target);
             return deliver(take_typed::<R>(payload));
         }
-        let t = switch_from(me, target, payload);
+        let t = switch_from(me, target, payload, false);
         receive::<R>(t)
     }
 
@@ -819,7 +844,7 @@ impl Greenlet {
                 };
                 fire_trace(Event::Throw, self);
                 let mut slot: Option<Box<dyn Any + Send>> = Some(Box::new(GreenletExit));
-                let t = switch_to(self.clone(), Payload::panic(&mut slot));
+                let t = switch_to(self.clone(), Payload::panic(&mut slot), false);
                 if let Err(p) = receive_any(t) {
                     panic::resume_unwind(p);
                 }
@@ -1015,6 +1040,7 @@ impl Builder {
     {
         crate::overflow::install();
         let stack = Stack::acquire(self.stack_size)?;
+        sanitizer::fresh_stack(stack.bottom(), stack.size());
         // SAFETY: the stack is fresh (or back from the pool, unused), large
         // enough for the initial frame, and owned by the new Inner, which
         // keeps it mapped for as long as the greenlet can run. `entry`

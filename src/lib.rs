@@ -49,6 +49,7 @@ mod generator;
 mod greenlet;
 #[cfg(feature = "std")]
 mod overflow;
+mod sanitizer;
 
 #[cfg(feature = "std")]
 pub use generator::{Generator, GeneratorState, Yielder};

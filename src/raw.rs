@@ -112,6 +112,8 @@ unsafe extern "C" {
     static FRAME_BYTES: usize;
     #[link_name = "greenlet_init_bytes"]
     static INIT_BYTES: usize;
+    #[link_name = "greenlet_valgrind_request"]
+    fn asm_valgrind_request(default: usize, args: *const [usize; 6]) -> usize;
 }
 
 /// Prepare a new context on the stack whose highest address (exclusive) is
@@ -177,6 +179,41 @@ pub unsafe fn switch_ontop(to: StackPointer, data: usize, f: OnTopFn) -> Transfe
     unsafe { asm_switch_ontop(to, data, f) }
 }
 
+/// Make a Valgrind client request (valgrind.h's
+/// `VALGRIND_DO_CLIENT_REQUEST_EXPR`): `args[0]` is the request code,
+/// `args[1..6]` its arguments. Returns the request's result when the program
+/// runs under Valgrind, and `default` when it runs on a real CPU (or under
+/// an emulator such as qemu-user), where the magic instruction sequence
+/// does nothing.
+///
+/// The sequence differs per CPU, so it lives in the assembly
+/// (`greenlet_valgrind_request`); on a CPU that the Valgrind this was
+/// written for (3.19) does not support (riscv64), it always returns
+/// `default`. The crate uses it to register its stacks
+/// (`VALGRIND_STACK_REGISTER`); the request codes are in valgrind.h.
+///
+/// # Safety
+///
+/// Under Valgrind a request can do anything its code means (mark memory
+/// undefined or inaccessible, discard translations, ...): the caller must
+/// make only requests whose effect is sound for the program, with
+/// arguments that request expects (for example the bounds of memory that
+/// really is a stack).
+#[inline]
+pub unsafe fn valgrind_request(default: usize, args: &[usize; 6]) -> usize {
+    // SAFETY: the assembly only reads the six words of `args`; what the
+    // request does under Valgrind is the caller's responsibility.
+    unsafe { asm_valgrind_request(default, args) }
+}
+
+/// How many Valgrinds this program runs under: 0 on a real CPU (and on a
+/// CPU without a Valgrind port), 1 under Valgrind (valgrind.h's
+/// `RUNNING_ON_VALGRIND`).
+pub fn running_on_valgrind() -> usize {
+    // SAFETY: RUNNING_ON_VALGRIND (0x1001) only reports; it changes nothing.
+    unsafe { valgrind_request(0, &[0x1001, 0, 0, 0, 0, 0]) }
+}
+
 /// The exact size in bytes of this CPU's switch frame, from the assembly.
 pub fn frame_bytes() -> usize {
     // SAFETY: an immutable constant defined in the assembly's .rodata.
@@ -218,6 +255,25 @@ mod tests {
         let lowest_written = buf.iter().position(|&b| b != 0xA5).unwrap();
         let base = buf.as_ptr() as usize;
         assert!(base + lowest_written >= top_a - init_bytes());
+    }
+
+    #[test]
+    fn valgrind_request_returns_the_default_on_a_real_cpu() {
+        // Run natively (or under qemu-user) the magic sequence is a no-op
+        // and the default comes back, whatever it is; under Valgrind (the
+        // valgrind step of ci/test.sh sets GREENLET_UNDER_VALGRIND) the
+        // request is answered instead.
+        let under = std::env::var_os("GREENLET_UNDER_VALGRIND").is_some();
+        for default in [0, 1, 0x5a5a_a5a5, usize::MAX, usize::MAX / 3] {
+            // SAFETY: RUNNING_ON_VALGRIND only reports.
+            let r = unsafe { valgrind_request(default, &[0x1001, 0, 0, 0, 0, 0]) };
+            if under {
+                assert_eq!(r, 1, "RUNNING_ON_VALGRIND under Valgrind");
+            } else {
+                assert_eq!(r, default, "the default comes back on a real CPU");
+            }
+        }
+        assert_eq!(running_on_valgrind(), usize::from(under));
     }
 
     unsafe extern "C" fn dummy_entry(_: StackPointer, _: usize) -> ! {

@@ -59,7 +59,18 @@
 //! any stack given back to an arena, first has its usable pages returned to
 //! the kernel with `madvise(MADV_DONTNEED)`. So at most [`WARM_STACKS`]
 //! stacks' touched pages stay resident per thread while unused.
+//!
+//! # Valgrind
+//!
+//! Every stack's usable range is registered with Valgrind
+//! (`VALGRIND_STACK_REGISTER`, through [`crate::raw::valgrind_request`]; a
+//! no-op on a real CPU): a stack in a mapping of its own when it is mapped,
+//! deregistered when it is unmapped; an arena slot once, when it is first
+//! carved, for good (slots are never unmapped). Pooled stacks stay
+//! registered. So under Valgrind a switch is a change of stack, not a huge
+//! push or pop on one stack.
 
+use crate::raw;
 use std::cell::RefCell;
 use std::error::Error;
 use std::fmt;
@@ -337,6 +348,11 @@ pub struct Stack {
     /// which makes moving a stack through them cost more instructions on
     /// the pooled creation path than the `NonNull` niche does.
     origin: u8,
+    /// The id Valgrind gave this stack's own mapping when it was registered
+    /// (`VALGRIND_STACK_REGISTER`), to deregister it when it is unmapped;
+    /// unused for arena slots, which stay registered for the life of the
+    /// process. Natively it is 0. It fits in the padding after `origin`.
+    valgrind_id: u32,
 }
 
 // SAFETY: a `Stack` exclusively owns its memory (a mapping, or an arena slot
@@ -392,6 +408,7 @@ impl Stack {
                     guard,
                     usable,
                     origin: IN_ARENA,
+                    valgrind_id: 0,
                 })
             }
             mode => Stack::map_own(usable, guard, mode),
@@ -433,6 +450,7 @@ impl Stack {
             guard,
             usable,
             origin: OWN_MAPPING,
+            valgrind_id: valgrind_register(base.as_ptr().wrapping_add(guard), usable),
         })
     }
 
@@ -550,6 +568,7 @@ impl Drop for Stack {
             self.forget_pages();
             arena_give_back(self.base, self.usable);
         } else {
+            valgrind_deregister(self.valgrind_id);
             // SAFETY: `base` is the start of a mapping of `guard + usable`
             // bytes that this stack owns and that nothing runs on any more.
             unsafe { libc::munmap(self.base.as_ptr().cast(), self.guard + self.usable) };
@@ -567,6 +586,39 @@ impl fmt::Debug for Stack {
             .field("in_arena", &(self.origin == IN_ARENA))
             .finish_non_exhaustive()
     }
+}
+
+/// Valgrind's client request codes for stacks (valgrind.h,
+/// `VG_USERREQ__STACK_REGISTER` and `VG_USERREQ__STACK_DEREGISTER`).
+const VG_STACK_REGISTER: usize = 0x1501;
+const VG_STACK_DEREGISTER: usize = 0x1502;
+
+/// Tells Valgrind (when the program runs under it) that the `usable` bytes
+/// from `bottom` are a stack, and returns the id it gives it (0 natively).
+///
+/// Without this, Valgrind takes a switch between two stacks less than
+/// `--max-stackframe` (2 MB) apart, such as neighbouring slots of an arena,
+/// for a huge push or pop on one stack, and marks the memory in between as
+/// undefined or inaccessible: false errors on the other greenlets' frames.
+fn valgrind_register(bottom: *mut u8, usable: usize) -> u32 {
+    let start = bottom as usize;
+    // valgrind.h: "start is the lowest addressable stack byte, end is the
+    // highest addressable stack byte".
+    let args = [VG_STACK_REGISTER, start, start + usable - 1, 0, 0, 0];
+    // SAFETY: the range is usable stack memory that this crate owns for as
+    // long as the registration lasts (until `valgrind_deregister`, or for
+    // ever for arena slots, which are never unmapped). Natively a no-op.
+    let id = unsafe { raw::valgrind_request(0, &args) };
+    // valgrind.h declares the id `unsigned`.
+    id as u32
+}
+
+/// Undoes [`valgrind_register`] before a stack's mapping goes away.
+fn valgrind_deregister(id: u32) {
+    let args = [VG_STACK_DEREGISTER, id as usize, 0, 0, 0, 0];
+    // SAFETY: forgets a registration made by `valgrind_register` for a
+    // stack that is about to be unmapped. Natively a no-op.
+    unsafe { raw::valgrind_request(0, &args) };
 }
 
 /// Maps `len` bytes of anonymous, private, read/write, unreserved memory.
@@ -730,6 +782,9 @@ fn arena_take(usable: usize, guard: usize) -> io::Result<NonNull<u8>> {
         let os = io::Error::last_os_error();
         return Err(StackError::new(Step::KernelGuard, usable, guard, os).into_io());
     }
+    // A slot is a stack for the rest of the process (never unmapped), so it
+    // is registered once, here, and never deregistered.
+    valgrind_register(slot.wrapping_add(guard), usable);
     arena.carved += 1;
     NonNull::new(slot).ok_or_else(|| io::Error::from_raw_os_error(libc::EFAULT))
 }

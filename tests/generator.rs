@@ -780,7 +780,9 @@ fn descend(y: &Yielder<u64, (u64, usize)>, depth: u32, top: usize, drops: &Rc<Ce
     let mut pad = [u64::from(depth); 8];
     black_box(&mut pad);
     let r = if depth == 0 {
-        let used = top - pad.as_ptr() as usize;
+        // Informational only. Saturating: under ASan (feature `asan`) the
+        // locals may live on its fake stack, anywhere relative to `top`.
+        let used = top.saturating_sub(pad.as_ptr() as usize);
         y.suspend((u64::from(DEPTH), used))
     } else {
         descend(y, depth - 1, top, drops) + 1
@@ -864,6 +866,14 @@ fn a_hundred_thousand_generators_alive_at_once_or_as_many_as_fit() {
         _ => WANTED,
     };
     assert!(n >= AT_LEAST, "only room for {n} generators");
+    // Under Valgrind (GREENLET_UNDER_VALGRIND, set by ci/valgrind.sh) each
+    // switch looks the target stack up in the list of all registered stacks,
+    // which makes this quadratic: 2,000 still has many alive at once.
+    let n = if std::env::var_os("GREENLET_UNDER_VALGRIND").is_some() {
+        n.min(2_000)
+    } else {
+        n
+    };
     let mut gens: Vec<Generator<u64, u64, u64>> = Vec::with_capacity(n);
     for _ in 0..n {
         gens.push(Generator::with_stack_size(64 * 1024, |y, x: u64| {

@@ -12,12 +12,39 @@ use greenlet::raw::{
     Transfer,
 };
 
-/// A heap buffer used as a stack (no guard page: these tests stay shallow).
-struct Buf(Vec<u8>);
+/// Memory used as a stack, registered with Valgrind as `greenlet::stack`
+/// does with its stacks, so that under Valgrind a switch to it is a change
+/// of stack rather than a huge push on the current one (valgrind.h,
+/// `VALGRIND_STACK_REGISTER`; a no-op on a real CPU). Deregistered on drop.
+struct ValgrindStack(usize);
+
+impl ValgrindStack {
+    fn register(memory: &[u8]) -> ValgrindStack {
+        let r = memory.as_ptr_range();
+        let args = [0x1501, r.start as usize, r.end as usize - 1, 0, 0, 0];
+        // SAFETY: STACK_REGISTER of memory that is used as a stack until
+        // `drop` deregisters it.
+        ValgrindStack(unsafe { raw::valgrind_request(0, &args) })
+    }
+}
+
+impl Drop for ValgrindStack {
+    fn drop(&mut self) {
+        // SAFETY: STACK_DEREGISTER of the id `register` got; nothing runs on
+        // the memory any more.
+        unsafe { raw::valgrind_request(0, &[0x1502, self.0, 0, 0, 0, 0]) };
+    }
+}
+
+/// A heap buffer used as a stack (no guard page: these tests stay shallow),
+/// registered with Valgrind.
+struct Buf(Vec<u8>, ValgrindStack);
 
 impl Buf {
     fn new() -> Buf {
-        Buf(vec![0; 256 * 1024])
+        let v = vec![0; 256 * 1024];
+        let reg = ValgrindStack::register(&v);
+        Buf(v, reg)
     }
     fn region(&mut self) -> StackRegion<'_> {
         StackRegion::from_slice(&mut self.0).unwrap()
@@ -75,6 +102,7 @@ fn ping_pong_on_a_static_buffer() {
     // SAFETY: the only reference ever made to PING_STACK (this test runs
     // once per process).
     let buf: &'static mut [u8] = unsafe { &mut (*stack).0 };
+    let _valgrind = ValgrindStack::register(buf);
     let (lo, hi) = (buf.as_ptr() as usize, buf.as_ptr() as usize + buf.len());
     let region = StackRegion::from_slice(buf).unwrap();
     assert_eq!((region.bottom() as usize, region.top() as usize), (lo, hi));
@@ -121,6 +149,7 @@ fn control_passes_around_a_ring_of_three() {
     let stacks = &raw mut RING_STACKS;
     // SAFETY: the only reference made to RING_STACKS.
     let [a, b] = unsafe { &mut *stacks };
+    let _valgrind = (ValgrindStack::register(&a.0), ValgrindStack::register(&b.0));
     let r1 = StackRegion::from_slice(&mut a.0).unwrap();
     let r2 = StackRegion::from_slice(&mut b.0).unwrap();
     // SAFETY: as above; RING is only used by this test's thread.
@@ -247,6 +276,7 @@ fn entry_sees_an_abi_aligned_stack_pointer() {
 #[test]
 fn regions_trimmed_from_any_buffer_give_an_aligned_entry() {
     let mut memory = vec![0u8; 16 * 1024 + 64];
+    let _valgrind = ValgrindStack::register(&memory);
     for start in 0..32 {
         for end_cut in [0, 1, 9, 15] {
             let end = memory.len() - end_cut;
@@ -287,6 +317,7 @@ fn many_contexts_on_one_carved_allocation() {
     const N: usize = 32;
     const EACH: usize = 16 * 1024;
     let mut memory = vec![0u8; N * EACH];
+    let _valgrind: Vec<ValgrindStack> = memory.chunks(EACH).map(ValgrindStack::register).collect();
     let regions: Vec<StackRegion<'_>> = memory
         .chunks_mut(EACH)
         .map(|c| StackRegion::from_slice(c).unwrap())
@@ -398,6 +429,7 @@ fn bad_regions_are_errors() {
 fn a_caller_made_guard_is_below_all_use() {
     const PAGE_MAX: usize = 64 * 1024; // any page size up to 64 KiB
     let mut memory = vec![0u8; 4 * PAGE_MAX];
+    let _valgrind = ValgrindStack::register(&memory);
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
     assert!(page.is_power_of_two() && page <= PAGE_MAX);
