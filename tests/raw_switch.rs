@@ -38,16 +38,19 @@ impl Drop for ValgrindStack {
 
 /// A heap buffer used as a stack (no guard page: these tests stay shallow),
 /// registered with Valgrind.
-struct Buf(Vec<u8>, ValgrindStack);
+struct Buf {
+    memory: Vec<u8>,
+    _valgrind: ValgrindStack,
+}
 
 impl Buf {
     fn new() -> Buf {
-        let v = vec![0; 256 * 1024];
-        let reg = ValgrindStack::register(&v);
-        Buf(v, reg)
+        let memory = vec![0; 256 * 1024];
+        let _valgrind = ValgrindStack::register(&memory);
+        Buf { memory, _valgrind }
     }
     fn region(&mut self) -> StackRegion<'_> {
-        StackRegion::from_slice(&mut self.0).unwrap()
+        StackRegion::from_slice(&mut self.memory).unwrap()
     }
 }
 
