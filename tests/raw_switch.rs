@@ -264,7 +264,7 @@ unsafe fn entry_sp(top: *mut u8) -> (usize, usize) {
 #[test]
 fn entry_sees_an_abi_aligned_stack_pointer() {
     let mut stack = Buf::new();
-    let range = stack.0.as_ptr_range();
+    let range = stack.memory.as_ptr_range();
     for misalign in 0..32 {
         // stack_init aligns a misaligned `top` down itself.
         let top = stack.0.as_mut_ptr_range().end.wrapping_sub(misalign);
