@@ -36,6 +36,9 @@ if ! command -v valgrind >/dev/null; then
 fi
 command -v valgrind >/dev/null || { echo "ci/valgrind.sh: valgrind missing" >&2; exit 1; }
 
+# Build first, loudly: a build error must fail the step, not shrink the
+# list of binaries below.
+cargo test --no-run --quiet
 # Test binaries from cargo's JSON messages: "test":true artifacts with an
 # executable (examples are built too, for the tests that run them).
 mapfile -t lines < <(cargo test --no-run --message-format=json 2>/dev/null |
@@ -56,12 +59,22 @@ export GREENLET_UNDER_VALGRIND=1
 # The model test: 200 random sequences instead of 1,000 (the native runs do
 # all 1,000); under Valgrind each costs about 0.1 s.
 export GREENLET_MODEL_ITERS=${GREENLET_MODEL_ITERS:-200}
+for w in "${wanted[@]}"; do
+    found=0
+    for n in "${names[@]}"; do
+        [[ $n == greenlet ]] && n=lib
+        [[ $n == "$w" ]] && found=1
+    done
+    [[ $found -eq 1 ]] || { echo "ci/valgrind.sh: no test binary named $w" >&2; exit 1; }
+done
+ran=0
 failed=()
 for i in "${!bins[@]}"; do
     name=${names[$i]}
     [[ $name == greenlet ]] && name=lib
     if [[ ${#wanted[@]} -gt 0 && " ${wanted[*]} " != *" $name "* ]]; then continue; fi
     t0=$(date +%s)
+    ran=$((ran + 1))
     echo "--- valgrind: $name"
     if valgrind -q --error-exitcode=1 --trace-children=yes \
         --trace-children-skip='*/deps/*' "${bins[$i]}" -q; then
@@ -75,4 +88,4 @@ if [[ ${#failed[@]} -gt 0 ]]; then
     echo "ci/valgrind.sh: Memcheck errors or test failures in: ${failed[*]}" >&2
     exit 1
 fi
-echo "ci/valgrind.sh: all test binaries ran under Memcheck with 0 errors"
+echo "ci/valgrind.sh: $ran test binaries ran under Memcheck with 0 errors"

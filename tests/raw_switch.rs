@@ -267,7 +267,7 @@ fn entry_sees_an_abi_aligned_stack_pointer() {
     let range = stack.memory.as_ptr_range();
     for misalign in 0..32 {
         // stack_init aligns a misaligned `top` down itself.
-        let top = stack.0.as_mut_ptr_range().end.wrapping_sub(misalign);
+        let top = stack.memory.as_mut_ptr_range().end.wrapping_sub(misalign);
         // SAFETY: `top` is inside `stack`, which outlives the context.
         let (aligned, at) = unsafe { entry_sp(top) };
         assert_eq!(aligned, 1, "misaligned entry sp {at:#x} for top-{misalign}");
