@@ -18,6 +18,8 @@ mod echo;
 
 use greenlet::hub::net::TcpListener;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 fn usage() -> ! {
@@ -37,6 +39,7 @@ fn arg<T: std::str::FromStr>(args: &[String], i: usize, default: T) -> T {
 }
 
 /// Run the client: `conns` connections for `d`; print and return the rate.
+/// The connections are closed when it returns.
 fn client(addr: SocketAddr, conns: usize, d: Duration) -> f64 {
     let streams = echo::connect_all(addr, conns);
     let t = Instant::now();
@@ -57,13 +60,19 @@ fn main() {
             // handed to that thread's hub.
             let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             let addr = std_listener.local_addr().expect("local_addr");
-            std::thread::spawn(move || {
-                let listener = TcpListener::from_std(std_listener).expect("register listener");
-                echo::serve(listener, 0)
+            let stop = Arc::new(AtomicBool::new(false));
+            let server = std::thread::spawn({
+                let stop = stop.clone();
+                move || {
+                    let listener = TcpListener::from_std(std_listener).expect("register listener");
+                    echo::serve_until(listener, 0, &stop)
+                }
             });
             println!("echo server on {addr} (one thread); client on another thread");
             let rate = client(addr, conns, Duration::from_millis(millis));
             assert!(rate > 0.0, "no round trip completed");
+            stop.store(true, Ordering::Relaxed);
+            server.join().expect("server thread");
         }
         Some("serve") => {
             let addr = args.get(2).map_or("127.0.0.1:7007", String::as_str);

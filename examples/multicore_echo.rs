@@ -25,6 +25,8 @@ mod echo;
 use greenlet::hub::net::TcpListener;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 struct Options {
@@ -82,19 +84,46 @@ fn reuseport_listener(addr: SocketAddr) -> std::net::TcpListener {
     s.into()
 }
 
-/// Start `n` server threads on one fresh port; return its address.
-fn start_servers(n: usize, work_us: u64) -> SocketAddr {
+/// `n` server threads on one port, until [`Servers::stop`].
+struct Servers {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// Start `n` server threads on one fresh port.
+fn start_servers(n: usize, work_us: u64) -> Servers {
     let first = reuseport_listener("127.0.0.1:0".parse().expect("addr"));
     let addr = first.local_addr().expect("local_addr");
     let mut listeners = vec![first];
     listeners.extend((1..n).map(|_| reuseport_listener(addr)));
-    for l in listeners {
-        std::thread::spawn(move || {
-            let l = TcpListener::from_std(l).expect("register listener");
-            echo::serve(l, work_us)
-        });
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads = listeners
+        .into_iter()
+        .map(|l| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let l = TcpListener::from_std(l).expect("register listener");
+                echo::serve_until(l, work_us, &stop)
+            })
+        })
+        .collect();
+    Servers {
+        addr,
+        stop,
+        threads,
     }
-    addr
+}
+
+impl Servers {
+    /// Stop accepting and wait for the threads (their connections are
+    /// closed by then).
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            t.join().expect("server thread");
+        }
+    }
 }
 
 fn main() {
@@ -105,7 +134,8 @@ fn main() {
     );
     let mut base = None;
     for n in 1..=o.threads {
-        let addr = start_servers(n, o.work_us);
+        let servers = start_servers(n, o.work_us);
+        let addr = servers.addr;
         let rate = std::thread::spawn(move || {
             let streams = echo::connect_all(addr, o.connections);
             let t = Instant::now();
@@ -114,6 +144,7 @@ fn main() {
         })
         .join()
         .expect("client thread");
+        servers.stop();
         let base = *base.get_or_insert(rate);
         println!(
             "{n} server thread{}: {rate:.0} round trips/s ({:.2}x)",

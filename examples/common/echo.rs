@@ -11,6 +11,7 @@ use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// The size of a client's message.
@@ -50,15 +51,27 @@ pub fn serve_connection(mut s: TcpStream, work_us: u64) {
 
 /// Accept forever, one greenlet per connection.
 pub fn serve(listener: TcpListener, work_us: u64) -> ! {
-    loop {
-        match listener.accept() {
-            Ok((s, _)) => drop(hub::spawn(move || serve_connection(s, work_us))),
-            Err(e) => {
+    serve_until(listener, work_us, &AtomicBool::new(false));
+    unreachable!("nothing sets the flag")
+}
+
+/// Accept until `stop` is set (looked at every 50 ms), one greenlet per
+/// connection; then wait for the open connections to end (their clients
+/// close them) and return.
+pub fn serve_until(listener: TcpListener, work_us: u64, stop: &AtomicBool) {
+    let mut conns = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        match hub::with_timeout(Duration::from_millis(50), || listener.accept()) {
+            Ok(Ok((s, _))) => conns.push(hub::spawn(move || serve_connection(s, work_us))),
+            Ok(Err(e)) => {
                 eprintln!("echo server: accept failed: {e}");
                 hub::sleep(Duration::from_millis(10));
             }
+            Err(hub::Elapsed) => {}
         }
+        conns.retain(|t: &hub::Task<()>| !t.is_ready());
     }
+    hub::join_all(&conns, None);
 }
 
 /// Open `conns` connections to `addr` (each in its own greenlet).
