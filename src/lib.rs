@@ -36,6 +36,10 @@
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
+// The unit tests use std (the test harness links it anyway).
+#[cfg(all(test, not(feature = "std")))]
+extern crate std;
+
 #[cfg(feature = "std")]
 pub mod hub;
 pub mod raw;
@@ -49,6 +53,7 @@ mod generator;
 mod greenlet;
 #[cfg(feature = "std")]
 mod overflow;
+#[cfg(feature = "std")]
 mod sanitizer;
 
 #[cfg(feature = "std")]
