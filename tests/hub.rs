@@ -601,6 +601,50 @@ fn with_timeout_in_tasks_is_per_greenlet() {
 }
 
 #[test]
+fn thousands_of_timeouts_expiring_together_each_interrupt_their_own_task() {
+    let n = 2000;
+    let drops = Rc::new(Cell::new(0));
+    let tasks: Vec<Task<Result<(), Elapsed>>> = (0..n)
+        .map(|_| {
+            let d = drops.clone();
+            hub::spawn_with(Greenlet::builder().stack_size(64 << 10), move || {
+                hub::with_timeout(ms(10), || {
+                    let _g = DropCount(d);
+                    hub::sleep(Duration::from_secs(3600));
+                })
+            })
+        })
+        .collect();
+    assert_eq!(hub::join_all(&tasks, None), n);
+    for t in tasks {
+        assert_eq!(t.get().unwrap(), Err(Elapsed));
+    }
+    assert_eq!(drops.get(), n as u32);
+    assert!(
+        time_to_deadlock() < Duration::from_secs(5),
+        "nothing left armed"
+    );
+}
+
+#[test]
+fn a_timeout_that_expires_while_its_greenlet_is_ready_interrupts_the_next_wait() {
+    let first = Rc::new(Cell::new(false));
+    let second = Rc::new(Cell::new(false));
+    let (f, s) = (first.clone(), second.clone());
+    let r = hub::with_timeout(ms(1), move || {
+        let until = Instant::now() + ms(5);
+        while Instant::now() < until {} // compute past the deadline
+        hub::sleep(ZERO); // queued as ready when the timeout expires
+        f.set(true);
+        hub::sleep(ZERO); // interrupted here
+        s.set(true);
+    });
+    assert_eq!(r, Err(Elapsed));
+    assert!(first.get(), "the wait it was ready from ends normally");
+    assert!(!second.get(), "the next wait is interrupted");
+}
+
+#[test]
 fn other_panics_pass_through_with_timeout() {
     let r = panic::catch_unwind(|| hub::with_timeout(ms(100), || panic!("mine")));
     assert_eq!(panic_text(&*r.unwrap_err()), "mine");

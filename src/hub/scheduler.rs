@@ -115,6 +115,13 @@ struct TimeoutRec {
     pending: bool,
 }
 
+/// A greenlet with active `with_timeout`s: where it waits now, so that an
+/// expiring timeout finds its wait without searching.
+struct Timed {
+    active: usize,
+    park: Option<Key>,
+}
+
 /// Resume at most this many greenlets between two looks at IO readiness
 /// while greenlets are ready (when none is, the hub blocks in the poller).
 const POLL_EVERY: u32 = 61;
@@ -130,6 +137,7 @@ pub(crate) struct Hub {
     next_seq: Cell<u64>,
     timeouts: RefCell<HashMap<u64, TimeoutRec>>,
     pending_timeouts: Cell<usize>,
+    timed: RefCell<HashMap<Greenlet, Timed>>,
     main_park: Cell<Option<Key>>,
     last_park: Cell<Option<Key>>,
     since_poll: Cell<u32>,
@@ -213,6 +221,7 @@ fn create_hub() -> Rc<Hub> {
             next_seq: Cell::new(1),
             timeouts: RefCell::new(HashMap::new()),
             pending_timeouts: Cell::new(0),
+            timed: RefCell::new(HashMap::new()),
             main_park: Cell::new(None),
             last_park: Cell::new(None),
             since_poll: Cell::new(0),
@@ -248,11 +257,16 @@ impl Hub {
         }
         let is_main = me.is_main();
         let key = self.parks.borrow_mut().insert(Park {
-            greenlet: me,
+            greenlet: me.clone(),
             state: ParkState::Waiting,
             timer: None,
             hub_owned: false,
         });
+        if !self.timed.borrow().is_empty()
+            && let Some(t) = self.timed.borrow_mut().get_mut(&me)
+        {
+            t.park = Some(key);
+        }
         if is_main {
             self.main_park.set(Some(key));
         }
@@ -276,6 +290,12 @@ impl Hub {
     pub(crate) fn remove_park(&self, key: Key) {
         let removed = self.parks.borrow_mut().remove(key);
         if let Some(p) = removed {
+            if !self.timed.borrow().is_empty()
+                && let Some(t) = self.timed.borrow_mut().get_mut(&p.greenlet)
+                && t.park == Some(key)
+            {
+                t.park = None;
+            }
             if p.timer.is_some() {
                 self.live_timers.set(self.live_timers.get() - 1);
             }
@@ -405,10 +425,19 @@ impl Hub {
     /// Start a `with_timeout` for the current greenlet; returns its id.
     pub(crate) fn start_timeout(&self, deadline: Instant) -> u64 {
         let id = self.next_seq();
+        let me = Greenlet::current();
+        self.timed
+            .borrow_mut()
+            .entry(me.clone())
+            .or_insert(Timed {
+                active: 0,
+                park: None,
+            })
+            .active += 1;
         self.timeouts.borrow_mut().insert(
             id,
             TimeoutRec {
-                greenlet: Greenlet::current(),
+                greenlet: me,
                 armed: true,
                 pending: false,
             },
@@ -431,6 +460,18 @@ impl Hub {
             if rec.pending {
                 self.pending_timeouts.set(self.pending_timeouts.get() - 1);
             }
+            let gone = {
+                let mut timed = self.timed.borrow_mut();
+                match timed.get_mut(&rec.greenlet) {
+                    Some(t) if t.active > 1 => {
+                        t.active -= 1;
+                        None
+                    }
+                    Some(_) => timed.remove_entry(&rec.greenlet),
+                    None => None,
+                }
+            };
+            drop(gone); // outside the borrow: greenlet handles
             drop(rec);
         }
     }
@@ -449,13 +490,7 @@ impl Hub {
             rec.greenlet.clone()
         };
         // Interrupt the greenlet's current wait, if it is waiting.
-        let waiting = {
-            let parks = self.parks.borrow();
-            parks
-                .iter()
-                .find(|(_, p)| p.state == ParkState::Waiting && p.greenlet == target)
-                .map(|(k, _)| k)
-        };
+        let waiting = self.timed.borrow().get(&target).and_then(|t| t.park);
         let woke = waiting.is_some_and(|k| self.wake(k, Wake::Timeout(id)));
         if !woke && let Some(rec) = self.timeouts.borrow_mut().get_mut(&id) {
             rec.pending = true;
