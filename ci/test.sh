@@ -54,7 +54,7 @@ EOF
 # The rows come from shared/cross-testing.md. To enable a CPU by default, add
 # its triple to DEFAULT_TARGETS (its asm must exist first).
 TARGET_TABLE=(
-    "aarch64-unknown-linux-gnu|aarch64-linux-gnu|aarch64|gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user qemu-user-binfmt"
+    "aarch64-unknown-linux-gnu|aarch64-linux-gnu|aarch64|gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user qemu-user-binfmt"
     "riscv64gc-unknown-linux-gnu|riscv64-linux-gnu|riscv64|gcc-riscv64-linux-gnu libc6-dev-riscv64-cross qemu-user qemu-user-binfmt"
     "armv7-unknown-linux-gnueabihf|arm-linux-gnueabihf|arm|gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user qemu-user-binfmt"
     "powerpc64le-unknown-linux-gnu|powerpc64le-linux-gnu|ppc64le|gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross qemu-user qemu-user-binfmt"
