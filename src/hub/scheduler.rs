@@ -332,6 +332,14 @@ impl Hub {
             return Wake::Timeout(id);
         }
         debug_assert!(self.parks.borrow().get(key).is_some());
+        // Every waiting greenlet is suspended here, so any of them can be
+        // resumed with a `Wake`, by the hub or by the greenlet that waits
+        // next (which may be this one, if it is the only one ready: then
+        // the switch returns at once). The hub itself only ever receives
+        // `()`: from a greenlet that goes to it to wait, or a task's end.
+        if let Some((next, why)) = self.direct_handoff() {
+            return next.switch::<Wake, Wake>(why);
+        }
         self.greenlet.switch::<(), Wake>(())
     }
 
@@ -539,8 +547,12 @@ impl Hub {
                 self.poll(timeout);
                 continue;
             }
-            if self.since_poll.get() >= POLL_EVERY && self.io.registrations() > 0 {
-                self.poll(Some(Duration::ZERO));
+            if self.since_poll.get() >= POLL_EVERY {
+                if self.io.registrations() > 0 {
+                    self.poll(Some(Duration::ZERO));
+                } else {
+                    self.since_poll.set(0); // nothing to poll
+                }
             }
             // Only what is ready now: what this batch wakes runs next time.
             let n = self.ready.borrow().len();
@@ -565,31 +577,52 @@ impl Hub {
         }
     }
 
-    fn resume_next(&self) {
-        let Some(key) = self.ready.borrow_mut().pop_front() else {
-            return;
-        };
-        let (greenlet, why) = {
-            let mut parks = self.parks.borrow_mut();
-            let Some(p) = parks.get_mut(key) else {
-                return;
+    /// Take the next ready greenlet off the queue (skipping stale keys and
+    /// tasks killed before they started), with the reason to resume it.
+    fn pop_ready(&self) -> Option<(Greenlet, Wake)> {
+        loop {
+            let key = self.ready.borrow_mut().pop_front()?;
+            let (greenlet, why) = {
+                let mut parks = self.parks.borrow_mut();
+                let Some(p) = parks.get_mut(key) else {
+                    continue;
+                };
+                let ParkState::Woken(why) = p.state else {
+                    continue;
+                };
+                p.state = ParkState::Resumed;
+                if p.hub_owned {
+                    let p = parks.remove(key).expect("present");
+                    (p.greenlet, why)
+                } else {
+                    (p.greenlet.clone(), why)
+                }
             };
-            let ParkState::Woken(why) = p.state else {
-                return;
-            };
-            p.state = ParkState::Resumed;
-            if p.hub_owned {
-                let p = parks.remove(key).expect("present");
-                (p.greenlet, why)
-            } else {
-                (p.greenlet.clone(), why)
+            if greenlet.is_dead() {
+                // A task killed before it started.
+                drop(greenlet);
+                continue;
             }
-        };
-        if greenlet.is_dead() {
-            // A task killed before it started.
-            drop(greenlet);
-            return;
+            return Some((greenlet, why));
         }
+    }
+
+    /// A waiting greenlet hands control straight to the next ready one,
+    /// without a trip through the hub's loop, when that loop has nothing to
+    /// do first: no timer is armed and IO was polled recently.
+    fn direct_handoff(&self) -> Option<(Greenlet, Wake)> {
+        if self.live_timers.get() > 0 || self.since_poll.get() >= POLL_EVERY {
+            return None;
+        }
+        let next = self.pop_ready()?;
+        self.since_poll.set(self.since_poll.get() + 1);
+        Some(next)
+    }
+
+    fn resume_next(&self) {
+        let Some((greenlet, why)) = self.pop_ready() else {
+            return;
+        };
         // Tasks catch their own panics; anything else that comes back here
         // (a bug, or a greenlet that misused the hub) is reported and the
         // hub goes on with the others.
