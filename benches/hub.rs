@@ -6,7 +6,8 @@
 //!   on its own thread: the hub's (`examples/common/echo.rs`) or an
 //!   equivalent tokio `current_thread` server. The client is the same for
 //!   both: this thread's hub, one greenlet per connection. One iteration is
-//!   one round trip on every connection.
+//!   one round trip on every connection. The client is pinned to CPU 0 and
+//!   the servers to CPU 1.
 //! * `yield/<runtime>`: 100,000 greenlets (tasks) each yielding 10 times
 //!   (`hub::sleep(ZERO)`, `tokio::task::yield_now`): one iteration is the
 //!   whole run, spawn to join, so the time per yield is the iteration time
@@ -27,10 +28,26 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// Pin the calling thread to CPU `cpu` (if the machine has it), so that the
+/// server and the client each keep a core of their own in every run: the
+/// scheduler moving them around is most of the run-to-run noise here.
+fn pin(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET writes
+    // inside it; sched_setaffinity only reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
 fn greenlet_server() -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = l.local_addr().expect("addr");
-    std::thread::spawn(move || echo::serve(TcpListener::from_std(l).expect("register"), 0));
+    std::thread::spawn(move || {
+        pin(1);
+        echo::serve(TcpListener::from_std(l).expect("register"), 0)
+    });
     addr
 }
 
@@ -39,6 +56,7 @@ fn tokio_server() -> SocketAddr {
     let addr = l.local_addr().expect("addr");
     l.set_nonblocking(true).expect("nonblocking");
     std::thread::spawn(move || {
+        pin(1);
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .build()
