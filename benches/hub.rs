@@ -8,6 +8,8 @@
 //!   both: this thread's hub, one greenlet per connection. One iteration is
 //!   one round trip on every connection. The client is pinned to CPU 0 and
 //!   the servers to CPU 1.
+//! * `echo_server_cpu/<server>/<connections>`: the same, timed by the
+//!   server thread's CPU time: what a round trip costs the server.
 //! * `yield/<runtime>`: 100,000 greenlets (tasks) each yielding 10 times
 //!   (`hub::sleep(ZERO)`, `tokio::task::yield_now`): one iteration is the
 //!   whole run, spawn to join, so the time per yield is the iteration time
@@ -41,22 +43,54 @@ fn pin(cpu: usize) {
     }
 }
 
-fn greenlet_server() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = l.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        pin(1);
-        echo::serve(TcpListener::from_std(l).expect("register"), 0)
-    });
-    addr
+/// A server thread: its address and the clock of its CPU time.
+#[derive(Clone, Copy)]
+struct Server {
+    addr: SocketAddr,
+    clock: libc::clockid_t,
 }
 
-fn tokio_server() -> SocketAddr {
+/// The CPU-time clock of the calling thread.
+fn thread_clock() -> libc::clockid_t {
+    let mut clock = 0;
+    // SAFETY: pthread_self is this thread; the id is written to a local.
+    let rc = unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut clock) };
+    assert_eq!(rc, 0, "pthread_getcpuclockid");
+    clock
+}
+
+/// The CPU time `clock` has counted.
+fn cpu_time(clock: libc::clockid_t) -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes one timespec to a local.
+    assert_eq!(unsafe { libc::clock_gettime(clock, &mut ts) }, 0);
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Start `serve` on a thread of its own (pinned to CPU 1).
+fn server(serve: impl FnOnce(std::net::TcpListener) + Send + 'static) -> Server {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = l.local_addr().expect("addr");
-    l.set_nonblocking(true).expect("nonblocking");
+    let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         pin(1);
+        tx.send(thread_clock()).expect("send clock");
+        serve(l)
+    });
+    let clock = rx.recv().expect("server clock");
+    Server { addr, clock }
+}
+
+fn greenlet_server() -> Server {
+    server(|l| echo::serve(TcpListener::from_std(l).expect("register"), 0))
+}
+
+fn tokio_server() -> Server {
+    server(|l| {
+        l.set_nonblocking(true).expect("nonblocking");
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .build()
@@ -80,30 +114,41 @@ fn tokio_server() -> SocketAddr {
                 });
             }
         })
-    });
-    addr
+    })
 }
 
-fn echo_bench(c: &mut Criterion) {
-    let mut g = c.benchmark_group("echo");
+/// What an echo iteration reports: wall time, or the server thread's CPU
+/// time.
+#[derive(Clone, Copy)]
+enum Clock {
+    Wall,
+    ServerCpu,
+}
+
+fn echo_group(c: &mut Criterion, group: &str, clock: Clock) {
+    let mut g = c.benchmark_group(group);
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(3));
     g.warm_up_time(Duration::from_millis(500));
+    pin(0); // the client: this thread
     let servers = [
         ("greenlet_hub", greenlet_server()),
         ("tokio_current_thread", tokio_server()),
     ];
     for conns in [1usize, 100, 1000] {
         g.throughput(Throughput::Elements(conns as u64));
-        for (name, addr) in servers {
+        for (name, server) in servers {
             // Connections persist across samples (connecting is not timed).
-            let streams = RefCell::new(Some(echo::connect_all(addr, conns)));
+            let streams = RefCell::new(Some(echo::connect_all(server.addr, conns)));
             g.bench_with_input(BenchmarkId::new(name, conns), &conns, |b, _| {
                 b.iter_custom(|iters| {
                     let s = streams.borrow_mut().take().expect("streams");
-                    let t = Instant::now();
+                    let (t, cpu) = (Instant::now(), cpu_time(server.clock));
                     let s = echo::run_rounds(s, iters);
-                    let d = t.elapsed();
+                    let d = match clock {
+                        Clock::Wall => t.elapsed(),
+                        Clock::ServerCpu => cpu_time(server.clock).saturating_sub(cpu),
+                    };
                     *streams.borrow_mut() = Some(s);
                     d
                 })
@@ -111,6 +156,14 @@ fn echo_bench(c: &mut Criterion) {
         }
     }
     g.finish();
+}
+
+fn echo_bench(c: &mut Criterion) {
+    echo_group(c, "echo", Clock::Wall);
+    // The same, timed by the server thread's CPU time (user + system): the
+    // server's cost per round trip, without the wake-up latencies of idle
+    // CPUs that dominate (and blur) the wall time here.
+    echo_group(c, "echo_server_cpu", Clock::ServerCpu);
 }
 
 const TASKS: usize = 100_000;
