@@ -276,18 +276,16 @@ fn sleep_never_wakes_early() {
 fn ten_thousand_sleepers_wake_in_deadline_order() {
     let n = 10_000;
     // Deadlines are offsets from a base that main sets once every task is
-    // spawned (tasks start only when main blocks), far enough ahead that
-    // all of them are asleep before the first deadline: the order is
-    // checked among sleepers, not against sleeps not yet requested. Under
-    // Valgrind, starting 10,000 tasks takes seconds.
-    let margin = if std::env::var_os("GREENLET_UNDER_VALGRIND").is_some() {
-        Duration::from_secs(10)
-    } else {
-        ms(200)
-    };
+    // spawned (tasks start only when main blocks). A task that starts after
+    // its deadline has passed (slow emulators, Valgrind) wakes at once, and
+    // may do so before sleepers with earlier deadlines have even gone to
+    // sleep, so the order is checked among the tasks that went to sleep in
+    // time: of two such sleepers, the later deadline cannot fire first,
+    // since the earlier one was asleep by then and due too.
     let base: Rc<Cell<Option<Instant>>> = Rc::new(Cell::new(None));
-    let woke: Rc<RefCell<Vec<(Duration, usize)>>> = Rc::new(RefCell::new(Vec::with_capacity(n)));
-    let (early, late) = (Rc::new(Cell::new(0u32)), Rc::new(Cell::new(0u32)));
+    let woke: Rc<RefCell<Vec<(Duration, usize, bool)>>> =
+        Rc::new(RefCell::new(Vec::with_capacity(n)));
+    let early = Rc::new(Cell::new(0u32));
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let tasks: Vec<Task<()>> = (0..n)
         .map(|i| {
@@ -295,40 +293,48 @@ fn ten_thousand_sleepers_wake_in_deadline_order() {
             seed ^= seed >> 7;
             seed ^= seed << 17;
             let offset = Duration::from_micros(seed % 50_001);
-            let (base, woke, early, late) =
-                (base.clone(), woke.clone(), early.clone(), late.clone());
+            let (base, woke, early) = (base.clone(), woke.clone(), early.clone());
             // 64 KiB stacks: 10,000 default (1 MiB) ones would not fit a
             // 32-bit address space.
             hub::spawn_with(Greenlet::builder().stack_size(64 << 10), move || {
                 let deadline = base.get().expect("base set before tasks start") + offset;
-                if Instant::now() >= deadline {
-                    late.set(late.get() + 1);
-                }
+                let in_time = Instant::now() < deadline;
                 hub::sleep_until(deadline);
                 if Instant::now() < deadline {
                     early.set(early.get() + 1);
                 }
-                woke.borrow_mut().push((offset, i));
+                woke.borrow_mut().push((offset, i, in_time));
             })
         })
         .collect();
+    // Under Valgrind, starting 10,000 tasks takes seconds.
+    let margin = if std::env::var_os("GREENLET_UNDER_VALGRIND").is_some() {
+        Duration::from_secs(10)
+    } else {
+        ms(200)
+    };
     base.set(Some(Instant::now() + margin));
     assert_eq!(hub::join_all(&tasks, None), n);
     assert_eq!(early.get(), 0, "no sleeper wakes before its deadline");
-    assert_eq!(
-        late.get(),
-        0,
-        "every task went to sleep before its deadline (margin {margin:?})"
-    );
     let woke = woke.borrow();
     assert_eq!(woke.len(), n);
-    let mut sorted = woke.clone();
+    let in_time: Vec<(Duration, usize)> = woke
+        .iter()
+        .filter(|w| w.2)
+        .map(|&(d, i, _)| (d, i))
+        .collect();
+    assert!(
+        in_time.len() >= n / 2,
+        "only {} of {n} tasks went to sleep before their deadline: nothing to check",
+        in_time.len()
+    );
+    let mut sorted = in_time.clone();
     sorted.sort(); // by deadline, then spawn order (each slept in spawn order)
-    if let Some(k) = (0..n).find(|&k| woke[k] != sorted[k]) {
+    if let Some(k) = (0..sorted.len()).find(|&k| in_time[k] != sorted[k]) {
         panic!(
             "wake order is not deadline order: wake #{k} was {:?}, deadline order has {:?} \
              (deadline after base, spawn index)",
-            woke[k], sorted[k]
+            in_time[k], sorted[k]
         );
     }
 }
