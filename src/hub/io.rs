@@ -54,6 +54,24 @@ struct Reg {
     writers: Vec<Key>,
 }
 
+impl Reg {
+    /// The readiness bit of `dir`, and whether it is final (closed).
+    fn ready_mut(&mut self, dir: Dir) -> (&mut bool, bool) {
+        match dir {
+            Dir::Read => (&mut self.readable, self.read_closed),
+            Dir::Write => (&mut self.writable, self.write_closed),
+        }
+    }
+
+    /// The parks waiting for `dir`.
+    fn waiters_mut(&mut self, dir: Dir) -> &mut Vec<Key> {
+        match dir {
+            Dir::Read => &mut self.readers,
+            Dir::Write => &mut self.writers,
+        }
+    }
+}
+
 pub(crate) struct Reactor {
     poll: RefCell<Poll>,
     events: RefCell<Events>,
@@ -124,12 +142,19 @@ impl Reactor {
     /// Register `source` (whose descriptor is `fd`) for its life; it starts
     /// out presumed ready both ways (the first system call finds out).
     pub(crate) fn register(&self, source: &mut impl Source, fd: RawFd) -> io::Result<Key> {
+        self.add(source, fd, true)
+    }
+
+    /// A new registration of `fd` for both directions, edge-triggered:
+    /// `persistent` for a `hub::net` object's life (presumed ready), or
+    /// for one wait (one user, ready once an event says so).
+    fn add(&self, source: &mut impl Source, fd: RawFd, persistent: bool) -> io::Result<Key> {
         let key = self.regs.borrow_mut().insert(Reg {
             fd,
-            persistent: true,
-            users: 0,
-            readable: true,
-            writable: true,
+            persistent,
+            users: usize::from(!persistent),
+            readable: persistent,
+            writable: persistent,
             read_closed: false,
             write_closed: false,
             readers: Vec::new(),
@@ -156,10 +181,8 @@ impl Reactor {
         if let Some(r) = self.regs.borrow_mut().get_mut(key) {
             // An end of stream (or error) that came with the data raises no
             // further event: after it, the next call must not wait.
-            match dir {
-                Dir::Read => r.readable = r.read_closed,
-                Dir::Write => r.writable = r.write_closed,
-            }
+            let (bit, closed) = r.ready_mut(dir);
+            *bit = closed;
         }
     }
 
@@ -195,77 +218,41 @@ impl Reactor {
             }
             return Ok(key);
         }
-        let key = self.regs.borrow_mut().insert(Reg {
-            fd,
-            persistent: false,
-            users: 1,
-            readable: false,
-            writable: false,
-            read_closed: false,
-            write_closed: false,
-            readers: Vec::new(),
-            writers: Vec::new(),
-        });
-        let r = self.poll.borrow().registry().register(
-            &mut SourceFd(&fd),
-            Token(key.index()),
-            Interest::READABLE | Interest::WRITABLE,
-        );
-        if let Err(e) = r {
-            self.regs.borrow_mut().remove(key);
-            return Err(e);
-        }
-        self.by_fd.borrow_mut().insert(fd, key);
-        Ok(key)
+        self.add(&mut SourceFd(&fd), fd, false)
     }
 
     fn detach(&self, key: Key) {
-        let done = {
+        let unused = {
             let mut regs = self.regs.borrow_mut();
             match regs.get_mut(key) {
                 Some(reg) => {
                     reg.users -= 1;
-                    !reg.persistent && reg.users == 0
+                    (!reg.persistent && reg.users == 0).then_some(reg.fd)
                 }
-                None => false,
+                None => None,
             }
         };
-        if done {
-            let reg = self.regs.borrow_mut().remove(key).expect("present");
-            self.by_fd.borrow_mut().remove(&reg.fd);
-            let _ = self
-                .poll
-                .borrow()
-                .registry()
-                .deregister(&mut SourceFd(&reg.fd));
+        if let Some(fd) = unused {
+            self.deregister(key, &mut SourceFd(&fd));
         }
     }
 }
 
-/// Removes a wait's interest (and its temporary registration) however the
-/// wait ends.
+/// Removes a wait's interest however the wait ends.
 struct IoWaitGuard<'a> {
     hub: &'a Hub,
     reg: Key,
     dir: Dir,
     park: Key,
-    temporary: bool,
 }
 
 impl Drop for IoWaitGuard<'_> {
     fn drop(&mut self) {
         let io = &self.hub.io;
         if let Some(reg) = io.regs.borrow_mut().get_mut(self.reg) {
-            let list = match self.dir {
-                Dir::Read => &mut reg.readers,
-                Dir::Write => &mut reg.writers,
-            };
-            list.retain(|&k| k != self.park);
+            reg.waiters_mut(self.dir).retain(|&k| k != self.park);
         }
         io.waiters.set(io.waiters.get() - 1);
-        if self.temporary {
-            io.detach(self.reg);
-        }
     }
 }
 
@@ -311,7 +298,8 @@ fn wait_on(
     deadline: Option<Instant>,
     temporary: bool,
 ) -> io::Result<()> {
-    // Detach the temporary registration however this ends.
+    // Detach the temporary registration however this ends (dropped last:
+    // after the wait's interest and its park are gone).
     struct Detach<'a>(&'a Hub, Key, bool);
     impl Drop for Detach<'_> {
         fn drop(&mut self) {
@@ -320,14 +308,11 @@ fn wait_on(
             }
         }
     }
-    let mut detach = Detach(hub, reg, temporary);
+    let _detach = Detach(hub, reg, temporary);
     {
         let mut regs = hub.io.regs.borrow_mut();
         let r = regs.get_mut(reg).expect("a live registration");
-        let (bit, closed) = match dir {
-            Dir::Read => (&mut r.readable, r.read_closed),
-            Dir::Write => (&mut r.writable, r.write_closed),
-        };
+        let (bit, closed) = r.ready_mut(dir);
         if clear {
             *bit = closed;
         }
@@ -340,19 +325,14 @@ fn wait_on(
     {
         let mut regs = hub.io.regs.borrow_mut();
         let r = regs.get_mut(reg).expect("a live registration");
-        match dir {
-            Dir::Read => r.readers.push(park),
-            Dir::Write => r.writers.push(park),
-        }
+        r.waiters_mut(dir).push(park);
     }
     hub.io.waiters.set(hub.io.waiters.get() + 1);
-    detach.2 = false; // the wait guard detaches from here on
     let _wait = IoWaitGuard {
         hub,
         reg,
         dir,
         park,
-        temporary,
     };
     if let Some(d) = deadline {
         hub.arm_timer(park, d);
