@@ -396,16 +396,16 @@ impl Hub {
             };
             match entry.target {
                 TimerTarget::Park(key) => {
-                    let mut parks = self.parks.borrow_mut();
-                    if let Some(p) = parks.get_mut(key)
-                        && p.timer == Some(entry.seq)
-                    {
-                        p.timer = None;
-                        self.live_timers.set(self.live_timers.get() - 1);
-                        if p.state == ParkState::Waiting {
-                            p.state = ParkState::Woken(Wake::Timer);
-                            self.ready.borrow_mut().push_back(key);
+                    let fired = match self.parks.borrow_mut().get_mut(key) {
+                        Some(p) if p.timer == Some(entry.seq) => {
+                            p.timer = None;
+                            self.live_timers.set(self.live_timers.get() - 1);
+                            true
                         }
+                        _ => false,
+                    };
+                    if fired {
+                        self.wake(key, Wake::Timer);
                     }
                 }
                 TimerTarget::Timeout(id) => self.fire_timeout(id, entry.seq),
@@ -679,18 +679,17 @@ impl Hub {
         self.shutting_down.set(true);
         loop {
             self.ready.borrow_mut().clear();
-            let victims: Vec<Greenlet> = {
+            let victims: Vec<(Key, Greenlet)> = {
                 let parks = self.parks.borrow();
-                parks.iter().map(|(_, p)| p.greenlet.clone()).collect()
+                parks.iter().map(|(k, p)| (k, p.greenlet.clone())).collect()
             };
-            let keys: Vec<Key> = self.parks.borrow().iter().map(|(k, _)| k).collect();
-            let any_alive = victims.iter().any(|g| !g.is_dead());
-            for g in &victims {
+            let any_alive = victims.iter().any(|(_, g)| !g.is_dead());
+            for (_, g) in &victims {
                 kill_quietly(g);
             }
             // Parks of the dead are gone by now (their guards ran); drop
             // the rest (unstarted tasks, greenlets that refused to die).
-            for k in keys {
+            for &(k, _) in &victims {
                 self.remove_park(k);
             }
             drop(victims);
