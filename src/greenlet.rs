@@ -665,6 +665,20 @@ unsafe fn die(this: *const Inner, mut payload: Payload, event: Event) -> ! {
     std::process::abort()
 }
 
+/// The text of a panic payload, for messages: a `panic!` message,
+/// `GreenletExit`, or "a non-string payload".
+pub(crate) fn payload_text(p: &(dyn Any + Send)) -> &str {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s
+    } else if p.is::<GreenletExit>() {
+        "GreenletExit"
+    } else {
+        "a non-string payload"
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The public API.
 
@@ -922,12 +936,7 @@ impl Greenlet {
     /// a `drop`, where a second panic would abort.
     pub(crate) fn kill_from_drop(&self, what: &str) {
         if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| self.kill())) {
-            let text = p
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| p.downcast_ref::<String>().map(String::as_str))
-                .unwrap_or("a non-string payload");
-            eprintln!("greenlet: a panic escaped {what}: {text}");
+            eprintln!("greenlet: a panic escaped {what}: {}", payload_text(&*p));
         }
     }
 

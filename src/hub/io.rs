@@ -111,7 +111,7 @@ impl Reactor {
         self.poll.borrow_mut().poll(&mut events, timeout)?;
         let mut regs = self.regs.borrow_mut();
         for ev in events.iter() {
-            let Some((_, reg)) = regs.get_by_index_mut(ev.token().0) else {
+            let Some(reg) = regs.get_by_index_mut(ev.token().0) else {
                 continue;
             };
             // An error or hang-up wakes both directions: the next system

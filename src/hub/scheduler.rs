@@ -23,6 +23,7 @@
 
 use super::io::Reactor;
 use super::slab::{Key, Slab};
+use crate::greenlet::payload_text;
 use crate::{Greenlet, GreenletExit};
 use std::cell::{Cell, RefCell};
 use std::cmp::Ordering;
@@ -710,19 +711,6 @@ fn kill_quietly(g: &Greenlet) {
             "greenlet::hub: a panic escaped {g:?} while the thread's hub shut down: {}",
             payload_text(&*p)
         );
-    }
-}
-
-/// The text of a panic payload, for messages.
-pub(crate) fn payload_text(p: &(dyn std::any::Any + Send)) -> &str {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        s
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s
-    } else if p.is::<GreenletExit>() {
-        "GreenletExit"
-    } else {
-        "a non-string payload"
     }
 }
 

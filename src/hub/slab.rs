@@ -78,14 +78,9 @@ impl<T> Slab<T> {
     }
 
     /// The live value at `index` whatever its generation (for IO tokens,
-    /// which carry only the index), with its full key.
-    pub(crate) fn get_by_index_mut(&mut self, index: usize) -> Option<(Key, &mut T)> {
-        let e = self.entries.get_mut(index)?;
-        let key = Key {
-            index: index as u32,
-            generation: e.generation,
-        };
-        e.value.as_mut().map(|v| (key, v))
+    /// which carry only the index).
+    pub(crate) fn get_by_index_mut(&mut self, index: usize) -> Option<&mut T> {
+        self.entries.get_mut(index)?.value.as_mut()
     }
 
     /// Remove and return the value; `None` if `key` is stale.
