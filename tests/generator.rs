@@ -15,7 +15,10 @@ use greenlet::{Generator, GeneratorState, Greenlet, GreenletExit, Yielder};
 
 #[path = "common/example.rs"]
 mod example;
+#[path = "common/panic_text.rs"]
+mod panic_text;
 use example::example;
+use panic_text::panic_text;
 
 // ---------------------------------------------------------------------------
 // Harness helpers
@@ -57,16 +60,6 @@ fn quiet_expected_panics() {
             previous(info);
         }));
     });
-}
-
-fn panic_text(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_string()
-    } else {
-        "<non-string payload>".to_string()
-    }
 }
 
 fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Box<dyn Any + Send>> {

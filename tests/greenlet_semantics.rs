@@ -18,6 +18,9 @@ use std::thread;
 
 use greenlet::{Event, Greenlet, GreenletExit, ParentError, SwitchError};
 
+#[path = "common/panic_text.rs"]
+mod common_panic_text;
+
 // ---------------------------------------------------------------------------
 // Harness helpers
 // ---------------------------------------------------------------------------
@@ -64,18 +67,12 @@ fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Box<dyn Any + Send>> {
     catch_unwind(AssertUnwindSafe(f))
 }
 
-/// The text of a panic payload made by `panic!`, or a description of it.
+/// The text of a panic payload made by `panic!`, or a description of it
+/// (this file's `Boom` included).
 fn panic_text(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_string()
-    } else if payload.is::<GreenletExit>() {
-        "<GreenletExit payload>".to_string()
-    } else if let Some(b) = payload.downcast_ref::<Boom>() {
-        format!("<Boom({}) payload>", b.0)
-    } else {
-        "<non-string payload>".to_string()
+    match payload.downcast_ref::<Boom>() {
+        Some(b) => format!("<Boom({}) payload>", b.0),
+        None => common_panic_text::panic_text(payload),
     }
 }
 

@@ -2,8 +2,12 @@
 //! deadlock detection, IO waits and thread exit. Each test runs on its own
 //! thread, so each has its own hub.
 
+#[path = "common/panic_text.rs"]
+mod panic_text;
+
 use greenlet::hub::{self, Elapsed, Task};
 use greenlet::{Greenlet, GreenletExit};
+use panic_text::panic_text;
 use std::cell::{Cell, RefCell};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::panic::{self, AssertUnwindSafe};
@@ -30,13 +34,6 @@ fn log() -> Rc<RefCell<Vec<String>>> {
 
 fn push(l: &Rc<RefCell<Vec<String>>>, s: impl Into<String>) {
     l.borrow_mut().push(s.into());
-}
-
-fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "<not a string>".into())
 }
 
 fn pipe() -> (OwnedFd, OwnedFd) {
