@@ -13,10 +13,13 @@ use std::sync::{Arc, Once, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuar
 
 use greenlet::{Generator, GeneratorState, Greenlet, GreenletExit, Yielder};
 
+#[path = "common/counted.rs"]
+mod counted;
 #[path = "common/example.rs"]
 mod example;
 #[path = "common/panic_text.rs"]
 mod panic_text;
+use counted::Counted;
 use example::example;
 use panic_text::panic_text;
 
@@ -64,16 +67,6 @@ fn quiet_expected_panics() {
 
 fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Box<dyn Any + Send>> {
     catch_unwind(AssertUnwindSafe(f))
-}
-
-/// Counts its drops.
-#[derive(Debug)]
-struct Counted(Rc<Cell<u32>>);
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
-    }
 }
 
 fn counter() -> Rc<Cell<u32>> {

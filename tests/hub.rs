@@ -2,9 +2,12 @@
 //! deadlock detection, IO waits and thread exit. Each test runs on its own
 //! thread, so each has its own hub.
 
+#[path = "common/counted.rs"]
+mod counted;
 #[path = "common/panic_text.rs"]
 mod panic_text;
 
+use counted::Counted;
 use greenlet::hub::{self, Elapsed, Task};
 use greenlet::{Greenlet, GreenletExit};
 use panic_text::panic_text;
@@ -18,14 +21,6 @@ const ZERO: Duration = Duration::ZERO;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-/// Counts its drops.
-struct DropCount(Rc<Cell<u32>>);
-impl Drop for DropCount {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
-    }
 }
 
 fn log() -> Rc<RefCell<Vec<String>>> {
@@ -387,7 +382,7 @@ fn kill_of_a_sleeping_task_runs_its_destructors_and_removes_its_timer() {
     let after = Rc::new(Cell::new(false));
     let a = after.clone();
     let t = hub::spawn(move || {
-        let _guard = DropCount(d);
+        let _guard = Counted(d);
         hub::sleep(Duration::from_secs(3600));
         a.set(true);
     });
@@ -429,7 +424,7 @@ fn kill_of_a_task_blocked_in_accept() {
     let drops = Rc::new(Cell::new(0));
     let d = drops.clone();
     let t = hub::spawn(move || {
-        let _guard = DropCount(d);
+        let _guard = Counted(d);
         let r = listener.accept();
         panic!("accept returned: {:?}", r.map(|(_, a)| a));
     });
@@ -600,7 +595,7 @@ fn with_timeout_returns_elapsed_when_time_runs_out() {
     let d = drops.clone();
     let t = Instant::now();
     let r = hub::with_timeout(ms(20), move || {
-        let _g = DropCount(d);
+        let _g = Counted(d);
         hub::sleep(Duration::from_secs(3600));
         "slept"
     });
@@ -644,7 +639,7 @@ fn thousands_of_timeouts_expiring_together_each_interrupt_their_own_task() {
             let d = drops.clone();
             hub::spawn_with(Greenlet::builder().stack_size(64 << 10), move || {
                 hub::with_timeout(ms(10), || {
-                    let _g = DropCount(d);
+                    let _g = Counted(d);
                     hub::sleep(Duration::from_secs(3600));
                 })
             })
