@@ -257,15 +257,20 @@ impl Hub {
             panic!("greenlet::hub: a blocking call ran inside the hub itself");
         }
         let is_main = me.is_main();
+        // A greenlet with active `with_timeout`s records where it waits.
+        let mut timed_map = self.timed.borrow_mut();
+        let timed = if timed_map.is_empty() {
+            None
+        } else {
+            timed_map.get_mut(&me)
+        };
         let key = self.parks.borrow_mut().insert(Park {
-            greenlet: me.clone(),
+            greenlet: me,
             state: ParkState::Waiting,
             timer: None,
             hub_owned: false,
         });
-        if !self.timed.borrow().is_empty()
-            && let Some(t) = self.timed.borrow_mut().get_mut(&me)
-        {
+        if let Some(t) = timed {
             t.park = Some(key);
         }
         if is_main {
