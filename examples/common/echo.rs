@@ -7,10 +7,8 @@
 #![allow(dead_code)] // each user takes what it needs
 
 use greenlet::hub::{self, net::TcpListener, net::TcpStream};
-use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -109,46 +107,49 @@ pub fn round_trip(
     Ok(())
 }
 
-/// Every stream does `rounds` round trips, all at once; returns the streams
-/// for reuse.
-pub fn run_rounds(streams: Vec<TcpStream>, rounds: u64) -> Vec<TcpStream> {
+/// Every stream does round trips at once, each in its own greenlet, as
+/// long as `more(round trips it has done)` says so; returns the streams
+/// (for reuse) and the total number of round trips.
+fn run_each(
+    streams: Vec<TcpStream>,
+    more: impl Fn(u64) -> bool + Clone + 'static,
+) -> (Vec<TcpStream>, u64) {
     let tasks: Vec<_> = streams
         .into_iter()
         .map(|mut s| {
+            let more = more.clone();
             hub::spawn(move || {
                 let msg = [b'x'; MESSAGE];
                 let mut back = [0u8; MESSAGE];
-                for _ in 0..rounds {
+                let mut done = 0;
+                while more(done) {
                     round_trip(&mut s, &msg, &mut back).expect("round trip");
+                    done += 1;
                 }
-                s
+                (s, done)
             })
         })
         .collect();
-    tasks
+    let mut total = 0;
+    let streams = tasks
         .into_iter()
-        .map(|t| t.get().expect("client task"))
-        .collect()
+        .map(|t| {
+            let (s, done) = t.get().expect("client task");
+            total += done;
+            s
+        })
+        .collect();
+    (streams, total)
+}
+
+/// Every stream does `rounds` round trips, all at once; returns the streams
+/// for reuse.
+pub fn run_rounds(streams: Vec<TcpStream>, rounds: u64) -> Vec<TcpStream> {
+    run_each(streams, move |done| done < rounds).0
 }
 
 /// Every stream does round trips until `d` has passed; returns the total.
 pub fn run_for(streams: Vec<TcpStream>, d: Duration) -> u64 {
-    let total = Rc::new(Cell::new(0u64));
     let until = Instant::now() + d;
-    let tasks: Vec<_> = streams
-        .into_iter()
-        .map(|mut s| {
-            let total = total.clone();
-            hub::spawn(move || {
-                let msg = [b'x'; MESSAGE];
-                let mut back = [0u8; MESSAGE];
-                while Instant::now() < until {
-                    round_trip(&mut s, &msg, &mut back).expect("round trip");
-                    total.set(total.get() + 1);
-                }
-            })
-        })
-        .collect();
-    hub::join_all(&tasks, None);
-    total.get()
+    run_each(streams, move |_| Instant::now() < until).1
 }
