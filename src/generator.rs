@@ -1,44 +1,60 @@
-//! Python-style generators (`yield` / `send`) built on [`Greenlet`].
+//! Python-style generators (`yield` / `send`) built on the greenlet core.
 //!
 //! A [`Generator`] owns one greenlet that runs its body. The body gets a
 //! [`Yielder`]; [`Yielder::suspend`] is Python's `x = yield v`, and
 //! [`Generator::resume`] is Python's `gen.send(x)`. Examples are on
 //! [`Generator`].
 //!
-//! # How it works
+//! # How it works, and the layer it skips
 //!
-//! Only the public `Greenlet` API is used. The greenlet's function is
-//! `|(first, resumer)| Complete(body(&yielder, first))`:
+//! A generator's greenlet is an ordinary [`Greenlet`] (so
+//! `Greenlet::current()` in a body, switching out of a body, `kill`, tracing
+//! and the panic rules all behave as for any greenlet), but `resume` and
+//! `suspend` do not go through [`Greenlet::switch`]: they call the greenlet
+//! core's switch (`crate::greenlet::switch`) directly, with the types they
+//! know statically. This reaches past the public `Greenlet` API on purpose,
+//! for a measured reason: a round trip through `Greenlet::switch` cost 291
+//! instructions (callgrind, x86_64), because the generator had to send the
+//! resumer's handle along and check types at run time on both sides; the
+//! typed path does neither (see `ci/budgets.txt` for today's count). What
+//! replaces "generators use only the public API" is the core's contract
+//! (`src/greenlet/switch.rs`): `switch_to` + `receive` are the whole switch,
+//! and the `resumer` field of a greenlet is the one thing added for
+//! generators:
 //!
-//! * `resume(x)` switches `(x, Greenlet::current())` into the greenlet: the
-//!   input and the greenlet to answer to. The first time, `x` becomes the
-//!   body's argument; later, it is what the pending `suspend` returns.
-//! * `suspend(v)` switches `Yielded(v)` to that resumer and keeps the next
-//!   resumer that comes back with the next input. So a generator answers
-//!   whoever resumed it last, which is what lets generators drive other
-//!   generators, from any greenlet.
-//! * When the body ends, the greenlet's parent is made the last resumer
-//!   just before it dies, so that the `Greenlet` rules for death deliver
-//!   `Complete(r)`, or the body's panic, to the pending `resume`. The rest of
-//!   the time the parent is the thread's main greenlet, so that the parent
-//!   link adds no reference to the resumer (nor costs a `set_parent` per
-//!   `resume`).
+//! * `resume(x)` records the current greenlet as the generator greenlet's
+//!   *resumer* and switches `x` in. The first time, `x` becomes the body's
+//!   argument; later, it is what the pending `suspend` returns.
+//! * `suspend(v)` takes the resumer out and switches `v` to it. So a
+//!   generator answers whoever resumed it last, which is what lets
+//!   generators drive other generators, from any greenlet.
+//! * When the body ends, the core delivers its result (or its panic) to the
+//!   resumer rather than the parent; `resume` tells a yield from the end by
+//!   the generator's state, so `Y` and `R` may be the same type. The parent
+//!   is the thread's main greenlet, which gets the end only when nobody
+//!   resumed the body (it was thrown into or switched to directly).
+//! * The resumer is not counted: it is set only while that greenlet is
+//!   suspended in `resume`, and `resume` clears it if anything else resumes
+//!   that greenlet (a `kill`, a direct switch), so it never dangles.
 //! * Dropping a generator that is suspended kills its greenlet, so
 //!   `GreenletExit` unwinds the body and every destructor on its stack runs
 //!   (Python's `close()`).
 //!
-//! A switch passes its value without allocating, so neither `resume` nor
-//! `suspend` allocates.
+//! Neither `resume` nor `suspend` allocates or moves a reference count.
 
+use crate::greenlet::switch;
+use crate::greenlet::{
+    Event, Inner, Packet, SUSPENDED, Tag, UNSTARTED, Unexpected, current_known, flags, tag_of,
+    take_unexpected,
+};
 use crate::stack::DEFAULT_STACK_SIZE;
-use crate::{Greenlet, GreenletExit, SwitchError};
-use std::any::type_name;
-use std::cell::Cell;
+use crate::{Greenlet, GreenletExit};
 use std::fmt;
 use std::iter::FusedIterator;
 use std::marker::PhantomData;
-use std::mem;
-use std::panic::{self, AssertUnwindSafe};
+use std::mem::ManuallyDrop;
+use std::panic;
+use std::ptr;
 
 /// What [`Generator::resume`] returns: the body either yielded a value with
 /// [`Yielder::suspend`] or returned.
@@ -102,13 +118,15 @@ pub enum GeneratorState<Y, R> {
 /// runs exactly once before `drop` returns. An unstarted generator is freed
 /// without running; its closure (and what it captured) is simply dropped.
 ///
-/// A suspended generator holds a handle to the greenlet that resumed it
-/// last, since its next yield goes there. So a plain [`Greenlet`] that owns
-/// a generator it has resumed is kept alive by that generator: dropping the
-/// greenlet's last handle does not kill it (the two form a reference cycle);
-/// [`Greenlet::kill`] it instead, which unwinds it and closes the generator.
-/// A generator owned by another generator needs nothing of the kind:
-/// dropping a `Generator` always kills its body explicitly.
+/// A generator holds no reference to the greenlet that resumes it, so a
+/// [`Greenlet`] that owns a generator is dropped and killed like any other;
+/// dropping a `Generator` kills its body explicitly.
+///
+/// # Panic state is per thread
+///
+/// `std::thread::panicking()` is per thread, not per generator: a body
+/// resumed from a destructor that runs during unwinding sees `true`. See
+/// [`Greenlet`]'s documentation.
 pub struct Generator<I, Y, R = ()> {
     greenlet: Greenlet,
     _types: PhantomData<fn(I) -> GeneratorState<Y, R>>,
@@ -120,21 +138,11 @@ pub struct Generator<I, Y, R = ()> {
 /// The body receives it by reference and cannot keep it beyond its own run,
 /// nor send it or share it with another thread (`!Send`, `!Sync`).
 pub struct Yielder<I, Y> {
-    /// The greenlet of the pending `resume`, which each `resume` sends along
-    /// with its input. `None` while the body is suspended in `suspend` (the
-    /// handle then lives in `suspend`'s frame).
-    resumer: Cell<Option<Greenlet>>,
-    /// Switches `Yielded(value)` to the resumer and receives the next input
-    /// and resumer. The resumer expects a `GeneratorState<Y, R>`, and `R` is
-    /// not a parameter of `Yielder`, so the generator stores the function
-    /// instantiated with its `R` here.
-    switch: fn(&Greenlet, Y) -> Resumed<I>,
-    _not_send: PhantomData<*const ()>,
+    /// The generator's greenlet (not counted: the body runs on it, so it is
+    /// live whenever the yielder can be used).
+    greenlet: *const Inner,
+    _types: PhantomData<fn(Y) -> I>,
 }
-
-/// What `resume` switches into the generator's greenlet: the input, and the
-/// greenlet that the body answers to.
-type Resumed<I> = (I, Greenlet);
 
 impl<I: 'static, Y: 'static, R: 'static> Generator<I, Y, R> {
     /// A new generator that will run `f` on its own greenlet with a stack of
@@ -164,22 +172,12 @@ impl<I: 'static, Y: 'static, R: 'static> Generator<I, Y, R> {
     where
         F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
     {
-        let body = move |(first, resumer): Resumed<I>| -> GeneratorState<Y, R> {
+        let body = move |first: I| -> R {
             let yielder = Yielder {
-                resumer: Cell::new(Some(resumer)),
-                switch: switch_to_resumer::<I, Y, R>,
-                _not_send: PhantomData,
+                greenlet: current_known(),
+                _types: PhantomData,
             };
-            match panic::catch_unwind(AssertUnwindSafe(|| f(&yielder, first))) {
-                Ok(r) => {
-                    yielder.deliver_end_to_resumer();
-                    GeneratorState::Complete(r)
-                }
-                Err(p) => {
-                    yielder.deliver_end_to_resumer();
-                    panic::resume_unwind(p)
-                }
-            }
+            f(&yielder, first)
         };
         let greenlet = Greenlet::builder()
             .stack_size(bytes)
@@ -209,52 +207,91 @@ impl<I: 'static, Y: 'static, R: 'static> Generator<I, Y, R> {
     ///   then complete. (A body that ends by [`GreenletExit`] makes `resume`
     ///   panic with `GreenletExit`.)
     #[inline]
+    #[track_caller]
     pub fn resume(&mut self, input: I) -> GeneratorState<Y, R> {
-        if self.greenlet.is_dead() {
-            resume_after_completion();
+        let g = self.greenlet.as_ptr();
+        let state = self.greenlet.inner().state.get();
+        if state != SUSPENDED && state != UNSTARTED {
+            self.cannot_resume();
         }
-        let resumer = Greenlet::current();
-        if resumer == self.greenlet {
-            resume_while_running();
-        }
-        // Once the body has ended, point the dead greenlet's parent back at
-        // main (the body pointed it at us to deliver its end), so that it
-        // holds no reference to us: however `resume` returns.
-        struct Detach<'a>(&'a Greenlet);
-        impl Drop for Detach<'_> {
-            #[inline]
-            fn drop(&mut self) {
-                if self.0.is_dead() {
-                    detach(self.0);
-                }
-            }
-        }
-        let _detach = Detach(&self.greenlet);
-        let resumed: Resumed<I> = (input, resumer);
-        match self
-            .greenlet
-            .try_switch::<Resumed<I>, GeneratorState<Y, R>>(resumed)
+        let me = current_known();
+        self.greenlet.inner().resumer.set(me);
+        let mut input = ManuallyDrop::new(input);
+        // SAFETY: `g` is unstarted or suspended (so not `me`, which runs),
+        // kept alive by our handle; the slot holds an `I` that the body
+        // takes.
+        let t = unsafe { switch::switch_to(me, g, (&raw mut input).cast(), tag_of::<I>()) };
+        let packet = t.data as *const Packet;
+        // SAFETY: as in the core's `receive`: the packet is in the sender's
+        // frame and untouched until the sender is resumed.
+        let (origin, slot, tag) = unsafe { ((*packet).origin, (*packet).slot, (*packet).tag) };
+        // SAFETY: the sender is live (suspended or just dead).
+        unsafe { (*origin).sp.set(t.sp) };
+        // We are no longer waiting in this resume: whoever resumed us (the
+        // body's `suspend` took it already; anything else did not).
+        self.greenlet.inner().resumer.set(ptr::null());
+        if ptr::eq(origin, g)
+            && tag.is::<Y>()
+            && self.greenlet.inner().state.get() == SUSPENDED
+            && flags() == 0
         {
-            Ok(state) => state,
-            Err(e) => self.unexpected(e),
+            // SAFETY: our body suspended with a `Y` in the slot, for us.
+            return GeneratorState::Yielded(unsafe { slot.cast::<Y>().read() });
         }
+        // SAFETY: the packet's fields, unprocessed.
+        unsafe { self.resume_slow(origin, slot, tag) }
     }
 
-    /// A value that is not a `GeneratorState<Y, R>` came back: the body
-    /// ended by `GreenletExit` (which arrives as a value), or greenlets were
-    /// switched to directly with the `Greenlet` API behind the generators'
-    /// backs.
+    /// Anything but a plain yield came back: the end of the body, a yield
+    /// with tracing on, or something else resumed us.
+    ///
+    /// # Safety
+    /// The fields of the packet that resumed the current greenlet, whose
+    /// stack pointer has been recorded.
     #[cold]
     #[inline(never)]
-    fn unexpected(&self, e: SwitchError) -> ! {
-        let SwitchError::TypeMismatch { found, .. } = &e;
-        if self.greenlet.is_dead() && *found == type_name::<GreenletExit>() {
-            panic::resume_unwind(Box::new(GreenletExit));
+    #[track_caller]
+    unsafe fn resume_slow(
+        &self,
+        origin: *const Inner,
+        slot: *mut u8,
+        tag: &'static Tag,
+    ) -> GeneratorState<Y, R> {
+        let from_body = ptr::eq(origin, self.greenlet.as_ptr());
+        let ended = from_body && self.greenlet.is_dead();
+        // SAFETY: the slot holds a value of `tag`'s type, for us alone;
+        // then the value has been taken.
+        let state = unsafe {
+            let state = if ended {
+                match take_unexpected::<R>(slot, tag) {
+                    Unexpected::Value(r) => Ok(GeneratorState::Complete(r)),
+                    Unexpected::Panic(p) => Err(Ok(p)),
+                    Unexpected::Mismatch(found) => Err(Err(found)),
+                }
+            } else {
+                match take_unexpected::<Y>(slot, tag) {
+                    Unexpected::Value(y) => Ok(GeneratorState::Yielded(y)),
+                    Unexpected::Panic(p) => Err(Ok(p)),
+                    Unexpected::Mismatch(found) => Err(Err(found)),
+                }
+            };
+            let event = if matches!(state, Err(Ok(_))) {
+                Event::Throw
+            } else {
+                Event::Switch
+            };
+            switch::after_switch(origin, event);
+            state
+        };
+        match state {
+            Ok(state) if from_body => state,
+            Ok(_) | Err(Err(_)) if ended => {
+                // The body ended by GreenletExit, which arrives as a value.
+                panic::resume_unwind(Box::new(GreenletExit))
+            }
+            Err(Ok(p)) => panic::resume_unwind(p),
+            Ok(_) | Err(Err(_)) => unexpected(),
         }
-        panic!(
-            "greenlet: Generator::resume: {e}; a generator's greenlet was switched to directly, \
-             or a generator was resumed while it was running"
-        );
     }
 
     /// Whether the body has finished: it returned (the last
@@ -264,43 +301,33 @@ impl<I: 'static, Y: 'static, R: 'static> Generator<I, Y, R> {
     pub fn is_complete(&self) -> bool {
         self.greenlet.is_dead()
     }
+
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn cannot_resume(&self) -> ! {
+        if self.greenlet.is_dead() {
+            panic!("greenlet: Generator::resume called after the generator completed");
+        }
+        panic!(
+            "greenlet: Generator::resume called on a running generator (from inside its own body)"
+        );
+    }
 }
 
+/// A value that is neither a yield nor the end of the body came back.
 #[cold]
 #[inline(never)]
 #[track_caller]
-fn resume_after_completion() -> ! {
-    panic!("greenlet: Generator::resume called after the generator completed");
+fn unexpected() -> ! {
+    panic!(
+        "greenlet: Generator::resume: a value that is not the generator's came back; \
+         a generator's greenlet was switched to directly, or a generator was resumed while it \
+         was running"
+    );
 }
 
-#[cold]
-#[inline(never)]
-#[track_caller]
-fn resume_while_running() -> ! {
-    panic!("greenlet: Generator::resume called on a running generator (from inside its own body)");
-}
-
-/// Make main the parent of a dead generator's greenlet again.
-#[cold]
-#[inline(never)]
-fn detach(greenlet: &Greenlet) {
-    // Main is nobody's descendant, so this cannot fail.
-    let _ = greenlet.set_parent(&Greenlet::main());
-}
-
-/// `Yielder`'s switch for a generator returning `R`: send `Yielded(value)`
-/// to the resumer and receive the next input with its resumer.
-///
-/// A `GreenletExit` raised here by `kill` (or by dropping the generator)
-/// unwinds out of `switch` and on through the body, as it should.
-fn switch_to_resumer<I: 'static, Y: 'static, R: 'static>(
-    resumer: &Greenlet,
-    value: Y,
-) -> Resumed<I> {
-    resumer.switch::<GeneratorState<Y, R>, Resumed<I>>(GeneratorState::Yielded(value))
-}
-
-impl<I, Y> Yielder<I, Y> {
+impl<I: 'static, Y: 'static> Yielder<I, Y> {
     /// Yield `value` to whoever resumed the generator and wait (Python's
     /// `x = yield value`): the pending [`Generator::resume`] returns
     /// [`GeneratorState::Yielded(value)`](GeneratorState::Yielded), and the
@@ -313,55 +340,53 @@ impl<I, Y> Yielder<I, Y> {
     /// goes to stderr and its stack is leaked, as for any greenlet that
     /// refuses to die.)
     #[inline]
+    #[track_caller]
     pub fn suspend(&self, value: Y) -> I {
-        // Held in this frame while suspended, so that a GreenletExit that
-        // unwinds the switch drops it, and the body's end can tell that it
-        // was unwound from here.
-        let resumer = match self.resumer.take() {
-            Some(r) => r,
-            None => refused_exit(),
+        let me = current_known();
+        if !ptr::eq(me, self.greenlet) {
+            not_in_body();
+        }
+        // SAFETY: `me` runs, so it is live.
+        let resumer = unsafe { (*me).resumer.replace(ptr::null()) };
+        let mut value = ManuallyDrop::new(value);
+        let target = if resumer.is_null() {
+            no_resumer()
+        } else {
+            resumer
         };
-        let (input, next) = (self.switch)(&resumer, value);
-        drop(resumer);
-        // The cell is empty (taken above): nothing to drop.
-        let empty = self.resumer.replace(Some(next));
-        debug_assert!(empty.is_none());
-        mem::forget(empty);
-        input
-    }
-
-    /// The body has ended (returned, or is unwinding): make its last resumer
-    /// the greenlet's parent, so that the end is delivered to the pending
-    /// `resume`.
-    ///
-    /// Not when the body is unwinding from a `suspend` (the resumer is not
-    /// here then): a `GreenletExit` or a panic was thrown into it, and
-    /// whoever threw it chose the parent (`kill`, as when the generator is
-    /// dropped, makes itself the parent for the duration). Nor when the
-    /// parent is not main: someone (`kill` again) set it on purpose.
-    fn deliver_end_to_resumer(&self) {
-        let Some(resumer) = self.resumer.take() else {
-            return;
-        };
-        let me = Greenlet::current();
-        if me.parent().is_some_and(|p| p.is_main()) {
-            // Refused only if `resumer` descends from this greenlet, which
-            // takes switching behind the generators' backs; main then gets
-            // the end.
-            let _ = me.set_parent(&resumer);
+        // SAFETY: `target` is live and suspended (a resumer waits in
+        // `resume`; the parent fallback is live and not us); the slot holds
+        // a `Y` that the receiver takes.
+        unsafe {
+            let t = switch::switch_to(me, target, (&raw mut value).cast(), tag_of::<Y>());
+            match switch::receive::<I>(t) {
+                Ok(input) => input,
+                Err(e) => panic!("{e}"),
+            }
         }
     }
 }
 
-/// `suspend` was called after a `GreenletExit` (or another panic thrown in
-/// at a `suspend`) was caught in the body: the value goes to the parent,
-/// which `kill` made the killer.
+/// `suspend` called with nobody waiting in `resume`: the body was resumed by
+/// a `throw` or `kill` it caught, or by a direct switch. The value goes to
+/// the nearest live ancestor, as a greenlet's switch to its parent would
+/// (`kill` makes the killer the parent for the duration).
 #[cold]
 #[inline(never)]
-fn refused_exit() -> Greenlet {
-    Greenlet::current()
+fn no_resumer() -> *const Inner {
+    let parent = Greenlet::current()
         .parent()
-        .expect("a generator's greenlet always has a parent")
+        .expect("a generator's greenlet always has a parent");
+    let p = parent.as_ptr();
+    // SAFETY: the chain of parents is held by the running greenlet.
+    unsafe { switch::live_ancestor(p) }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn not_in_body() -> ! {
+    panic!("greenlet: Yielder::suspend called outside its generator's body");
 }
 
 impl<I, Y, R> Drop for Generator<I, Y, R> {

@@ -60,5 +60,5 @@ mod sanitizer;
 pub use generator::{Generator, GeneratorState, Yielder};
 #[cfg(feature = "std")]
 pub use greenlet::{
-    Builder, Event, Greenlet, GreenletExit, ParentError, SwitchError, TraceFn, settrace,
+    Builder, Event, Greenlet, GreenletExit, Local, ParentError, SwitchError, TraceFn, settrace,
 };

@@ -18,8 +18,20 @@ use std::cell::Cell;
 use std::mem::MaybeUninit;
 use std::ptr;
 use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 static INSTALL: Once = Once::new();
+
+/// How the handler finds the running greenlet's guard page: given the
+/// faulting address, call the reporter with the greenlet's name and stack
+/// size and return true, or return false if the address is not in that
+/// guard. Handed in by the greenlet layer at [`install`], so that this
+/// module imports nothing above it. Must be async-signal-safe.
+pub(crate) type Lookup = fn(usize, &mut dyn FnMut(Option<&str>, usize)) -> bool;
+
+/// The [`Lookup`] handed to [`install`], as an address (0: none yet).
+/// Written once, before the handler is installed.
+static LOOKUP: AtomicUsize = AtomicUsize::new(0);
 
 /// The handlers that were installed before ours, for SIGSEGV and SIGBUS.
 /// Written once under `INSTALL` before our handler can run, then only read.
@@ -32,9 +44,12 @@ const SIGNALS: [libc::c_int; 2] = [libc::SIGSEGV, libc::SIGBUS];
 const ALT_STACK_BYTES: usize = 64 * 1024;
 
 /// Install the handler (once per process) and make sure this thread has an
-/// alternate signal stack.
-pub(crate) fn install() {
+/// alternate signal stack. `lookup` is how the handler recognises the
+/// running greenlet's guard page (the first call's is kept).
+#[inline]
+pub(crate) fn install(lookup: Lookup) {
     INSTALL.call_once(|| {
+        LOOKUP.store(lookup as usize, Ordering::Release);
         for (i, &sig) in SIGNALS.iter().enumerate() {
             // SAFETY: `action` is fully initialised before use (zeroed is a
             // valid sigaction); PREVIOUS[i] is written before the handler is
@@ -86,10 +101,16 @@ impl Drop for AltStack {
     }
 }
 
+#[inline]
 fn ensure_alt_stack() {
-    if ALT_CHECKED.with(|c| c.replace(true)) {
-        return;
+    if !ALT_CHECKED.with(Cell::get) {
+        set_up_alt_stack();
     }
+}
+
+#[cold]
+fn set_up_alt_stack() {
+    ALT_CHECKED.with(|c| c.set(true));
     // SAFETY: querying and setting this thread's alternate signal stack;
     // the mapping is owned by ALT_STACK from then on.
     unsafe {
@@ -152,7 +173,14 @@ fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
-    let overflowed = crate::greenlet::with_overflowed_greenlet(addr, |name, size| {
+    let lookup = LOOKUP.load(Ordering::Acquire);
+    if lookup == 0 {
+        chain(sig, info, context);
+        return;
+    }
+    // SAFETY: a non-zero LOOKUP was stored from a `Lookup` by `install`.
+    let lookup: Lookup = unsafe { std::mem::transmute::<usize, Lookup>(lookup) };
+    let overflowed = lookup(addr, &mut |name, size| {
         let mut digits = [0u8; 20];
         write_stderr(b"greenlet: stack overflow in greenlet ");
         match name {

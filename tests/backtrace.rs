@@ -40,7 +40,7 @@ fn a_backtrace_inside_a_greenlet_ends_at_its_entry() {
     );
     let entry = names
         .iter()
-        .position(|n| n == "greenlet::greenlet::entry")
+        .position(|n| n == "greenlet::greenlet::switch::entry")
         .unwrap_or_else(|| panic!("the greenlet's entry is listed:\n{text}"));
     // After the entry at most the trampoline: nothing of the test harness,
     // of main's stack, or unresolvable garbage.
@@ -68,7 +68,7 @@ fn a_backtrace_in_a_nested_greenlet_ends_at_its_own_entry() {
     let names = frames(&text);
     let entries = names
         .iter()
-        .filter(|n| *n == "greenlet::greenlet::entry")
+        .filter(|n| *n == "greenlet::greenlet::switch::entry")
         .count();
     assert_eq!(entries, 1, "only the inner greenlet's frames:\n{text}");
 }

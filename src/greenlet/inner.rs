@@ -1,0 +1,278 @@
+//! What one greenlet is, behind all its handles: [`Inner`], its states, and
+//! how it is allocated and freed.
+//!
+//! # Ownership
+//!
+//! `Inner` is reference counted by hand (a plain `Cell<usize>`, no weak
+//! count): each [`Greenlet`](super::Greenlet) handle owns one count, a
+//! greenlet owns one count of its parent, and the thread owns one of its
+//! main greenlet for as long as it runs. The running greenlet is *not*
+//! counted: `CURRENT` is a plain pointer, so a switch moves no count at all.
+//! That is sound because of what happens when a last handle goes away
+//! ([`last_handle_dropped`]):
+//!
+//! * unstarted or dead: the greenlet is freed (iteratively along a chain of
+//!   parents that die with it, so that dropping a long chain never recurses);
+//! * suspended: it is killed first (its destructors run), then freed;
+//! * running (it dropped its own last handle): the count is kept alive and
+//!   parked in the thread's deferred list ([`super::thread::defer_drop`]);
+//!   it is dropped after the greenlet has switched away or died, by the
+//!   receiver of that switch.
+//!
+//! # Allocation
+//!
+//! An `Inner` comes from a per-thread free list of at most
+//! [`FREE_LIST_CAPACITY`] blocks and goes back to it, so creating and
+//! dropping greenlets in a loop costs no `malloc`/`free`. The body (the
+//! closure) is not allocated at all: it is written at the top of the
+//! greenlet's own stack (see [`super::body`]).
+
+use crate::raw::StackPointer;
+use crate::stack::Stack;
+use std::alloc::{self, Layout};
+use std::cell::Cell;
+use std::ptr::{self, NonNull};
+
+/// Created, never switched to. Its body sits at the top of its stack.
+pub(crate) const UNSTARTED: u8 = 0;
+/// Switched away from; resumed by the next switch to it.
+pub(crate) const SUSPENDED: u8 = 1;
+/// The current greenlet of its thread (exactly one is).
+pub(crate) const RUNNING: u8 = 2;
+/// Its body has ended (returned or panicked), or it was killed or thrown
+/// into before it started. Its stack has been given back.
+pub(crate) const DEAD: u8 = 3;
+
+/// The shared state behind every handle of one greenlet.
+pub(crate) struct Inner {
+    /// Handles, plus children (through `parent`), plus the thread's count
+    /// of main, plus a deferred count (see the module docs).
+    pub(crate) refs: Cell<usize>,
+    /// One of [`UNSTARTED`], [`SUSPENDED`], [`RUNNING`], [`DEAD`]; the
+    /// switch tests `state < RUNNING` to know the target can be resumed.
+    pub(crate) state: Cell<u8>,
+    pub(crate) is_main: bool,
+    /// The saved stack pointer while suspended (or the initial frame while
+    /// unstarted); stale otherwise.
+    pub(crate) sp: Cell<StackPointer>,
+    /// Counted; null only for main.
+    pub(crate) parent: Cell<*const Inner>,
+    /// Not counted: the greenlet suspended in a typed resume
+    /// ([`crate::Generator::resume`]) of this one, which gets its next
+    /// value (and its death before the parent does). Non-null only while
+    /// that greenlet is suspended there: the resume clears it when anything
+    /// else resumes it, so it never dangles (a suspended greenlet is never
+    /// freed without being resumed first: it is killed).
+    pub(crate) resumer: Cell<*const Inner>,
+    /// `None` for main, and once the greenlet is dead.
+    pub(crate) stack: Cell<Option<Stack>>,
+    /// While unstarted: where its body lives (on its own stack), and how to
+    /// drop the body if it never runs.
+    pub(crate) body: Cell<*mut u8>,
+    pub(crate) drop_body: Cell<Option<unsafe fn(*mut u8)>>,
+    pub(crate) name: Option<String>,
+    /// Greenlet-local values ([`crate::Local`]); null until the first one.
+    pub(crate) locals: Cell<*mut super::local::Locals>,
+}
+
+impl Inner {
+    /// A fresh `Inner` with one count (the caller's handle).
+    pub(crate) fn new(
+        state: u8,
+        is_main: bool,
+        sp: StackPointer,
+        parent: *const Inner,
+        stack: Option<Stack>,
+        name: Option<String>,
+    ) -> Inner {
+        Inner {
+            refs: Cell::new(1),
+            state: Cell::new(state),
+            is_main,
+            sp: Cell::new(sp),
+            parent: Cell::new(parent),
+            resumer: Cell::new(ptr::null()),
+            stack: Cell::new(stack),
+            body: Cell::new(ptr::null_mut()),
+            drop_body: Cell::new(None),
+            name,
+            locals: Cell::new(ptr::null_mut()),
+        }
+    }
+
+    /// Give back what a greenlet that will never run again holds besides
+    /// its `Inner`: an unstarted body is dropped, the stack goes back to the
+    /// pool. Idempotent.
+    pub(crate) fn release(&self) {
+        if let Some(drop_body) = self.drop_body.take() {
+            // SAFETY: `drop_body` is set only while the body at `body` has
+            // not been moved out by the greenlet's entry (it is cleared
+            // there and here), and it matches the body's type.
+            unsafe { drop_body(self.body.get()) };
+        }
+        if let Some(stack) = self.stack.take() {
+            stack.release();
+        }
+    }
+
+    /// Add a count.
+    #[inline(always)]
+    pub(crate) fn retain(&self) {
+        let n = self.refs.get().wrapping_add(1);
+        if n == 0 {
+            std::process::abort(); // as Rc does on overflow
+        }
+        self.refs.set(n);
+    }
+}
+
+/// At most this many freed `Inner` blocks are kept per thread for reuse.
+const FREE_LIST_CAPACITY: usize = 256;
+
+/// Marks the free list of a thread that is exiting: blocks are freed
+/// directly from then on.
+const CLOSED: *mut Inner = ptr::dangling_mut::<Inner>();
+
+thread_local! {
+    /// Freed blocks, linked through their first word. Null: empty;
+    /// [`CLOSED`]: the thread is exiting. Const-initialised, no destructor,
+    /// so that it costs a plain thread-local access.
+    static FREE: Cell<*mut Inner> = const { Cell::new(ptr::null_mut()) };
+    static FREE_LEN: Cell<usize> = const { Cell::new(0) };
+    /// Frees the list when the thread exits. Registered the first time a
+    /// block goes into the list.
+    static FREE_GUARD: FreeGuard = const { FreeGuard };
+}
+
+struct FreeGuard;
+
+impl Drop for FreeGuard {
+    fn drop(&mut self) {
+        let mut p = FREE.with(|f| f.replace(CLOSED));
+        while !p.is_null() && p != CLOSED {
+            // SAFETY: every block in the list was allocated with the layout
+            // of `Inner`, holds no live `Inner` (it was dropped in place),
+            // and its first word links to the next one.
+            unsafe {
+                let next = p.cast::<*mut Inner>().read();
+                alloc::dealloc(p.cast(), Layout::new::<Inner>());
+                p = next;
+            }
+        }
+    }
+}
+
+/// Move `inner` into a block of its own, from the free list when it has one.
+#[inline]
+pub(crate) fn allocate(inner: Inner) -> NonNull<Inner> {
+    let head = FREE.with(Cell::get);
+    let block = if head.is_null() || head == CLOSED {
+        allocate_new()
+    } else {
+        // SAFETY: `head` is a block of the list; its first word is the next.
+        FREE.with(|f| f.set(unsafe { head.cast::<*mut Inner>().read() }));
+        FREE_LEN.with(|n| n.set(n.get() - 1));
+        // SAFETY: from the list: not null.
+        unsafe { NonNull::new_unchecked(head) }
+    };
+    // SAFETY: the block is allocated with `Inner`'s layout and unused.
+    unsafe { block.as_ptr().write(inner) };
+    block
+}
+
+#[cold]
+fn allocate_new() -> NonNull<Inner> {
+    let layout = Layout::new::<Inner>();
+    // SAFETY: `Inner` is not zero-sized.
+    let p = unsafe { alloc::alloc(layout) }.cast::<Inner>();
+    NonNull::new(p).unwrap_or_else(|| alloc::handle_alloc_error(layout))
+}
+
+/// Drop the `Inner` at `p` in place and give its block back.
+///
+/// # Safety
+/// `p` came from [`allocate`], has no count left, and nothing refers to it.
+#[inline]
+unsafe fn deallocate(p: NonNull<Inner>) {
+    // SAFETY: by the caller's promise the value is live and unreferenced.
+    unsafe { ptr::drop_in_place(p.as_ptr()) };
+    let head = FREE.with(Cell::get);
+    let len = FREE_LEN.with(Cell::get);
+    if head == CLOSED || len >= FREE_LIST_CAPACITY {
+        // SAFETY: allocated with this layout; dropped above.
+        unsafe { alloc::dealloc(p.as_ptr().cast(), Layout::new::<Inner>()) };
+        return;
+    }
+    if head.is_null() && len == 0 {
+        register_free_guard();
+    }
+    // SAFETY: the block is ours and unused; its first word becomes the link.
+    unsafe { p.as_ptr().cast::<*mut Inner>().write(head) };
+    FREE.with(|f| f.set(p.as_ptr()));
+    FREE_LEN.with(|n| n.set(len + 1));
+}
+
+#[cold]
+fn register_free_guard() {
+    // Touching it registers its destructor; fails only during thread exit,
+    // when FREE is about to be (or has been) closed anyway.
+    let _ = FREE_GUARD.try_with(|_| ());
+}
+
+/// The last count of `p` is gone (its `refs` is 0). See the module docs.
+///
+/// # Safety
+/// `p` is a live `Inner` of this thread whose count just dropped to 0.
+#[cold]
+#[inline(never)]
+pub(crate) unsafe fn last_handle_dropped(p: NonNull<Inner>) {
+    // SAFETY: live, by the caller's promise.
+    let inner = unsafe { p.as_ref() };
+    match inner.state.get() {
+        RUNNING => {
+            inner.refs.set(1);
+            super::thread::defer_drop(p);
+        }
+        SUSPENDED => {
+            inner.refs.set(1);
+            // SAFETY: the count just set belongs to this handle.
+            let g = unsafe { super::Greenlet::from_counted(p) };
+            g.kill_dropped();
+        }
+        // SAFETY: unstarted or dead with no count left.
+        _ => unsafe { free_chain(p) },
+    }
+}
+
+/// Free an unstarted or dead greenlet with no count left, and then each
+/// parent up the chain whose last count was the freed child's, as long as
+/// it is unstarted or dead too: a loop, not a recursion.
+///
+/// # Safety
+/// As [`last_handle_dropped`], and `p` is unstarted or dead.
+unsafe fn free_chain(mut p: NonNull<Inner>) {
+    loop {
+        // SAFETY: live, unstarted or dead, with no count left.
+        let inner = unsafe { p.as_ref() };
+        inner.release();
+        let parent = inner.parent.replace(ptr::null());
+        // SAFETY: nothing refers to it any more.
+        unsafe { deallocate(p) };
+        let Some(parent) = NonNull::new(parent.cast_mut()) else {
+            return;
+        };
+        // SAFETY: the freed child held a count of its parent.
+        let pi = unsafe { parent.as_ref() };
+        let n = pi.refs.get() - 1;
+        pi.refs.set(n);
+        if n != 0 {
+            return;
+        }
+        if matches!(pi.state.get(), RUNNING | SUSPENDED) {
+            // SAFETY: its count just dropped to 0.
+            unsafe { last_handle_dropped(parent) };
+            return;
+        }
+        p = parent;
+    }
+}

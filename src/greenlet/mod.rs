@@ -1,0 +1,745 @@
+//! The safe [`Greenlet`]: symmetric switching with Python greenlet's
+//! semantics, over the raw switch of [`crate::raw`] and the stacks of
+//! [`crate::stack`].
+//!
+//! One concern per file:
+//!
+//! * `inner` — what a greenlet is behind its handles, its states, how it is
+//!   counted, allocated (a per-thread free list) and freed (iteratively);
+//! * `thread` — the per-thread state: current, main, the flag word of the
+//!   rare paths, counts deferred until their greenlet stops running;
+//! * `payload` — typed values across a switch, without allocation;
+//! * `switch` — the switch, the receive, a greenlet's entry and death;
+//! * `body` — the closure of an unstarted greenlet, kept on its own stack;
+//! * `trace` — `settrace`, called in the target after each switch;
+//! * `local` — [`Local`], greenlet-local storage;
+//! * this file — the public API.
+//!
+//! A panic never crosses the assembly: each greenlet's body runs inside
+//! `catch_unwind` in its entry, and a panic that escapes it is carried to
+//! the parent as a payload and resumed there with `resume_unwind`.
+
+mod body;
+mod errors;
+mod inner;
+mod local;
+mod payload;
+pub(crate) mod switch;
+mod thread;
+mod trace;
+
+pub(crate) use errors::payload_text;
+pub use errors::{GreenletExit, ParentError, SwitchError};
+pub(crate) use inner::{Inner, SUSPENDED, UNSTARTED};
+pub use local::Local;
+pub(crate) use payload::{Packet, Tag, Unexpected, tag_of, take_unexpected};
+pub(crate) use thread::{current_known, flags};
+pub use trace::{Event, TraceFn, settrace};
+
+use crate::raw;
+use crate::sanitizer;
+use crate::stack::{DEFAULT_STACK_SIZE, Stack};
+use inner::{DEAD, RUNNING};
+use payload::PANIC;
+use std::any::{Any, type_name};
+use std::fmt;
+use std::io;
+use std::mem::{self, ManuallyDrop};
+use std::panic::{self, AssertUnwindSafe};
+use std::ptr::{self, NonNull};
+
+/// A greenlet: a function running on its own stack that switches
+/// explicitly, with Python greenlet's semantics.
+///
+/// Handles are cheap to clone (a plain reference count) and compare equal
+/// when they name the same greenlet. `!Send` and `!Sync`: a greenlet
+/// belongs to the thread that created it, so switching to a greenlet of
+/// another thread is a compile error.
+///
+/// ```
+/// use greenlet::Greenlet;
+///
+/// // A greenlet that adds what it is sent to a running total.
+/// let adder = Greenlet::new(|first: i32| {
+///     let mut total = first;
+///     loop {
+///         // Hand the total to main and wait for the next number.
+///         let next: i32 = Greenlet::main().switch(total);
+///         if next == 0 {
+///             return total * 100; // returned to the parent (main)
+///         }
+///         total += next;
+///     }
+/// });
+/// assert_eq!(adder.switch::<i32, i32>(1), 1);
+/// assert_eq!(adder.switch::<i32, i32>(2), 3);
+/// assert_eq!(adder.switch::<i32, i32>(0), 300);
+/// assert!(adder.is_dead());
+/// ```
+///
+/// # Panic state is per thread
+///
+/// `std::thread::panicking()` is one count per *thread*, and a switch
+/// cannot save or restore it. A greenlet resumed while another greenlet of
+/// its thread is unwinding (for example by a destructor that switches
+/// during [`kill`](Greenlet::kill)) sees `panicking() == true` although it
+/// is not unwinding itself, and a `std::sync::MutexGuard` dropped there
+/// poisons its mutex. Python keeps `sys.exc_info()` per greenlet; Rust
+/// cannot. Avoid switching from destructors that may run during unwinding,
+/// or do not rely on `panicking()` in code that runs after such a switch.
+pub struct Greenlet {
+    inner: NonNull<Inner>,
+}
+
+/// Configures a new greenlet: `Greenlet::builder().name("x").stack_size(n)
+/// .parent(&p).create(f)`.
+#[must_use]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: usize,
+    parent: Option<Greenlet>,
+}
+
+impl Greenlet {
+    /// A handle that takes over a count the caller owns.
+    ///
+    /// # Safety
+    /// `p` is a live `Inner` of this thread, and the caller gives up one of
+    /// its counts to the handle.
+    #[inline(always)]
+    pub(crate) unsafe fn from_counted(p: NonNull<Inner>) -> Greenlet {
+        Greenlet { inner: p }
+    }
+
+    /// A new handle (a new count) to the live greenlet `p`.
+    ///
+    /// # Safety
+    /// `p` is a live `Inner` of this thread.
+    #[inline(always)]
+    pub(crate) unsafe fn retained(p: *const Inner) -> Greenlet {
+        // SAFETY: live, by the caller's promise; never null.
+        unsafe {
+            (*p).retain();
+            Greenlet::from_counted(NonNull::new_unchecked(p.cast_mut()))
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn inner(&self) -> &Inner {
+        // SAFETY: a handle owns a count, so its Inner is live.
+        unsafe { self.inner.as_ref() }
+    }
+
+    #[inline(always)]
+    pub(crate) fn as_ptr(&self) -> *const Inner {
+        self.inner.as_ptr()
+    }
+
+    /// A new, unstarted greenlet whose parent is `Greenlet::current()`. The
+    /// first value switched into it becomes `f`'s argument. It gets a stack
+    /// of the default size (1 MiB) from this thread's pool.
+    ///
+    /// ```
+    /// use greenlet::Greenlet;
+    ///
+    /// let g = Greenlet::new(|name: &'static str| format!("hello, {name}"));
+    /// assert!(!g.is_started());
+    /// let greeting: String = g.switch("world");
+    /// assert_eq!(greeting, "hello, world");
+    /// assert!(g.is_dead());
+    /// ```
+    ///
+    /// # Panics
+    /// If no stack can be mapped; the message is the `io::Error`'s text
+    /// (see [`Builder::try_create`] for the non-panicking form).
+    pub fn new<F, A, R>(f: F) -> Greenlet
+    where
+        F: FnOnce(A) -> R + 'static,
+        A: 'static,
+        R: 'static,
+    {
+        Greenlet::builder().create(f)
+    }
+
+    /// A [`Builder`] for a greenlet with a name, stack size or parent.
+    pub fn builder() -> Builder {
+        Builder {
+            name: None,
+            stack_size: DEFAULT_STACK_SIZE,
+            parent: None,
+        }
+    }
+
+    /// The running greenlet (Python's `getcurrent()`).
+    #[inline]
+    pub fn current() -> Greenlet {
+        // SAFETY: the running greenlet is live.
+        unsafe { Greenlet::retained(thread::current()) }
+    }
+
+    /// This thread's main greenlet.
+    pub fn main() -> Greenlet {
+        // SAFETY: the thread holds a count of main for its whole life.
+        unsafe { Greenlet::retained(thread::main()) }
+    }
+
+    /// Run `self` until someone switches back to the current greenlet, and
+    /// return the value they sent.
+    ///
+    /// * Into an unstarted greenlet, `value` becomes its function's argument;
+    ///   into a suspended one, its pending `switch` returns `value`.
+    /// * Into a dead one, `value` goes to its nearest live ancestor; into the
+    ///   current greenlet, it comes straight back.
+    ///
+    /// ```
+    /// use greenlet::Greenlet;
+    ///
+    /// let main = Greenlet::current();
+    /// let echo = Greenlet::new(move |mut s: String| loop {
+    ///     s.push('!');
+    ///     s = main.switch(s);
+    /// });
+    /// let a: String = echo.switch(String::from("hi"));
+    /// assert_eq!(a, "hi!");
+    /// let b: String = echo.switch(a);
+    /// assert_eq!(b, "hi!!");
+    /// ```
+    ///
+    /// # Panics
+    /// If the value that comes back is not an `R`, with a message naming
+    /// both types (the value is dropped), located at the caller; and with
+    /// the same payload when a panic comes back (a greenlet that died by a
+    /// panic, or a `throw`).
+    #[inline]
+    #[track_caller]
+    pub fn switch<T: 'static, R: 'static>(&self, value: T) -> R {
+        match self.try_switch(value) {
+            Ok(r) => r,
+            Err(e) => mismatch(e),
+        }
+    }
+
+    /// Like [`switch`](Greenlet::switch), but a value of the wrong type is
+    /// an `Err(SwitchError::TypeMismatch)` (the value is dropped). Panics
+    /// that come back still continue here.
+    ///
+    /// ```
+    /// use greenlet::{Greenlet, SwitchError};
+    ///
+    /// let g = Greenlet::new(|x: u8| x); // returns a u8
+    /// let r: Result<String, SwitchError> = g.try_switch(7u8);
+    /// assert!(matches!(r, Err(SwitchError::TypeMismatch { .. })));
+    /// ```
+    #[inline]
+    pub fn try_switch<T: 'static, R: 'static>(&self, value: T) -> Result<R, SwitchError> {
+        let mut value = ManuallyDrop::new(value);
+        // SAFETY: the slot holds a `T` that the receiver takes (moved or
+        // dropped); `ManuallyDrop` keeps us from dropping it again.
+        unsafe { self.send::<R>((&raw mut value).cast(), tag_of::<T>()) }
+    }
+
+    /// Deliver the value at `slot` to `self` or, if it is dead, its nearest
+    /// live ancestor, and receive the answer as an `R`.
+    ///
+    /// # Safety
+    /// `slot` holds a value of `tag`'s type that the callee takes.
+    #[inline(always)]
+    unsafe fn send<R: 'static>(&self, slot: *mut u8, tag: &'static Tag) -> Result<R, SwitchError> {
+        let target = self.as_ptr();
+        if self.inner().state.get() >= RUNNING {
+            // SAFETY: forwarded.
+            return unsafe { self.send_slow::<R>(slot, tag) };
+        }
+        // A handle exists, so this thread has its main greenlet.
+        let me = thread::current_known();
+        // SAFETY: `me` runs; `target` is unstarted or suspended (so not
+        // `me`), and `self` keeps it alive; the slot is the caller's.
+        unsafe {
+            let t = switch::switch_to(me, target, slot, tag);
+            switch::receive::<R>(t)
+        }
+    }
+
+    /// [`send`](Greenlet::send) to a dead or running (current) greenlet.
+    ///
+    /// # Safety
+    /// As [`send`](Greenlet::send).
+    #[cold]
+    #[inline(never)]
+    unsafe fn send_slow<R: 'static>(
+        &self,
+        slot: *mut u8,
+        tag: &'static Tag,
+    ) -> Result<R, SwitchError> {
+        let me = thread::current_known();
+        // SAFETY: `self` is live.
+        let target = unsafe { switch::live_ancestor(self.as_ptr()) };
+        if ptr::eq(target, me) {
+            // SAFETY: the slot is ours to take, as a receiver would.
+            return match unsafe { take_unexpected::<R>(slot, tag) } {
+                Unexpected::Value(v) => Ok(v),
+                Unexpected::Panic(p) => panic::resume_unwind(p),
+                Unexpected::Mismatch(found) => Err(SwitchError::TypeMismatch {
+                    expected: type_name::<R>(),
+                    found,
+                }),
+            };
+        }
+        // SAFETY: `target` is live (held by the dead greenlet's chain of
+        // parent counts, which `self` holds; from the moment it runs it
+        // needs no count, see `inner`), not `me`, and not running (only `me`
+        // runs) nor dead (skipped). No count is held across the switch: it
+        // would stay on our stack for as long as we are suspended.
+        unsafe {
+            let t = switch::switch_to(me, target, slot, tag);
+            switch::receive::<R>(t)
+        }
+    }
+
+    /// Raise `payload` as a panic at the point where `self` is suspended
+    /// (with `resume_unwind`: no panic hook runs), then behave like
+    /// [`switch`](Greenlet::switch).
+    ///
+    /// * Unstarted: its function never runs; it is dead, and the panic
+    ///   continues in its parent.
+    /// * Dead: the panic goes to its nearest live ancestor; from there (or if
+    ///   that is the caller) it is raised. A [`GreenletExit`] thrown at a dead
+    ///   or unstarted greenlet arrives as a *value* instead, as in Python.
+    /// * The current greenlet: raised right here.
+    ///
+    /// ```
+    /// use greenlet::Greenlet;
+    /// use std::panic::{catch_unwind, panic_any};
+    ///
+    /// #[derive(Debug)]
+    /// struct Stop;
+    /// let g = Greenlet::new(|()| {
+    ///     let caught = catch_unwind(|| {
+    ///         let () = Greenlet::main().switch(());
+    ///     });
+    ///     caught.unwrap_err().is::<Stop>() // true: delivered to main
+    /// });
+    /// let () = g.switch(());
+    /// let caught: bool = g.throw(Stop);
+    /// assert!(caught);
+    /// # let _ = panic_any::<()>;
+    /// ```
+    #[track_caller]
+    pub fn throw<E: Any + Send + 'static, R: 'static>(&self, payload: E) -> R {
+        match self.inner().state.get() {
+            UNSTARTED => {
+                self.inner().state.set(DEAD);
+                self.inner().release();
+                self.throw_dead(payload)
+            }
+            DEAD => self.throw_dead(payload),
+            RUNNING => panic::resume_unwind(Box::new(payload)),
+            _ => {
+                let mut boxed: ManuallyDrop<Box<dyn Any + Send>> =
+                    ManuallyDrop::new(Box::new(payload));
+                // SAFETY: the slot holds the box, which the receiver takes.
+                match unsafe { self.send::<R>((&raw mut boxed).cast(), &PANIC) } {
+                    Ok(r) => r,
+                    Err(e) => mismatch(e),
+                }
+            }
+        }
+    }
+
+    #[track_caller]
+    fn throw_dead<E: Any + Send + 'static, R: 'static>(&self, payload: E) -> R {
+        let boxed: Box<dyn Any + Send> = Box::new(payload);
+        let result = if boxed.is::<GreenletExit>() {
+            self.try_switch::<GreenletExit, R>(GreenletExit)
+        } else {
+            let mut boxed = ManuallyDrop::new(boxed);
+            // SAFETY: the slot holds the box, which the receiver takes.
+            unsafe { self.send::<R>((&raw mut boxed).cast(), &PANIC) }
+        };
+        match result {
+            Ok(r) => r,
+            Err(e) => mismatch(e),
+        }
+    }
+
+    /// Throw [`GreenletExit`] into `self`, with the current greenlet as its
+    /// parent for the duration (the old parent is restored afterwards), and
+    /// return when control comes back: normally with `self` dead. Whatever
+    /// value comes back is dropped; a panic other than `GreenletExit` (say,
+    /// one raised while it unwinds) continues here.
+    ///
+    /// An unstarted greenlet never runs and is dead; a dead one is left
+    /// alone; killing the current greenlet raises `GreenletExit` right here.
+    ///
+    /// ```
+    /// use greenlet::Greenlet;
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    ///
+    /// struct Cleanup(Rc<Cell<bool>>);
+    /// impl Drop for Cleanup {
+    ///     fn drop(&mut self) { self.0.set(true); }
+    /// }
+    /// let cleaned = Rc::new(Cell::new(false));
+    /// let flag = cleaned.clone();
+    /// let g = Greenlet::new(move |()| {
+    ///     let _c = Cleanup(flag);
+    ///     let () = Greenlet::main().switch(());
+    ///     unreachable!("killed while suspended");
+    /// });
+    /// let () = g.switch(());
+    /// g.kill();
+    /// assert!(g.is_dead() && cleaned.get());
+    /// ```
+    pub fn kill(&self) {
+        match self.inner().state.get() {
+            DEAD => {}
+            UNSTARTED => {
+                self.inner().state.set(DEAD);
+                self.inner().release();
+            }
+            RUNNING => panic::resume_unwind(Box::new(GreenletExit)),
+            _ => {
+                struct RestoreParent<'a>(&'a Greenlet, Option<Option<Greenlet>>);
+                impl Drop for RestoreParent<'_> {
+                    fn drop(&mut self) {
+                        if let Some(old) = self.1.take() {
+                            drop(self.0.replace_parent(old));
+                        }
+                    }
+                }
+                let _restore = if self.is_main() {
+                    RestoreParent(self, None)
+                } else {
+                    let old = self.replace_parent(Some(Greenlet::current()));
+                    RestoreParent(self, Some(old))
+                };
+                // A typed resume waiting on it does not get its death: the
+                // killer does.
+                self.inner().resumer.set(ptr::null());
+                let me = thread::current_known();
+                let mut boxed: ManuallyDrop<Box<dyn Any + Send>> =
+                    ManuallyDrop::new(Box::new(GreenletExit));
+                // SAFETY: `self` is suspended (not `me`) and live; the slot
+                // holds the box, which the receiver takes.
+                let back = unsafe {
+                    let t = switch::switch_to(me, self.as_ptr(), (&raw mut boxed).cast(), &PANIC);
+                    switch::receive_any(t)
+                };
+                if let Err(p) = back {
+                    panic::resume_unwind(p);
+                }
+            }
+        }
+    }
+
+    /// The parent: where this greenlet's result (or panic) goes when it
+    /// ends. `None` only for main.
+    pub fn parent(&self) -> Option<Greenlet> {
+        let p = self.inner().parent.get();
+        // SAFETY: a greenlet holds a count of its parent.
+        (!p.is_null()).then(|| unsafe { Greenlet::retained(p) })
+    }
+
+    /// Set the parent (the count of `new` moves in), returning the old one.
+    fn replace_parent(&self, new: Option<Greenlet>) -> Option<Greenlet> {
+        let new = new.map_or(ptr::null(), |g| ManuallyDrop::new(g).as_ptr());
+        let old = self.inner().parent.replace(new);
+        // SAFETY: the parent field owned that count.
+        NonNull::new(old.cast_mut()).map(|p| unsafe { Greenlet::from_counted(p) })
+    }
+
+    /// Change the parent.
+    ///
+    /// ```
+    /// use greenlet::{Greenlet, ParentError};
+    ///
+    /// let a = Greenlet::new(|()| ());
+    /// let b = Greenlet::builder().parent(&a).create(|()| ());
+    /// assert_eq!(a.set_parent(&b), Err(ParentError::Cycle));
+    /// assert_eq!(Greenlet::main().set_parent(&a), Err(ParentError::MainGreenlet));
+    /// assert_eq!(b.set_parent(&Greenlet::main()), Ok(()));
+    /// ```
+    ///
+    /// # Errors
+    /// [`ParentError::MainGreenlet`] for main (checked first), and
+    /// [`ParentError::Cycle`] if `parent` is `self` or a descendant of it.
+    pub fn set_parent(&self, parent: &Greenlet) -> Result<(), ParentError> {
+        if self.is_main() {
+            return Err(ParentError::MainGreenlet);
+        }
+        if descends_from(parent.as_ptr(), self.as_ptr()) {
+            return Err(ParentError::Cycle);
+        }
+        drop(self.replace_parent(Some(parent.clone())));
+        Ok(())
+    }
+
+    /// The name given by [`Builder::name`], if any.
+    pub fn name(&self) -> Option<&str> {
+        self.inner().name.as_deref()
+    }
+
+    /// Whether it has ever run (main always has).
+    pub fn is_started(&self) -> bool {
+        self.inner().state.get() != UNSTARTED
+    }
+
+    /// Whether its function has ended (returned, or panicked), or it was
+    /// killed or thrown into before it started.
+    pub fn is_dead(&self) -> bool {
+        self.inner().state.get() == DEAD
+    }
+
+    /// Started and not dead (Python's `bool(g)`).
+    pub fn is_active(&self) -> bool {
+        matches!(self.inner().state.get(), SUSPENDED | RUNNING)
+    }
+
+    /// Whether this is its thread's main greenlet.
+    pub fn is_main(&self) -> bool {
+        self.inner().is_main
+    }
+
+    fn state_name(&self) -> &'static str {
+        if self.is_main() {
+            return "main";
+        }
+        match self.inner().state.get() {
+            UNSTARTED => "unstarted",
+            SUSPENDED => "suspended",
+            RUNNING => "running",
+            _ => "dead",
+        }
+    }
+
+    /// [`kill`](Greenlet::kill) from a destructor: a panic that comes back
+    /// (one other than `GreenletExit`, raised while the greenlet unwinds)
+    /// is reported on stderr as escaping `what` instead of unwinding out of
+    /// a `drop`, where a second panic would abort.
+    pub(crate) fn kill_from_drop(&self, what: &str) {
+        if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| self.kill())) {
+            eprintln!("greenlet: a panic escaped {what}: {}", payload_text(&*p));
+        }
+    }
+
+    /// The last handle of this suspended greenlet is going away: kill it,
+    /// and leak it if it refuses to die.
+    pub(crate) fn kill_dropped(self) {
+        self.kill_from_drop("a dropped greenlet while it was killed");
+        if !self.is_dead() {
+            eprintln!(
+                "greenlet: dropped greenlet {:?} caught GreenletExit and did not die; \
+                 its stack is leaked",
+                self.name().unwrap_or("unnamed")
+            );
+            mem::forget(self);
+        }
+    }
+}
+
+/// Whether `p` is `ancestor` or descends from it. Also ends on a chain that
+/// loops without reaching `ancestor` (which `kill`'s temporary parent can
+/// make for a moment), by Brent's cycle detection: such a chain does not
+/// lead to `ancestor`... unless it passed it, which the walk would have seen.
+fn descends_from(mut p: *const Inner, ancestor: *const Inner) -> bool {
+    let (mut mark, mut power, mut steps) = (p, 1usize, 0usize);
+    while !p.is_null() {
+        if ptr::eq(p, ancestor) {
+            return true;
+        }
+        // SAFETY: each greenlet on the chain holds a count of its parent.
+        p = unsafe { (*p).parent.get() };
+        if ptr::eq(p, mark) {
+            return false; // a loop that does not contain `ancestor`
+        }
+        steps += 1;
+        if steps == power {
+            (mark, power, steps) = (p, power * 2, 0);
+        }
+    }
+    false
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn mismatch(e: SwitchError) -> ! {
+    panic!("{e}")
+}
+
+impl Clone for Greenlet {
+    #[inline]
+    fn clone(&self) -> Greenlet {
+        self.inner().retain();
+        Greenlet { inner: self.inner }
+    }
+}
+
+impl Drop for Greenlet {
+    /// Dropping the last handle of a started, suspended greenlet kills it
+    /// from the dropping greenlet, so every destructor on its stack runs
+    /// before `drop` returns. If it catches `GreenletExit` and switches away
+    /// instead of dying, one line goes to stderr and its stack is leaked
+    /// (a stack in use is never freed). An unstarted greenlet is just freed.
+    /// The running greenlet dropping its own last handle lives on until it
+    /// switches away (then it is killed) or dies (then it is freed).
+    #[inline]
+    fn drop(&mut self) {
+        let inner = self.inner();
+        let n = inner.refs.get() - 1;
+        inner.refs.set(n);
+        if n == 0 {
+            // SAFETY: the count just dropped to 0 and the Inner is live.
+            unsafe { inner::last_handle_dropped(self.inner) };
+        }
+    }
+}
+
+impl PartialEq for Greenlet {
+    fn eq(&self, other: &Greenlet) -> bool {
+        self.inner == other.inner
+    }
+}
+
+impl Eq for Greenlet {}
+
+impl std::hash::Hash for Greenlet {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.inner.hash(state);
+    }
+}
+
+impl fmt::Debug for Greenlet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Greenlet");
+        if let Some(name) = self.name() {
+            d.field("name", &name);
+        }
+        d.field("state", &format_args!("{}", self.state_name()))
+            .finish()
+    }
+}
+
+impl Builder {
+    /// A name, shown by `Debug` and in diagnostics.
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The usable stack size in bytes, rounded up to whole pages (and to at
+    /// least [`crate::stack::MIN_STACK_SIZE`]). Default: 1 MiB, taken from
+    /// the per-thread pool; other sizes come from the stack layer directly
+    /// (an arena slot, or a mapping of their own; see [`crate::stack`]).
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = bytes;
+        self
+    }
+
+    /// The parent (default: the greenlet that creates it).
+    pub fn parent(mut self, parent: &Greenlet) -> Builder {
+        self.parent = Some(parent.clone());
+        self
+    }
+
+    /// An unstarted greenlet, like [`Greenlet::new`]: it does not run until
+    /// switched to.
+    ///
+    /// # Panics
+    /// If no stack can be mapped, with the `io::Error`'s text.
+    pub fn create<F, A, R>(self, f: F) -> Greenlet
+    where
+        F: FnOnce(A) -> R + 'static,
+        A: 'static,
+        R: 'static,
+    {
+        self.try_create(f).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// An unstarted greenlet, or the error that prevented mapping its stack
+    /// (`vm.max_map_count`, memory, `RLIMIT_AS`); nothing is lost on error
+    /// (the closure is dropped).
+    ///
+    /// ```
+    /// use greenlet::Greenlet;
+    ///
+    /// let g = Greenlet::builder()
+    ///     .name("worker")
+    ///     .stack_size(64 * 1024)
+    ///     .try_create(|x: u64| x * 2)
+    ///     .expect("a 64 KiB stack");
+    /// assert_eq!(format!("{g:?}"), r#"Greenlet { name: "worker", state: unstarted }"#);
+    /// assert_eq!(g.switch::<u64, u64>(21), 42);
+    /// ```
+    #[inline]
+    pub fn try_create<F, A, R>(self, f: F) -> io::Result<Greenlet>
+    where
+        F: FnOnce(A) -> R + 'static,
+        A: 'static,
+        R: 'static,
+    {
+        crate::overflow::install(thread::overflowed_greenlet);
+        let stack = Stack::acquire(self.stack_size)?;
+        if body::fits::<F>(&stack) {
+            Ok(self.create_on(stack, f))
+        } else {
+            // Too big to keep on its own stack: box it.
+            let boxed: Box<F> = Box::new(f);
+            Ok(self.create_on(stack, boxed))
+        }
+    }
+
+    #[inline(always)]
+    fn create_on<F, A, R>(self, stack: Stack, f: F) -> Greenlet
+    where
+        F: FnOnce(A) -> R + 'static,
+        A: 'static,
+        R: 'static,
+    {
+        sanitizer::fresh_stack(stack.bottom(), stack.size());
+        // SAFETY: the stack is unused and the body fits (checked by the
+        // caller, or it is a box).
+        let (body_at, top) = unsafe { body::place(&stack, f) };
+        // SAFETY: the stack is unused below `top` and large enough for the
+        // initial frame; the Inner made below owns it and keeps it mapped
+        // for as long as the greenlet can run. `entry::<F, A, R>` matches
+        // the body written at `body_at`, never returns, and catches every
+        // panic of the body.
+        let sp = unsafe { raw::stack_init(top, switch::entry::<F, A, R>) };
+        let parent = match self.parent {
+            Some(p) => ManuallyDrop::new(p).as_ptr(),
+            None => {
+                let p = thread::current();
+                // SAFETY: the running greenlet is live; the count is the
+                // new greenlet's.
+                unsafe { (*p).retain() };
+                p
+            }
+        };
+        let inner = inner::allocate(Inner::new(
+            UNSTARTED,
+            false,
+            sp,
+            parent,
+            Some(stack),
+            self.name,
+        ));
+        // SAFETY: just allocated.
+        let inner_ref = unsafe { inner.as_ref() };
+        inner_ref.body.set(body_at);
+        inner_ref.drop_body.set(Some(body::drop_body::<F>));
+        // SAFETY: `allocate` gave it one count, now this handle's.
+        unsafe { Greenlet::from_counted(inner) }
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("name", &self.name)
+            .field("stack_size", &self.stack_size)
+            .field("parent", &self.parent)
+            .finish()
+    }
+}

@@ -1,0 +1,318 @@
+//! The switch itself: suspend the running greenlet, resume another with a
+//! typed value, and on the way back record who switched to us and take what
+//! they sent. Also where every greenlet starts ([`entry`]) and ends
+//! ([`die`]).
+//!
+//! # The fast path, and what it leaves out
+//!
+//! A round trip is two of [`switch_to`] + [`receive`]. The sender marks
+//! itself suspended and the target running, makes the target current,
+//! builds a three-word [`Packet`] in its own frame and calls the raw switch
+//! with the packet's address. The receiver records the sender's stack
+//! pointer, moves the value out if its tag is the expected one, and then
+//! tests one condition for everything rare: *the sender is not simply
+//! suspended* (it died: its stack goes back to the pool) *or the thread's
+//! flag word is not zero* (tracing; a deferred count to drop). No reference
+//! count moves and nothing is allocated.
+//!
+//! Everything else is on cold paths: a value of an unexpected type or a
+//! panic ([`super::payload::take_unexpected`]), a dead or current target
+//! (the callers), and [`after_switch`].
+
+use super::inner::{DEAD, Inner, RUNNING, SUSPENDED};
+use super::payload::{PANIC, Packet, Tag, Unexpected, tag_of, take_unexpected};
+use super::thread::{self, DEFERRED_DROPS, TRACING};
+use super::trace::{self, Event};
+use super::{Greenlet, GreenletExit, SwitchError};
+use crate::raw::{self, StackPointer, Transfer};
+use crate::sanitizer::{self, FakeStack};
+use std::any::{Any, type_name};
+use std::mem::ManuallyDrop;
+use std::panic::{self, AssertUnwindSafe};
+use std::ptr;
+
+/// Suspend `me` and resume `target`, handing it the value at `slot` (of the
+/// type `tag` names). Returns what resumed us, unprocessed: pass it to
+/// [`receive`] or [`receive_any`].
+///
+/// # Safety
+/// `me` is the running greenlet; `target` is a live greenlet of this thread,
+/// unstarted or suspended, and not `me`; `slot` holds a value of `tag`'s
+/// type that the receiver will take (the caller must not drop it).
+#[inline(always)]
+pub(crate) unsafe fn switch_to(
+    me: *const Inner,
+    target: *const Inner,
+    slot: *mut u8,
+    tag: &'static Tag,
+) -> Transfer {
+    // SAFETY: both are live (the caller's promise; `me` runs, `target` is
+    // kept alive by whoever named it, at least until it runs).
+    let (me_ref, target_ref) = unsafe { (&*me, &*target) };
+    me_ref.state.set(SUSPENDED);
+    target_ref.state.set(RUNNING);
+    thread::set_current(target);
+    let sp = target_ref.sp.get();
+    let packet = Packet {
+        origin: me,
+        slot,
+        tag,
+    };
+    // ASan (feature `asan`) is told about every change of stack; no-ops
+    // otherwise.
+    let mut fake = FakeStack::new();
+    sanitizer::start_switch(Some(&mut fake), || sanitizer_bounds(target));
+    // SAFETY: `sp` is the target's saved stack pointer (the initial frame,
+    // or where it suspended in this module), on a stack its Inner keeps
+    // mapped. Our own stack stays valid while we are suspended: it is main's
+    // or one a live Inner owns (a suspended greenlet is killed, which
+    // resumes it, before its Inner can go away). The packet stays untouched
+    // in this frame until we are resumed, which happens only after the
+    // receiver has read it.
+    let t = unsafe { raw::switch(sp, (&raw const packet) as usize) };
+    sanitizer::finish_switch(fake);
+    t
+}
+
+/// The usable stack of a greenlet, `(lowest address, size)`, for
+/// AddressSanitizer; `None` for main, which runs on the thread's stack.
+fn sanitizer_bounds(inner: *const Inner) -> Option<(*const u8, usize)> {
+    // SAFETY: `inner` is the live target of a switch; its stack is only
+    // read, in place.
+    let stack = unsafe { &*(*inner).stack.as_ptr() };
+    stack.as_ref().map(|s| (s.bottom().cast_const(), s.size()))
+}
+
+/// Process what a switch handed us: record the sender's stack pointer, take
+/// its value as an `R`, and run the rare paths if any is due. A panic that
+/// came (a `throw`, a death by panic) continues here; a value of another
+/// type is dropped and reported as the error.
+///
+/// # Safety
+/// `t` is what a switch of this module returned, or what a greenlet's entry
+/// received, unprocessed.
+#[inline(always)]
+pub(crate) unsafe fn receive<R: 'static>(t: Transfer) -> Result<R, SwitchError> {
+    let packet = t.data as *const Packet;
+    // SAFETY: every switch of this module passes the address of a Packet in
+    // the sender's frame, which stays untouched until the sender is resumed,
+    // which cannot happen before we return. The sender is live: suspended
+    // or just dead, but not freed (its count is released, at the earliest,
+    // by `after_switch` below).
+    let (origin, slot, tag) = unsafe { ((*packet).origin, (*packet).slot, (*packet).tag) };
+    // SAFETY: see above.
+    let origin_ref = unsafe { &*origin };
+    origin_ref.sp.set(t.sp);
+    if !tag.is::<R>() {
+        // SAFETY: the slot holds a value of `tag`'s type, for us alone.
+        return unsafe { receive_unexpected::<R>(origin, slot, tag) };
+    }
+    // SAFETY: the tag says the slot holds an `R`; the sender will not touch
+    // it again (it handed it over).
+    let value = unsafe { slot.cast::<R>().read() };
+    if origin_ref.state.get() != SUSPENDED || thread::flags() != 0 {
+        // SAFETY: `origin` switched to us and we have taken its value.
+        unsafe { after_switch(origin, Event::Switch) };
+    }
+    Ok(value)
+}
+
+/// [`receive`] when the tag is not `R`'s at first sight.
+///
+/// # Safety
+/// As [`receive`], with the packet's fields read out.
+#[cold]
+#[inline(never)]
+unsafe fn receive_unexpected<R: 'static>(
+    origin: *const Inner,
+    slot: *mut u8,
+    tag: &'static Tag,
+) -> Result<R, SwitchError> {
+    // SAFETY: forwarded from the caller.
+    let taken = unsafe { take_unexpected::<R>(slot, tag) };
+    let event = if matches!(taken, Unexpected::Panic(_)) {
+        Event::Throw
+    } else {
+        Event::Switch
+    };
+    // SAFETY: the value has been taken.
+    unsafe { after_switch(origin, event) };
+    match taken {
+        Unexpected::Value(v) => Ok(v),
+        Unexpected::Panic(p) => panic::resume_unwind(p),
+        Unexpected::Mismatch(found) => Err(SwitchError::TypeMismatch {
+            expected: type_name::<R>(),
+            found,
+        }),
+    }
+}
+
+/// Process what a switch handed us and discard it; a panic is returned, not
+/// raised.
+///
+/// # Safety
+/// As [`receive`].
+pub(crate) unsafe fn receive_any(t: Transfer) -> Result<(), Box<dyn Any + Send>> {
+    let packet = t.data as *const Packet;
+    // SAFETY: as in `receive`.
+    let (origin, slot, tag) = unsafe { ((*packet).origin, (*packet).slot, (*packet).tag) };
+    // SAFETY: as in `receive`.
+    unsafe { (*origin).sp.set(t.sp) };
+    let (result, event) = if ptr::eq(tag, &PANIC) {
+        // SAFETY: a PANIC slot holds a box, for us alone.
+        (
+            Err(unsafe { slot.cast::<Box<dyn Any + Send>>().read() }),
+            Event::Throw,
+        )
+    } else {
+        // SAFETY: the slot holds a value of `tag`'s type, for us alone.
+        unsafe { (tag.drop)(slot) };
+        (Ok(()), Event::Switch)
+    };
+    // SAFETY: the value has been taken.
+    unsafe { after_switch(origin, event) };
+    result
+}
+
+/// The rare work after a switch, in the receiver: give a dead sender's stack
+/// back, drop the counts deferred until their greenlet stopped running,
+/// and call the trace callback (here, in the target, as Python does).
+///
+/// # Safety
+/// `origin` switched to the current greenlet, which has taken its value.
+#[cold]
+#[inline(never)]
+pub(crate) unsafe fn after_switch(origin: *const Inner, event: Event) {
+    let flags = thread::flags();
+    let traced = if flags & TRACING != 0 {
+        // SAFETY: the sender is live (see `receive`); the handle keeps it so.
+        Some(unsafe { Greenlet::retained(origin) })
+    } else {
+        None
+    };
+    // SAFETY: as above.
+    let origin_ref = unsafe { &*origin };
+    if origin_ref.state.get() == DEAD {
+        // Its value has been taken: nothing reads its stack any more.
+        origin_ref.release();
+    }
+    if flags & DEFERRED_DROPS != 0 {
+        thread::drop_deferred();
+    }
+    if let Some(origin) = traced {
+        trace::fire(event, origin, Greenlet::current());
+    }
+}
+
+/// The nearest live greenlet at or above `p` (dead ones are skipped).
+///
+/// # Safety
+/// `p` is a live greenlet of this thread.
+pub(crate) unsafe fn live_ancestor(mut p: *const Inner) -> *const Inner {
+    // SAFETY: each greenlet holds a count of its parent, so the chain is
+    // live; main never dies, so it ends.
+    unsafe {
+        while (*p).state.get() == DEAD {
+            p = (*p).parent.get();
+            debug_assert!(!p.is_null(), "main never dies");
+        }
+    }
+    p
+}
+
+/// Where a greenlet whose body is an `F` starts, on its own stack, entered
+/// by the first switch into it.
+///
+/// # Safety
+/// Only as the entry function of a stack prepared by
+/// [`super::Builder::try_create`] with a body of type `F`.
+pub(crate) unsafe extern "C" fn entry<F, A, R>(from: StackPointer, data: usize) -> !
+where
+    F: FnOnce(A) -> R + 'static,
+    A: 'static,
+    R: 'static,
+{
+    sanitizer::finish_switch(FakeStack::new());
+    // The payload slots below are read by the receiver of our last switch.
+    sanitizer::real_stack_frame();
+    let me = thread::current_known();
+    // SAFETY: the switch that started us made us current; our Inner is live
+    // while we run (see `super::inner`).
+    let inner = unsafe { &*me };
+    inner.drop_body.set(None);
+    // SAFETY: `body` is where `try_create` wrote an `F`; `drop_body` was set
+    // until just now, so it has not been moved out or dropped, and now it
+    // never will be again.
+    let f: F = unsafe { inner.body.get().cast::<F>().read() };
+    let first = Transfer { sp: from, data };
+    let outcome = panic::catch_unwind(AssertUnwindSafe(move || {
+        // SAFETY: `first` is the transfer that started us, unprocessed.
+        let arg = match unsafe { receive::<A>(first) } {
+            Ok(arg) => arg,
+            Err(e) => panic!("{e}"),
+        };
+        f(arg)
+    }));
+    if !inner.locals.get().is_null() {
+        super::local::drop_locals(inner);
+    }
+    // Where the last payload waits for the receiver, in this frame, which is
+    // never unwound nor returned from: whatever the receiver takes is not
+    // dropped here.
+    let mut result: ManuallyDrop<R>;
+    let mut exit = GreenletExit;
+    let mut panic_box: ManuallyDrop<Box<dyn Any + Send>>;
+    let (slot, tag): (*mut u8, &'static Tag) = match outcome {
+        Ok(r) => {
+            result = ManuallyDrop::new(r);
+            ((&raw mut result).cast(), tag_of::<R>())
+        }
+        Err(p) if p.is::<GreenletExit>() => ((&raw mut exit).cast(), tag_of::<GreenletExit>()),
+        Err(p) => {
+            panic_box = ManuallyDrop::new(p);
+            ((&raw mut panic_box).cast(), &PANIC)
+        }
+    };
+    // SAFETY: we are the current greenlet; the slot is in this frame.
+    unsafe { die(me, slot, tag) }
+}
+
+/// Mark the current greenlet dead and hand its last payload to the greenlet
+/// waiting in a typed resume of it, or else its nearest live ancestor. Its
+/// stack is given back by the receiver.
+///
+/// # Safety
+/// `me` is the current greenlet; `slot` holds a value of `tag`'s type in a
+/// frame that is never unwound.
+unsafe fn die(me: *const Inner, slot: *mut u8, tag: &'static Tag) -> ! {
+    // The packet of the last switch is read by its receiver.
+    sanitizer::real_stack_frame();
+    // SAFETY: `me` runs, so it is live; its parent chain is live.
+    let inner = unsafe { &*me };
+    inner.state.set(DEAD);
+    let resumer = inner.resumer.replace(ptr::null());
+    let target = if resumer.is_null() {
+        // SAFETY: only main has no parent, and main never dies.
+        unsafe { live_ancestor(inner.parent.get()) }
+    } else {
+        resumer
+    };
+    // SAFETY: `target` is live (an ancestor, held by the chain of parent
+    // counts, or a resumer suspended in its resume) and not us.
+    let target_ref = unsafe { &*target };
+    target_ref.state.set(RUNNING);
+    thread::set_current(target);
+    let sp = target_ref.sp.get();
+    let packet = Packet {
+        origin: me,
+        slot,
+        tag,
+    };
+    sanitizer::start_switch(None, || sanitizer_bounds(target));
+    // SAFETY: as in `switch_to`; this stack is given back only by the
+    // receiver, after it has read the packet and the slot.
+    unsafe { raw::switch(sp, (&raw const packet) as usize) };
+    // Nobody switches to a dead greenlet: every switch redirects to a live
+    // one.
+    std::process::abort()
+}
