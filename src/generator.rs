@@ -44,9 +44,10 @@
 
 use crate::greenlet::switch;
 use crate::greenlet::{
-    Event, Inner, Packet, SUSPENDED, Tag, UNSTARTED, Unexpected, current_known, flags, tag_of,
+    Event, Inner, SUSPENDED, TYPED, UNSTARTED, Unexpected, current_known, flags, tag_of,
     take_unexpected,
 };
+use crate::raw::Transfer;
 use crate::stack::DEFAULT_STACK_SIZE;
 use crate::{Greenlet, GreenletExit};
 use std::fmt;
@@ -210,57 +211,85 @@ impl<I: 'static, Y: 'static, R: 'static> Generator<I, Y, R> {
     #[track_caller]
     pub fn resume(&mut self, input: I) -> GeneratorState<Y, R> {
         let g = self.greenlet.as_ptr();
-        let state = self.greenlet.inner().state.get();
+        let gi = self.greenlet.inner();
+        let mut input = ManuallyDrop::new(input);
+        let slot = (&raw mut input).cast::<u8>();
+        let state = gi.state.get();
+        let t = if state == TYPED {
+            // Suspended in its `suspend`: the typed switch.
+            let me = current_known();
+            gi.resumer.set(me);
+            // SAFETY: `g` waits in `suspend` for an `I` from a typed sender;
+            // it is not `me` (which runs) and our handle keeps it alive.
+            unsafe { switch::switch_typed(me, g, slot) }
+        } else {
+            // SAFETY: the slot holds an `I`.
+            unsafe { self.resume_generic(state, slot) }
+        };
+        let origin = t.data as *const Inner;
+        // SAFETY: the sender's Inner, live (suspended or just dead), whose
+        // value stays untouched until it is resumed.
+        let origin_ref = unsafe { &*origin };
+        origin_ref.sp.set(t.sp);
+        // We no longer wait in this resume, whoever resumed us.
+        gi.resumer.set(ptr::null());
+        if ptr::eq(origin, g) && (gi.state.get() ^ TYPED) | flags() == 0 {
+            // SAFETY: our body suspended typed, with a `Y` for us.
+            return GeneratorState::Yielded(unsafe {
+                origin_ref.out_slot.get().cast::<Y>().read()
+            });
+        }
+        // SAFETY: the sender's stack pointer is recorded, its value untaken.
+        unsafe { self.resume_slow(origin) }
+    }
+
+    /// The first resume (the body starts with a generic receive), or a body
+    /// suspended somewhere other than `suspend`; and the misuse cases.
+    ///
+    /// # Safety
+    /// `slot` holds an `I`, which is taken (or dropped, on panic).
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    unsafe fn resume_generic(&self, state: u8, slot: *mut u8) -> Transfer {
         if state != SUSPENDED && state != UNSTARTED {
+            // SAFETY: the caller's `I`, never handed over.
+            unsafe { slot.cast::<I>().drop_in_place() };
             self.cannot_resume();
         }
         let me = current_known();
         self.greenlet.inner().resumer.set(me);
-        let mut input = ManuallyDrop::new(input);
-        // SAFETY: `g` is unstarted or suspended (so not `me`, which runs),
-        // kept alive by our handle; the slot holds an `I` that the body
-        // takes.
-        let t = unsafe { switch::switch_to(me, g, (&raw mut input).cast(), tag_of::<I>()) };
-        let packet = t.data as *const Packet;
-        // SAFETY: as in the core's `receive`: the packet is in the sender's
-        // frame and untouched until the sender is resumed.
-        let (origin, slot, tag) = unsafe { ((*packet).origin, (*packet).slot, (*packet).tag) };
-        // SAFETY: the sender is live (suspended or just dead).
-        unsafe { (*origin).sp.set(t.sp) };
-        // We are no longer waiting in this resume: whoever resumed us (the
-        // body's `suspend` took it already; anything else did not).
-        self.greenlet.inner().resumer.set(ptr::null());
-        if ptr::eq(origin, g)
-            && tag.is::<Y>()
-            && self.greenlet.inner().state.get() == SUSPENDED
-            && flags() == 0
-        {
-            // SAFETY: our body suspended with a `Y` in the slot, for us.
-            return GeneratorState::Yielded(unsafe { slot.cast::<Y>().read() });
-        }
-        // SAFETY: the packet's fields, unprocessed.
-        unsafe { self.resume_slow(origin, slot, tag) }
+        // SAFETY: the body is unstarted or suspended (so not `me`), and our
+        // handle keeps it alive; the slot holds an `I`.
+        unsafe { switch::switch_to(me, self.greenlet.as_ptr(), slot, tag_of::<I>()) }
     }
 
     /// Anything but a plain yield came back: the end of the body, a yield
-    /// with tracing on, or something else resumed us.
+    /// with a rare path due, or something else resumed us.
     ///
     /// # Safety
-    /// The fields of the packet that resumed the current greenlet, whose
-    /// stack pointer has been recorded.
+    /// `origin` resumed the current greenlet; its stack pointer has been
+    /// recorded and its value not taken.
     #[cold]
     #[inline(never)]
     #[track_caller]
-    unsafe fn resume_slow(
-        &self,
-        origin: *const Inner,
-        slot: *mut u8,
-        tag: &'static Tag,
-    ) -> GeneratorState<Y, R> {
+    unsafe fn resume_slow(&self, origin: *const Inner) -> GeneratorState<Y, R> {
+        // SAFETY: as in `resume`.
+        let origin_ref = unsafe { &*origin };
+        let slot = origin_ref.out_slot.get();
         let from_body = ptr::eq(origin, self.greenlet.as_ptr());
+        if from_body && origin_ref.state.get() == TYPED {
+            // A yield; a rare path is due (tracing, a deferred drop).
+            // SAFETY: a typed yield of our body is a `Y`.
+            let y = unsafe { slot.cast::<Y>().read() };
+            // SAFETY: the value has been taken.
+            unsafe { switch::after_switch(origin, Event::Switch) };
+            return GeneratorState::Yielded(y);
+        }
+        let tag = origin_ref.out_tag.get();
         let ended = from_body && self.greenlet.is_dead();
-        // SAFETY: the slot holds a value of `tag`'s type, for us alone;
-        // then the value has been taken.
+        // SAFETY: a generic sender's slot holds a value of `tag`'s type, for
+        // us alone; then the value has been taken.
         let state = unsafe {
             let state = if ended {
                 match take_unexpected::<R>(slot, tag) {
@@ -342,51 +371,88 @@ impl<I: 'static, Y: 'static> Yielder<I, Y> {
     #[inline]
     #[track_caller]
     pub fn suspend(&self, value: Y) -> I {
-        let me = current_known();
-        if !ptr::eq(me, self.greenlet) {
-            not_in_body();
-        }
+        // The yielder only exists in its body, on the generator's greenlet:
+        // it is `!Send`, `!Sync`, and handed out by reference to a body,
+        // whose 'static bound keeps the reference from reaching another
+        // greenlet's stack. So the running greenlet is `self.greenlet`.
+        let me = self.greenlet;
+        debug_assert!(ptr::eq(me, current_known()));
         // SAFETY: `me` runs, so it is live.
-        let resumer = unsafe { (*me).resumer.replace(ptr::null()) };
+        let me_ref = unsafe { &*me };
+        let resumer = me_ref.resumer.get();
         let mut value = ManuallyDrop::new(value);
-        let target = if resumer.is_null() {
-            no_resumer()
+        let slot = (&raw mut value).cast::<u8>();
+        let t = if resumer.is_null() {
+            // SAFETY: the slot holds a `Y`.
+            unsafe { suspend_generic::<Y>(me, slot) }
         } else {
-            resumer
+            // SAFETY: the resumer waits in `resume` (typed) for a `Y` from
+            // us (it clears `resumer` when anything else resumes it, so it
+            // is live and suspended), and it is not us.
+            unsafe { switch::switch_typed(me, resumer, slot) }
         };
-        // SAFETY: `target` is live and suspended (a resumer waits in
-        // `resume`; the parent fallback is live and not us); the slot holds
-        // a `Y` that the receiver takes.
-        unsafe {
-            let t = switch::switch_to(me, target, (&raw mut value).cast(), tag_of::<Y>());
-            match switch::receive::<I>(t) {
-                Ok(input) => input,
-                Err(e) => panic!("{e}"),
-            }
+        let origin = t.data as *const Inner;
+        // SAFETY: the sender's Inner, live, its value untaken.
+        let origin_ref = unsafe { &*origin };
+        origin_ref.sp.set(t.sp);
+        if (origin_ref.state.get() ^ TYPED) | flags() == 0 {
+            // A typed sender to us is a `resume` of our generator: an `I`.
+            // SAFETY: see above.
+            return unsafe { origin_ref.out_slot.get().cast::<I>().read() };
         }
+        // SAFETY: recorded, untaken.
+        unsafe { suspend_slow::<I>(origin) }
     }
 }
 
-/// `suspend` called with nobody waiting in `resume`: the body was resumed by
-/// a `throw` or `kill` it caught, or by a direct switch. The value goes to
-/// the nearest live ancestor, as a greenlet's switch to its parent would
+/// `suspend` with nobody waiting in `resume`: the body was resumed by a
+/// `throw` or `kill` it caught, or by a direct switch. The value goes to the
+/// nearest live ancestor, as a greenlet's switch to its parent would
 /// (`kill` makes the killer the parent for the duration).
+///
+/// # Safety
+/// `me` runs; `slot` holds a `Y`, which is handed over.
 #[cold]
 #[inline(never)]
-fn no_resumer() -> *const Inner {
-    let parent = Greenlet::current()
-        .parent()
-        .expect("a generator's greenlet always has a parent");
-    let p = parent.as_ptr();
-    // SAFETY: the chain of parents is held by the running greenlet.
-    unsafe { switch::live_ancestor(p) }
+unsafe fn suspend_generic<Y: 'static>(me: *const Inner, slot: *mut u8) -> Transfer {
+    // SAFETY: `me` runs; its parent chain is held by it.
+    let target = unsafe { switch::live_ancestor((*me).parent.get()) };
+    if ptr::eq(target, me) {
+        // Its own parent chain leads back to it (a `kill` from a descendant
+        // made the killer its parent for a moment): nowhere to go.
+        // SAFETY: ours to drop.
+        unsafe { slot.cast::<Y>().drop_in_place() };
+        panic!("greenlet: Yielder::suspend with nobody to yield to");
+    }
+    // SAFETY: `target` is live and suspended (only `me` runs); the slot
+    // holds a `Y`.
+    unsafe { switch::switch_to(me, target, slot, tag_of::<Y>()) }
 }
 
+/// `suspend` resumed by anything but a plain `resume`: a rare path is due,
+/// a `kill` or `throw` (a panic), or a direct switch with some value.
+///
+/// # Safety
+/// `origin` resumed the current greenlet; its stack pointer has been
+/// recorded and its value not taken.
 #[cold]
 #[inline(never)]
 #[track_caller]
-fn not_in_body() -> ! {
-    panic!("greenlet: Yielder::suspend called outside its generator's body");
+unsafe fn suspend_slow<I: 'static>(origin: *const Inner) -> I {
+    // SAFETY: as in `suspend`.
+    let origin_ref = unsafe { &*origin };
+    if origin_ref.state.get() == TYPED {
+        // SAFETY: a typed sender to us is a `resume`: an `I`.
+        let input = unsafe { origin_ref.out_slot.get().cast::<I>().read() };
+        // SAFETY: taken.
+        unsafe { switch::after_switch(origin, Event::Switch) };
+        return input;
+    }
+    // SAFETY: a generic sender: the value is tagged.
+    match unsafe { switch::receive_slow::<I>(origin) } {
+        Ok(input) => input,
+        Err(e) => panic!("{e}"),
+    }
 }
 
 impl<I, Y, R> Drop for Generator<I, Y, R> {

@@ -27,6 +27,7 @@
 //! closure) is not allocated at all: it is written at the top of the
 //! greenlet's own stack (see [`super::body`]).
 
+use super::payload::{Tag, tag_of};
 use crate::raw::StackPointer;
 use crate::stack::Stack;
 use std::alloc::{self, Layout};
@@ -42,14 +43,28 @@ pub(crate) const RUNNING: u8 = 2;
 /// Its body has ended (returned or panicked), or it was killed or thrown
 /// into before it started. Its stack has been given back.
 pub(crate) const DEAD: u8 = 3;
+/// Suspended in a *typed* switch: a generator's `resume` or `suspend`
+/// ([`super::switch::switch_typed`]). Its value carries no tag, because its
+/// one possible receiver knows the type. Above [`RUNNING`], so that the
+/// generic switch takes its slow path into such a greenlet (which needs no
+/// more than the generic path: its receiver tells the two apart by the
+/// sender's state).
+pub(crate) const TYPED: u8 = 4;
+
+/// Whether a greenlet in `state` is suspended (resumable by a switch).
+#[inline(always)]
+pub(crate) fn is_suspended(state: u8) -> bool {
+    state == SUSPENDED || state == TYPED
+}
 
 /// The shared state behind every handle of one greenlet.
 pub(crate) struct Inner {
     /// Handles, plus children (through `parent`), plus the thread's count
     /// of main, plus a deferred count (see the module docs).
     pub(crate) refs: Cell<usize>,
-    /// One of [`UNSTARTED`], [`SUSPENDED`], [`RUNNING`], [`DEAD`]; the
-    /// switch tests `state < RUNNING` to know the target can be resumed.
+    /// One of [`UNSTARTED`], [`SUSPENDED`], [`RUNNING`], [`DEAD`],
+    /// [`TYPED`]; the generic switch tests `state < RUNNING` to know the
+    /// target can be resumed on its fast path.
     pub(crate) state: Cell<u8>,
     pub(crate) is_main: bool,
     /// The saved stack pointer while suspended (or the initial frame while
@@ -73,6 +88,11 @@ pub(crate) struct Inner {
     pub(crate) name: Option<String>,
     /// Greenlet-local values ([`crate::Local`]); null until the first one.
     pub(crate) locals: Cell<*mut super::local::Locals>,
+    /// The value this greenlet handed over with its last switch (in its own
+    /// frame), for the receiver, which gets this `Inner` as the switch's
+    /// data word; and its type, unless the switch was typed.
+    pub(crate) out_slot: Cell<*mut u8>,
+    pub(crate) out_tag: Cell<&'static Tag>,
 }
 
 impl Inner {
@@ -97,6 +117,8 @@ impl Inner {
             drop_body: Cell::new(None),
             name,
             locals: Cell::new(ptr::null_mut()),
+            out_slot: Cell::new(ptr::null_mut()),
+            out_tag: Cell::new(tag_of::<()>()),
         }
     }
 
@@ -233,7 +255,7 @@ pub(crate) unsafe fn last_handle_dropped(p: NonNull<Inner>) {
             inner.refs.set(1);
             super::thread::defer_drop(p);
         }
-        SUSPENDED => {
+        SUSPENDED | TYPED => {
             inner.refs.set(1);
             // SAFETY: the count just set belongs to this handle.
             let g = unsafe { super::Greenlet::from_counted(p) };
@@ -268,7 +290,7 @@ unsafe fn free_chain(mut p: NonNull<Inner>) {
         if n != 0 {
             return;
         }
-        if matches!(pi.state.get(), RUNNING | SUSPENDED) {
+        if matches!(pi.state.get(), RUNNING | SUSPENDED | TYPED) {
             // SAFETY: its count just dropped to 0.
             unsafe { last_handle_dropped(parent) };
             return;

@@ -30,16 +30,16 @@ mod trace;
 
 pub(crate) use errors::payload_text;
 pub use errors::{GreenletExit, ParentError, SwitchError};
-pub(crate) use inner::{Inner, SUSPENDED, UNSTARTED};
+pub(crate) use inner::{Inner, SUSPENDED, TYPED, UNSTARTED};
 pub use local::Local;
-pub(crate) use payload::{Packet, Tag, Unexpected, tag_of, take_unexpected};
+pub(crate) use payload::{Tag, Unexpected, tag_of, take_unexpected};
 pub(crate) use thread::{current_known, flags};
 pub use trace::{Event, TraceFn, settrace};
 
 use crate::raw;
 use crate::sanitizer;
 use crate::stack::{DEFAULT_STACK_SIZE, Stack};
-use inner::{DEAD, RUNNING};
+use inner::{DEAD, RUNNING, is_suspended};
 use payload::PANIC;
 use std::any::{Any, type_name};
 use std::fmt;
@@ -493,7 +493,8 @@ impl Greenlet {
 
     /// Started and not dead (Python's `bool(g)`).
     pub fn is_active(&self) -> bool {
-        matches!(self.inner().state.get(), SUSPENDED | RUNNING)
+        let state = self.inner().state.get();
+        state == RUNNING || is_suspended(state)
     }
 
     /// Whether this is its thread's main greenlet.
@@ -507,7 +508,7 @@ impl Greenlet {
         }
         match self.inner().state.get() {
             UNSTARTED => "unstarted",
-            SUSPENDED => "suspended",
+            SUSPENDED | TYPED => "suspended",
             RUNNING => "running",
             _ => "dead",
         }

@@ -1,7 +1,8 @@
 //! Typed values across a switch, without allocation: the sender leaves the
 //! value where it is (in its own frame) and hands over its address and a
-//! [`Tag`] naming its type; the receiver moves it out if the type is the one
-//! it expects, and otherwise names it and drops it in place.
+//! [`Tag`] naming its type (in its `Inner`'s `out_slot` and `out_tag`); the
+//! receiver moves it out if the type is the one it expects, and otherwise
+//! names it and drops it in place.
 //!
 //! A panic travels the same way, as a `Box<dyn Any + Send>` tagged with
 //! [`PANIC`], a static whose address no value's tag can have.
@@ -56,19 +57,6 @@ pub(crate) static PANIC: Tag = Tag {
 
 /// Only its `TypeId` is used, so that [`PANIC`] matches no value type.
 struct PanicMarker;
-
-/// Built on the sender's stack (or in a dying greenlet's last frame); its
-/// address is the raw switch's data word. Three plain words: writing and
-/// reading it field by field never needs a wide move.
-#[repr(C)]
-pub(crate) struct Packet {
-    /// The sender, now suspended or dead; the receiver records the sender's
-    /// stack pointer in it.
-    pub(crate) origin: *const super::inner::Inner,
-    /// Where the value (or the panic box) is.
-    pub(crate) slot: *mut u8,
-    pub(crate) tag: &'static Tag,
-}
 
 /// What a receiver made of a payload whose tag was not the one it expected
 /// at first sight.

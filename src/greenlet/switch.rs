@@ -5,22 +5,26 @@
 //!
 //! # The fast path, and what it leaves out
 //!
-//! A round trip is two of [`switch_to`] + [`receive`]. The sender marks
-//! itself suspended and the target running, makes the target current,
-//! builds a three-word [`Packet`] in its own frame and calls the raw switch
-//! with the packet's address. The receiver records the sender's stack
-//! pointer, moves the value out if its tag is the expected one, and then
-//! tests one condition for everything rare: *the sender is not simply
-//! suspended* (it died: its stack goes back to the pool) *or the thread's
-//! flag word is not zero* (tracing; a deferred count to drop). No reference
-//! count moves and nothing is allocated.
+//! A round trip is two of [`switch_to`] + [`receive`]. The sender records
+//! where its value is (and its type) in its own `Inner`, marks itself
+//! suspended and the target running, makes the target current, and calls
+//! the raw switch with its `Inner` as the data word. The receiver records
+//! the sender's stack pointer in it, and then tests once for everything
+//! rare: *the sender is not simply suspended* (it died: its stack goes back
+//! to the pool; or it made a typed switch) *or the thread's flag word is not
+//! zero* (tracing; a deferred count to drop) *or the value is not of the
+//! expected type*. No reference count moves and nothing is allocated.
+//!
+//! A typed switch ([`switch_typed`], a generator's `resume` and `suspend`)
+//! leaves out the type: the sender marks itself [`TYPED`], and its one
+//! possible receiver, the generator's other half, knows the type.
 //!
 //! Everything else is on cold paths: a value of an unexpected type or a
 //! panic ([`super::payload::take_unexpected`]), a dead or current target
 //! (the callers), and [`after_switch`].
 
-use super::inner::{DEAD, Inner, RUNNING, SUSPENDED};
-use super::payload::{PANIC, Packet, Tag, Unexpected, tag_of, take_unexpected};
+use super::inner::{DEAD, Inner, RUNNING, SUSPENDED, TYPED};
+use super::payload::{PANIC, Tag, Unexpected, tag_of, take_unexpected};
 use super::thread::{self, DEFERRED_DROPS, TRACING};
 use super::trace::{self, Event};
 use super::{Greenlet, GreenletExit, SwitchError};
@@ -46,18 +50,47 @@ pub(crate) unsafe fn switch_to(
     slot: *mut u8,
     tag: &'static Tag,
 ) -> Transfer {
-    // SAFETY: both are live (the caller's promise; `me` runs, `target` is
-    // kept alive by whoever named it, at least until it runs).
-    let (me_ref, target_ref) = unsafe { (&*me, &*target) };
+    // SAFETY: `me` runs, so it is live.
+    let me_ref = unsafe { &*me };
+    me_ref.out_slot.set(slot);
+    me_ref.out_tag.set(tag);
     me_ref.state.set(SUSPENDED);
+    // SAFETY: forwarded.
+    unsafe { resume(me, target) }
+}
+
+/// [`switch_to`] without a type: the receiver is the other half of a
+/// generator (its `resume` or its `suspend`), which knows it.
+///
+/// # Safety
+/// As [`switch_to`], and `target` waits in the typed receive that expects
+/// the value at `slot` from a [`TYPED`] sender.
+#[inline(always)]
+pub(crate) unsafe fn switch_typed(
+    me: *const Inner,
+    target: *const Inner,
+    slot: *mut u8,
+) -> Transfer {
+    // SAFETY: `me` runs, so it is live.
+    let me_ref = unsafe { &*me };
+    me_ref.out_slot.set(slot);
+    me_ref.state.set(TYPED);
+    // SAFETY: forwarded.
+    unsafe { resume(me, target) }
+}
+
+/// The common half of a switch: make `target` current and switch to it.
+///
+/// # Safety
+/// As [`switch_to`], with `me`'s outgoing value and state recorded.
+#[inline(always)]
+unsafe fn resume(me: *const Inner, target: *const Inner) -> Transfer {
+    // SAFETY: `target` is live (the caller's promise: kept alive by whoever
+    // named it, at least until it runs).
+    let target_ref = unsafe { &*target };
     target_ref.state.set(RUNNING);
     thread::set_current(target);
     let sp = target_ref.sp.get();
-    let packet = Packet {
-        origin: me,
-        slot,
-        tag,
-    };
     // ASan (feature `asan`) is told about every change of stack; no-ops
     // otherwise.
     let mut fake = FakeStack::new();
@@ -66,10 +99,10 @@ pub(crate) unsafe fn switch_to(
     // or where it suspended in this module), on a stack its Inner keeps
     // mapped. Our own stack stays valid while we are suspended: it is main's
     // or one a live Inner owns (a suspended greenlet is killed, which
-    // resumes it, before its Inner can go away). The packet stays untouched
-    // in this frame until we are resumed, which happens only after the
-    // receiver has read it.
-    let t = unsafe { raw::switch(sp, (&raw const packet) as usize) };
+    // resumes it, before its Inner can go away). The value stays untouched
+    // in our frame until we are resumed, which happens only after the
+    // receiver has taken it.
+    let t = unsafe { raw::switch(sp, me as usize) };
     sanitizer::finish_switch(fake);
     t
 }
@@ -89,40 +122,55 @@ fn sanitizer_bounds(inner: *const Inner) -> Option<(*const u8, usize)> {
 /// type is dropped and reported as the error.
 ///
 /// # Safety
-/// `t` is what a switch of this module returned, or what a greenlet's entry
-/// received, unprocessed.
+/// `t` is what a generic switch of this module ([`switch_to`], or a
+/// greenlet's death) returned, or what a greenlet's entry received,
+/// unprocessed.
 #[inline(always)]
 pub(crate) unsafe fn receive<R: 'static>(t: Transfer) -> Result<R, SwitchError> {
-    let packet = t.data as *const Packet;
-    // SAFETY: every switch of this module passes the address of a Packet in
-    // the sender's frame, which stays untouched until the sender is resumed,
-    // which cannot happen before we return. The sender is live: suspended
-    // or just dead, but not freed (its count is released, at the earliest,
-    // by `after_switch` below).
-    let (origin, slot, tag) = unsafe { ((*packet).origin, (*packet).slot, (*packet).tag) };
-    // SAFETY: see above.
+    let origin = t.data as *const Inner;
+    // SAFETY: every switch of this module passes the sender's Inner, which
+    // is live (suspended or just dead, but not freed: its count is released,
+    // at the earliest, by `after_switch`), and its value stays untouched
+    // until the sender is resumed, which cannot happen before we return.
     let origin_ref = unsafe { &*origin };
     origin_ref.sp.set(t.sp);
-    if !tag.is::<R>() {
-        // SAFETY: the slot holds a value of `tag`'s type, for us alone.
-        return unsafe { receive_unexpected::<R>(origin, slot, tag) };
+    let tag = origin_ref.out_tag.get();
+    if (origin_ref.state.get() ^ SUSPENDED) | thread::flags() != 0 || !tag.is::<R>() {
+        // SAFETY: forwarded.
+        return unsafe { receive_slow::<R>(origin) };
     }
     // SAFETY: the tag says the slot holds an `R`; the sender will not touch
     // it again (it handed it over).
-    let value = unsafe { slot.cast::<R>().read() };
-    if origin_ref.state.get() != SUSPENDED || thread::flags() != 0 {
-        // SAFETY: `origin` switched to us and we have taken its value.
-        unsafe { after_switch(origin, Event::Switch) };
-    }
-    Ok(value)
+    Ok(unsafe { origin_ref.out_slot.get().cast::<R>().read() })
 }
 
-/// [`receive`] when the tag is not `R`'s at first sight.
+/// [`receive`] off its fast path: the sender died or switched typed, a rare
+/// path is due, or the value is not an `R`.
 ///
 /// # Safety
-/// As [`receive`], with the packet's fields read out.
+/// As [`receive`], with the sender's stack pointer recorded.
 #[cold]
 #[inline(never)]
+pub(crate) unsafe fn receive_slow<R: 'static>(origin: *const Inner) -> Result<R, SwitchError> {
+    // SAFETY: as in `receive`.
+    let origin_ref = unsafe { &*origin };
+    if origin_ref.state.get() == TYPED {
+        // Only a generator's other half switches typed, and only to the
+        // half that expects it: this is a bug in this crate if reached.
+        // The value's type is unknown here: it is leaked, not dropped.
+        // SAFETY: the value is left alone.
+        unsafe { after_switch(origin, Event::Switch) };
+        panic!("greenlet: internal error: a typed switch reached a generic receiver");
+    }
+    // SAFETY: forwarded.
+    unsafe { receive_unexpected::<R>(origin, origin_ref.out_slot.get(), origin_ref.out_tag.get()) }
+}
+
+/// Take the value at `slot` (of `tag`'s type) as an `R`, or its panic, run
+/// the rare paths, and report a mismatch.
+///
+/// # Safety
+/// As [`receive`], with the sender's fields read out.
 unsafe fn receive_unexpected<R: 'static>(
     origin: *const Inner,
     slot: *mut u8,
@@ -153,11 +201,12 @@ unsafe fn receive_unexpected<R: 'static>(
 /// # Safety
 /// As [`receive`].
 pub(crate) unsafe fn receive_any(t: Transfer) -> Result<(), Box<dyn Any + Send>> {
-    let packet = t.data as *const Packet;
+    let origin = t.data as *const Inner;
     // SAFETY: as in `receive`.
-    let (origin, slot, tag) = unsafe { ((*packet).origin, (*packet).slot, (*packet).tag) };
-    // SAFETY: as in `receive`.
-    unsafe { (*origin).sp.set(t.sp) };
+    let (slot, tag) = unsafe {
+        (*origin).sp.set(t.sp);
+        ((*origin).out_slot.get(), (*origin).out_tag.get())
+    };
     let (result, event) = if ptr::eq(tag, &PANIC) {
         // SAFETY: a PANIC slot holds a box, for us alone.
         (
@@ -285,7 +334,7 @@ where
 /// `me` is the current greenlet; `slot` holds a value of `tag`'s type in a
 /// frame that is never unwound.
 unsafe fn die(me: *const Inner, slot: *mut u8, tag: &'static Tag) -> ! {
-    // The packet of the last switch is read by its receiver.
+    // The last value may be in this frame: the receiver reads it.
     sanitizer::real_stack_frame();
     // SAFETY: `me` runs, so it is live; its parent chain is live.
     let inner = unsafe { &*me };
@@ -303,15 +352,12 @@ unsafe fn die(me: *const Inner, slot: *mut u8, tag: &'static Tag) -> ! {
     target_ref.state.set(RUNNING);
     thread::set_current(target);
     let sp = target_ref.sp.get();
-    let packet = Packet {
-        origin: me,
-        slot,
-        tag,
-    };
+    inner.out_slot.set(slot);
+    inner.out_tag.set(tag);
     sanitizer::start_switch(None, || sanitizer_bounds(target));
-    // SAFETY: as in `switch_to`; this stack is given back only by the
-    // receiver, after it has read the packet and the slot.
-    unsafe { raw::switch(sp, (&raw const packet) as usize) };
+    // SAFETY: as in `resume`; this stack is given back only by the
+    // receiver, after it has taken the value from the slot.
+    unsafe { raw::switch(sp, me as usize) };
     // Nobody switches to a dead greenlet: every switch redirects to a live
     // one.
     std::process::abort()
