@@ -44,8 +44,8 @@
 
 use crate::greenlet::switch;
 use crate::greenlet::{
-    Event, Inner, SUSPENDED, TYPED, UNSTARTED, Unexpected, current_known, flags, tag_of,
-    take_unexpected,
+    Event, IN_RESUME, IN_SUSPEND, Inner, SUSPENDED, UNSTARTED, Unexpected, current_known, flags,
+    tag_of, take_unexpected,
 };
 use crate::raw::Transfer;
 use crate::stack::DEFAULT_STACK_SIZE;
@@ -215,13 +215,13 @@ impl<I: 'static, Y: 'static, R: 'static> Generator<I, Y, R> {
         let mut input = ManuallyDrop::new(input);
         let slot = (&raw mut input).cast::<u8>();
         let state = gi.state.get();
-        let t = if state == TYPED {
+        let t = if state == IN_SUSPEND {
             // Suspended in its `suspend`: the typed switch.
             let me = current_known();
             gi.resumer.set(me);
             // SAFETY: `g` waits in `suspend` for an `I` from a typed sender;
             // it is not `me` (which runs) and our handle keeps it alive.
-            unsafe { switch::switch_typed(me, g, slot) }
+            unsafe { switch::switch_typed(me, g, slot, IN_RESUME) }
         } else {
             // SAFETY: the slot holds an `I`.
             unsafe { self.resume_generic(state, slot) }
@@ -233,7 +233,10 @@ impl<I: 'static, Y: 'static, R: 'static> Generator<I, Y, R> {
         origin_ref.sp.set(t.sp);
         // We no longer wait in this resume, whoever resumed us.
         gi.resumer.set(ptr::null());
-        if ptr::eq(origin, g) && (gi.state.get() ^ TYPED) | flags() == 0 {
+        // A sender in IN_SUSPEND is our body (a `suspend` switches only to
+        // the resume waiting for it, and `resumer` is cleared as soon as
+        // that resume returns).
+        if (origin_ref.state.get() ^ IN_SUSPEND) | flags() == 0 {
             // SAFETY: our body suspended typed, with a `Y` for us.
             return GeneratorState::Yielded(unsafe {
                 origin_ref.out_slot.get().cast::<Y>().read()
@@ -278,7 +281,7 @@ impl<I: 'static, Y: 'static, R: 'static> Generator<I, Y, R> {
         let origin_ref = unsafe { &*origin };
         let slot = origin_ref.out_slot.get();
         let from_body = ptr::eq(origin, self.greenlet.as_ptr());
-        if from_body && origin_ref.state.get() == TYPED {
+        if origin_ref.state.get() == IN_SUSPEND {
             // A yield; a rare path is due (tracing, a deferred drop).
             // SAFETY: a typed yield of our body is a `Y`.
             let y = unsafe { slot.cast::<Y>().read() };
@@ -286,7 +289,7 @@ impl<I: 'static, Y: 'static, R: 'static> Generator<I, Y, R> {
             unsafe { switch::after_switch(origin, Event::Switch) };
             return GeneratorState::Yielded(y);
         }
-        let tag = origin_ref.out_tag.get();
+        let tag = switch::tag_of_sent(origin_ref);
         let ended = from_body && self.greenlet.is_dead();
         // SAFETY: a generic sender's slot holds a value of `tag`'s type, for
         // us alone; then the value has been taken.
@@ -389,14 +392,15 @@ impl<I: 'static, Y: 'static> Yielder<I, Y> {
             // SAFETY: the resumer waits in `resume` (typed) for a `Y` from
             // us (it clears `resumer` when anything else resumes it, so it
             // is live and suspended), and it is not us.
-            unsafe { switch::switch_typed(me, resumer, slot) }
+            unsafe { switch::switch_typed(me, resumer, slot, IN_SUSPEND) }
         };
         let origin = t.data as *const Inner;
         // SAFETY: the sender's Inner, live, its value untaken.
         let origin_ref = unsafe { &*origin };
         origin_ref.sp.set(t.sp);
-        if (origin_ref.state.get() ^ TYPED) | flags() == 0 {
-            // A typed sender to us is a `resume` of our generator: an `I`.
+        if (origin_ref.state.get() ^ IN_RESUME) | flags() == 0 {
+            // A sender waiting in a resume switched into the generator it
+            // resumes, which is ours: an `I`.
             // SAFETY: see above.
             return unsafe { origin_ref.out_slot.get().cast::<I>().read() };
         }
@@ -441,7 +445,7 @@ unsafe fn suspend_generic<Y: 'static>(me: *const Inner, slot: *mut u8) -> Transf
 unsafe fn suspend_slow<I: 'static>(origin: *const Inner) -> I {
     // SAFETY: as in `suspend`.
     let origin_ref = unsafe { &*origin };
-    if origin_ref.state.get() == TYPED {
+    if origin_ref.state.get() == IN_RESUME {
         // SAFETY: a typed sender to us is a `resume`: an `I`.
         let input = unsafe { origin_ref.out_slot.get().cast::<I>().read() };
         // SAFETY: taken.

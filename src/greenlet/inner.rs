@@ -43,18 +43,20 @@ pub(crate) const RUNNING: u8 = 2;
 /// Its body has ended (returned or panicked), or it was killed or thrown
 /// into before it started. Its stack has been given back.
 pub(crate) const DEAD: u8 = 3;
-/// Suspended in a *typed* switch: a generator's `resume` or `suspend`
-/// ([`super::switch::switch_typed`]). Its value carries no tag, because its
-/// one possible receiver knows the type. Above [`RUNNING`], so that the
-/// generic switch takes its slow path into such a greenlet (which needs no
-/// more than the generic path: its receiver tells the two apart by the
-/// sender's state).
-pub(crate) const TYPED: u8 = 4;
+/// Suspended in a generator's `suspend`, by a *typed* switch
+/// ([`super::switch::switch_typed`]): it waits for an `I` from a `resume`,
+/// and its `Y` carries no tag, because its one possible receiver (the
+/// resume waiting for it) knows the type. Above [`RUNNING`], so that the
+/// generic switch takes its slow path into it.
+pub(crate) const IN_SUSPEND: u8 = 4;
+/// Suspended in a generator's `resume` by a typed switch: it waits for a `Y`
+/// from that generator's `suspend`, and its `I` carries no tag.
+pub(crate) const IN_RESUME: u8 = 5;
 
 /// Whether a greenlet in `state` is suspended (resumable by a switch).
 #[inline(always)]
 pub(crate) fn is_suspended(state: u8) -> bool {
-    state == SUSPENDED || state == TYPED
+    matches!(state, SUSPENDED | IN_SUSPEND | IN_RESUME)
 }
 
 /// The shared state behind every handle of one greenlet.
@@ -63,8 +65,8 @@ pub(crate) struct Inner {
     /// of main, plus a deferred count (see the module docs).
     pub(crate) refs: Cell<usize>,
     /// One of [`UNSTARTED`], [`SUSPENDED`], [`RUNNING`], [`DEAD`],
-    /// [`TYPED`]; the generic switch tests `state < RUNNING` to know the
-    /// target can be resumed on its fast path.
+    /// [`IN_SUSPEND`], [`IN_RESUME`]; the generic switch tests
+    /// `state < RUNNING` to know the target can be resumed on its fast path.
     pub(crate) state: Cell<u8>,
     pub(crate) is_main: bool,
     /// The saved stack pointer while suspended (or the initial frame while
@@ -90,9 +92,13 @@ pub(crate) struct Inner {
     pub(crate) locals: Cell<*mut super::local::Locals>,
     /// The value this greenlet handed over with its last switch (in its own
     /// frame), for the receiver, which gets this `Inner` as the switch's
-    /// data word; and its type, unless the switch was typed.
+    /// data word; and its type, unless the switch was typed. A dead
+    /// greenlet's `out_tag` is [`super::payload::DEATH`], which no receiver
+    /// expects, so that the receiver's one type test also catches a death;
+    /// the real type of its last value is then in `death_tag`.
     pub(crate) out_slot: Cell<*mut u8>,
     pub(crate) out_tag: Cell<&'static Tag>,
+    pub(crate) death_tag: Cell<&'static Tag>,
 }
 
 impl Inner {
@@ -119,6 +125,7 @@ impl Inner {
             locals: Cell::new(ptr::null_mut()),
             out_slot: Cell::new(ptr::null_mut()),
             out_tag: Cell::new(tag_of::<()>()),
+            death_tag: Cell::new(tag_of::<()>()),
         }
     }
 
@@ -255,7 +262,7 @@ pub(crate) unsafe fn last_handle_dropped(p: NonNull<Inner>) {
             inner.refs.set(1);
             super::thread::defer_drop(p);
         }
-        SUSPENDED | TYPED => {
+        SUSPENDED | IN_SUSPEND | IN_RESUME => {
             inner.refs.set(1);
             // SAFETY: the count just set belongs to this handle.
             let g = unsafe { super::Greenlet::from_counted(p) };
@@ -290,7 +297,7 @@ unsafe fn free_chain(mut p: NonNull<Inner>) {
         if n != 0 {
             return;
         }
-        if matches!(pi.state.get(), RUNNING | SUSPENDED | TYPED) {
+        if pi.state.get() == RUNNING || is_suspended(pi.state.get()) {
             // SAFETY: its count just dropped to 0.
             unsafe { last_handle_dropped(parent) };
             return;

@@ -30,7 +30,7 @@ mod trace;
 
 pub(crate) use errors::payload_text;
 pub use errors::{GreenletExit, ParentError, SwitchError};
-pub(crate) use inner::{Inner, SUSPENDED, TYPED, UNSTARTED};
+pub(crate) use inner::{IN_RESUME, IN_SUSPEND, Inner, SUSPENDED, UNSTARTED};
 pub use local::Local;
 pub(crate) use payload::{Tag, Unexpected, tag_of, take_unexpected};
 pub(crate) use thread::{current_known, flags};
@@ -508,8 +508,8 @@ impl Greenlet {
         }
         match self.inner().state.get() {
             UNSTARTED => "unstarted",
-            SUSPENDED | TYPED => "suspended",
             RUNNING => "running",
+            s if is_suspended(s) => "suspended",
             _ => "dead",
         }
     }

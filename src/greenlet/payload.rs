@@ -58,6 +58,18 @@ pub(crate) static PANIC: Tag = Tag {
 /// Only its `TypeId` is used, so that [`PANIC`] matches no value type.
 struct PanicMarker;
 
+/// The `out_tag` of a dead greenlet: it matches no type, so a receiver's
+/// type test sends it to its slow path, which reads the real tag of the
+/// last value from `death_tag`.
+pub(crate) static DEATH: Tag = Tag {
+    type_id: TypeId::of::<DeathMarker>(),
+    type_name: type_name::<DeathMarker>,
+    drop: drop_in_place::<DeathMarker>,
+};
+
+/// Only its `TypeId` is used, so that [`DEATH`] matches no value type.
+struct DeathMarker;
+
 /// What a receiver made of a payload whose tag was not the one it expected
 /// at first sight.
 pub(crate) enum Unexpected<R> {

@@ -23,8 +23,8 @@
 //! panic ([`super::payload::take_unexpected`]), a dead or current target
 //! (the callers), and [`after_switch`].
 
-use super::inner::{DEAD, Inner, RUNNING, SUSPENDED, TYPED};
-use super::payload::{PANIC, Tag, Unexpected, tag_of, take_unexpected};
+use super::inner::{DEAD, IN_RESUME, IN_SUSPEND, Inner, RUNNING, SUSPENDED};
+use super::payload::{DEATH, PANIC, Tag, Unexpected, tag_of, take_unexpected};
 use super::thread::{self, DEFERRED_DROPS, TRACING};
 use super::trace::{self, Event};
 use super::{Greenlet, GreenletExit, SwitchError};
@@ -60,21 +60,24 @@ pub(crate) unsafe fn switch_to(
 }
 
 /// [`switch_to`] without a type: the receiver is the other half of a
-/// generator (its `resume` or its `suspend`), which knows it.
+/// generator, which knows it. `waits_in` is where `me` will wait:
+/// [`IN_RESUME`] (a `resume` switching into its generator's `suspend`) or
+/// [`IN_SUSPEND`] (a `suspend` switching to the `resume` waiting for it).
 ///
 /// # Safety
 /// As [`switch_to`], and `target` waits in the typed receive that expects
-/// the value at `slot` from a [`TYPED`] sender.
+/// the value at `slot` from a sender in state `waits_in`.
 #[inline(always)]
 pub(crate) unsafe fn switch_typed(
     me: *const Inner,
     target: *const Inner,
     slot: *mut u8,
+    waits_in: u8,
 ) -> Transfer {
     // SAFETY: `me` runs, so it is live.
     let me_ref = unsafe { &*me };
     me_ref.out_slot.set(slot);
-    me_ref.state.set(TYPED);
+    me_ref.state.set(waits_in);
     // SAFETY: forwarded.
     unsafe { resume(me, target) }
 }
@@ -134,8 +137,8 @@ pub(crate) unsafe fn receive<R: 'static>(t: Transfer) -> Result<R, SwitchError> 
     // until the sender is resumed, which cannot happen before we return.
     let origin_ref = unsafe { &*origin };
     origin_ref.sp.set(t.sp);
-    let tag = origin_ref.out_tag.get();
-    if (origin_ref.state.get() ^ SUSPENDED) | thread::flags() != 0 || !tag.is::<R>() {
+    // A dead sender's tag is DEATH, which is never an `R`.
+    if thread::flags() != 0 || !origin_ref.out_tag.get().is::<R>() {
         // SAFETY: forwarded.
         return unsafe { receive_slow::<R>(origin) };
     }
@@ -154,7 +157,8 @@ pub(crate) unsafe fn receive<R: 'static>(t: Transfer) -> Result<R, SwitchError> 
 pub(crate) unsafe fn receive_slow<R: 'static>(origin: *const Inner) -> Result<R, SwitchError> {
     // SAFETY: as in `receive`.
     let origin_ref = unsafe { &*origin };
-    if origin_ref.state.get() == TYPED {
+    let state = origin_ref.state.get();
+    if state == IN_SUSPEND || state == IN_RESUME {
         // Only a generator's other half switches typed, and only to the
         // half that expects it: this is a bug in this crate if reached.
         // The value's type is unknown here: it is leaked, not dropped.
@@ -163,7 +167,7 @@ pub(crate) unsafe fn receive_slow<R: 'static>(origin: *const Inner) -> Result<R,
         panic!("greenlet: internal error: a typed switch reached a generic receiver");
     }
     // SAFETY: forwarded.
-    unsafe { receive_unexpected::<R>(origin, origin_ref.out_slot.get(), origin_ref.out_tag.get()) }
+    unsafe { receive_unexpected::<R>(origin, origin_ref.out_slot.get(), tag_of_sent(origin_ref)) }
 }
 
 /// Take the value at `slot` (of `tag`'s type) as an `R`, or its panic, run
@@ -195,6 +199,17 @@ unsafe fn receive_unexpected<R: 'static>(
     }
 }
 
+/// The type of the value `origin` sent: its tag, or for a dead greenlet the
+/// tag of its last value.
+pub(crate) fn tag_of_sent(origin: &Inner) -> &'static Tag {
+    let tag = origin.out_tag.get();
+    if ptr::eq(tag, &DEATH) {
+        origin.death_tag.get()
+    } else {
+        tag
+    }
+}
+
 /// Process what a switch handed us and discard it; a panic is returned, not
 /// raised.
 ///
@@ -205,7 +220,7 @@ pub(crate) unsafe fn receive_any(t: Transfer) -> Result<(), Box<dyn Any + Send>>
     // SAFETY: as in `receive`.
     let (slot, tag) = unsafe {
         (*origin).sp.set(t.sp);
-        ((*origin).out_slot.get(), (*origin).out_tag.get())
+        ((*origin).out_slot.get(), tag_of_sent(&*origin))
     };
     let (result, event) = if ptr::eq(tag, &PANIC) {
         // SAFETY: a PANIC slot holds a box, for us alone.
@@ -353,7 +368,8 @@ unsafe fn die(me: *const Inner, slot: *mut u8, tag: &'static Tag) -> ! {
     thread::set_current(target);
     let sp = target_ref.sp.get();
     inner.out_slot.set(slot);
-    inner.out_tag.set(tag);
+    inner.out_tag.set(&DEATH);
+    inner.death_tag.set(tag);
     sanitizer::start_switch(None, || sanitizer_bounds(target));
     // SAFETY: as in `resume`; this stack is given back only by the
     // receiver, after it has taken the value from the slot.
