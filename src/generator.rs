@@ -44,8 +44,8 @@
 
 use crate::greenlet::switch;
 use crate::greenlet::{
-    Event, IN_RESUME, IN_SUSPEND, Inner, SUSPENDED, UNSTARTED, Unexpected, current_known, flags,
-    tag_of, take_unexpected,
+    DEAD, Event, IN_RESUME, IN_SUSPEND, Inner, SUSPENDED, UNSTARTED, Unexpected, current_known,
+    flags, tag_of, take_unexpected,
 };
 use crate::raw::Transfer;
 use crate::stack::DEFAULT_STACK_SIZE;
@@ -214,25 +214,21 @@ impl<I: 'static, Y: 'static, R: 'static> Generator<I, Y, R> {
         let gi = self.greenlet.inner();
         let mut input = ManuallyDrop::new(input);
         let slot = (&raw mut input).cast::<u8>();
-        let state = gi.state.get();
-        let t = if state == IN_SUSPEND {
+        let t = if gi.state.get() == IN_SUSPEND {
             // Suspended in its `suspend`: the typed switch.
             let me = current_known();
-            gi.resumer.set(me);
             // SAFETY: `g` waits in `suspend` for an `I` from a typed sender;
             // it is not `me` (which runs) and our handle keeps it alive.
             unsafe { switch::switch_typed(me, g, slot, IN_RESUME) }
         } else {
             // SAFETY: the slot holds an `I`.
-            unsafe { self.resume_generic(state, slot) }
+            unsafe { resume_generic::<I>(g, slot) }
         };
         let origin = t.data as *const Inner;
         // SAFETY: the sender's Inner, live (suspended or just dead), whose
         // value stays untouched until it is resumed.
         let origin_ref = unsafe { &*origin };
         origin_ref.sp.set(t.sp);
-        // We no longer wait in this resume, whoever resumed us.
-        gi.resumer.set(ptr::null());
         // A sender in IN_SUSPEND is our body (a `suspend` switches only to
         // the resume waiting for it, and `resumer` is cleared as soon as
         // that resume returns).
@@ -243,87 +239,7 @@ impl<I: 'static, Y: 'static, R: 'static> Generator<I, Y, R> {
             });
         }
         // SAFETY: the sender's stack pointer is recorded, its value untaken.
-        unsafe { self.resume_slow(origin) }
-    }
-
-    /// The first resume (the body starts with a generic receive), or a body
-    /// suspended somewhere other than `suspend`; and the misuse cases.
-    ///
-    /// # Safety
-    /// `slot` holds an `I`, which is taken (or dropped, on panic).
-    #[cold]
-    #[inline(never)]
-    #[track_caller]
-    unsafe fn resume_generic(&self, state: u8, slot: *mut u8) -> Transfer {
-        if state != SUSPENDED && state != UNSTARTED {
-            // SAFETY: the caller's `I`, never handed over.
-            unsafe { slot.cast::<I>().drop_in_place() };
-            self.cannot_resume();
-        }
-        let me = current_known();
-        self.greenlet.inner().resumer.set(me);
-        // SAFETY: the body is unstarted or suspended (so not `me`), and our
-        // handle keeps it alive; the slot holds an `I`.
-        unsafe { switch::switch_to(me, self.greenlet.as_ptr(), slot, tag_of::<I>()) }
-    }
-
-    /// Anything but a plain yield came back: the end of the body, a yield
-    /// with a rare path due, or something else resumed us.
-    ///
-    /// # Safety
-    /// `origin` resumed the current greenlet; its stack pointer has been
-    /// recorded and its value not taken.
-    #[cold]
-    #[inline(never)]
-    #[track_caller]
-    unsafe fn resume_slow(&self, origin: *const Inner) -> GeneratorState<Y, R> {
-        // SAFETY: as in `resume`.
-        let origin_ref = unsafe { &*origin };
-        let slot = origin_ref.out_slot.get();
-        let from_body = ptr::eq(origin, self.greenlet.as_ptr());
-        if origin_ref.state.get() == IN_SUSPEND {
-            // A yield; a rare path is due (tracing, a deferred drop).
-            // SAFETY: a typed yield of our body is a `Y`.
-            let y = unsafe { slot.cast::<Y>().read() };
-            // SAFETY: the value has been taken.
-            unsafe { switch::after_switch(origin, Event::Switch) };
-            return GeneratorState::Yielded(y);
-        }
-        let tag = switch::tag_of_sent(origin_ref);
-        let ended = from_body && self.greenlet.is_dead();
-        // SAFETY: a generic sender's slot holds a value of `tag`'s type, for
-        // us alone; then the value has been taken.
-        let state = unsafe {
-            let state = if ended {
-                match take_unexpected::<R>(slot, tag) {
-                    Unexpected::Value(r) => Ok(GeneratorState::Complete(r)),
-                    Unexpected::Panic(p) => Err(Ok(p)),
-                    Unexpected::Mismatch(found) => Err(Err(found)),
-                }
-            } else {
-                match take_unexpected::<Y>(slot, tag) {
-                    Unexpected::Value(y) => Ok(GeneratorState::Yielded(y)),
-                    Unexpected::Panic(p) => Err(Ok(p)),
-                    Unexpected::Mismatch(found) => Err(Err(found)),
-                }
-            };
-            let event = if matches!(state, Err(Ok(_))) {
-                Event::Throw
-            } else {
-                Event::Switch
-            };
-            switch::after_switch(origin, event);
-            state
-        };
-        match state {
-            Ok(state) if from_body => state,
-            Ok(_) | Err(Err(_)) if ended => {
-                // The body ended by GreenletExit, which arrives as a value.
-                panic::resume_unwind(Box::new(GreenletExit))
-            }
-            Err(Ok(p)) => panic::resume_unwind(p),
-            Ok(_) | Err(Err(_)) => unexpected(),
-        }
+        unsafe { resume_slow::<Y, R>(g, origin) }
     }
 
     /// Whether the body has finished: it returned (the last
@@ -333,18 +249,111 @@ impl<I: 'static, Y: 'static, R: 'static> Generator<I, Y, R> {
     pub fn is_complete(&self) -> bool {
         self.greenlet.is_dead()
     }
+}
 
-    #[cold]
-    #[inline(never)]
-    #[track_caller]
-    fn cannot_resume(&self) -> ! {
-        if self.greenlet.is_dead() {
-            panic!("greenlet: Generator::resume called after the generator completed");
-        }
-        panic!(
-            "greenlet: Generator::resume called on a running generator (from inside its own body)"
-        );
+/// The first resume (the body starts with a generic receive), or a body
+/// suspended somewhere other than `suspend`; and the misuse cases.
+///
+/// # Safety
+/// `g` is a generator's live greenlet; `slot` holds an `I`, which is
+/// taken (or dropped, on panic).
+#[cold]
+#[inline(never)]
+#[track_caller]
+unsafe fn resume_generic<I: 'static>(g: *const Inner, slot: *mut u8) -> Transfer {
+    // SAFETY: the generator's handle keeps `g` alive.
+    let state = unsafe { (*g).state.get() };
+    if state != SUSPENDED && state != UNSTARTED {
+        // SAFETY: the caller's `I`, never handed over.
+        unsafe { slot.cast::<I>().drop_in_place() };
+        cannot_resume(state == DEAD);
     }
+    let me = current_known();
+    // SAFETY: the generator's handle keeps `g` alive.
+    unsafe { (*g).resumer.set(me) };
+    // SAFETY: the body is unstarted or suspended (so not `me`), and the
+    // generator's handle keeps it alive; the slot holds an `I`.
+    unsafe { switch::switch_to(me, g, slot, tag_of::<I>()) }
+}
+
+/// Anything but a plain yield came back: the end of the body, a yield
+/// with a rare path due, or something else resumed us.
+///
+/// # Safety
+/// `g` is the generator's live greenlet; `origin` resumed the current
+/// greenlet, its stack pointer has been recorded and its value not
+/// taken.
+#[cold]
+#[inline(never)]
+#[track_caller]
+unsafe fn resume_slow<Y: 'static, R: 'static>(
+    g: *const Inner,
+    origin: *const Inner,
+) -> GeneratorState<Y, R> {
+    // SAFETY: as in `resume`.
+    let origin_ref = unsafe { &*origin };
+    // SAFETY: the generator's handle keeps `g` alive.
+    let gi = unsafe { &*g };
+    if ptr::eq(gi.resumer.get(), current_known()) {
+        // Resumed by something other than a plain yield: the body does not
+        // answer to us any more.
+        gi.resumer.set(ptr::null());
+    }
+    let slot = origin_ref.out_slot.get();
+    let from_body = ptr::eq(origin, g);
+    if origin_ref.state.get() == IN_SUSPEND {
+        // A yield; a rare path is due (tracing, a deferred drop).
+        // SAFETY: a typed yield of our body is a `Y`.
+        let y = unsafe { slot.cast::<Y>().read() };
+        // SAFETY: the value has been taken.
+        unsafe { switch::after_switch(origin, Event::Switch) };
+        return GeneratorState::Yielded(y);
+    }
+    let tag = switch::tag_of_sent(origin_ref);
+    let ended = from_body && origin_ref.state.get() == DEAD;
+    // SAFETY: a generic sender's slot holds a value of `tag`'s type, for
+    // us alone; then the value has been taken.
+    let state = unsafe {
+        let state = if ended {
+            match take_unexpected::<R>(slot, tag) {
+                Unexpected::Value(r) => Ok(GeneratorState::Complete(r)),
+                Unexpected::Panic(p) => Err(Ok(p)),
+                Unexpected::Mismatch(found) => Err(Err(found)),
+            }
+        } else {
+            match take_unexpected::<Y>(slot, tag) {
+                Unexpected::Value(y) => Ok(GeneratorState::Yielded(y)),
+                Unexpected::Panic(p) => Err(Ok(p)),
+                Unexpected::Mismatch(found) => Err(Err(found)),
+            }
+        };
+        let event = if matches!(state, Err(Ok(_))) {
+            Event::Throw
+        } else {
+            Event::Switch
+        };
+        switch::after_switch(origin, event);
+        state
+    };
+    match state {
+        Ok(state) if from_body => state,
+        Ok(_) | Err(Err(_)) if ended => {
+            // The body ended by GreenletExit, which arrives as a value.
+            panic::resume_unwind(Box::new(GreenletExit))
+        }
+        Err(Ok(p)) => panic::resume_unwind(p),
+        Ok(_) | Err(Err(_)) => unexpected(),
+    }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn cannot_resume(dead: bool) -> ! {
+    if dead {
+        panic!("greenlet: Generator::resume called after the generator completed");
+    }
+    panic!("greenlet: Generator::resume called on a running generator (from inside its own body)");
 }
 
 /// A value that is neither a yield nor the end of the body came back.
@@ -400,7 +409,8 @@ impl<I: 'static, Y: 'static> Yielder<I, Y> {
         origin_ref.sp.set(t.sp);
         if (origin_ref.state.get() ^ IN_RESUME) | flags() == 0 {
             // A sender waiting in a resume switched into the generator it
-            // resumes, which is ours: an `I`.
+            // resumes, which is ours: an `I`; it waits for our next value.
+            me_ref.resumer.set(origin);
             // SAFETY: see above.
             return unsafe { origin_ref.out_slot.get().cast::<I>().read() };
         }
@@ -445,13 +455,18 @@ unsafe fn suspend_generic<Y: 'static>(me: *const Inner, slot: *mut u8) -> Transf
 unsafe fn suspend_slow<I: 'static>(origin: *const Inner) -> I {
     // SAFETY: as in `suspend`.
     let origin_ref = unsafe { &*origin };
+    // SAFETY: we run, so we are live.
+    let me = unsafe { &*current_known() };
     if origin_ref.state.get() == IN_RESUME {
+        me.resumer.set(origin);
         // SAFETY: a typed sender to us is a `resume`: an `I`.
         let input = unsafe { origin_ref.out_slot.get().cast::<I>().read() };
         // SAFETY: taken.
         unsafe { switch::after_switch(origin, Event::Switch) };
         return input;
     }
+    // Not resumed by a `resume`: nobody waits for our next value.
+    me.resumer.set(ptr::null());
     // SAFETY: a generic sender: the value is tagged.
     match unsafe { switch::receive_slow::<I>(origin) } {
         Ok(input) => input,

@@ -30,7 +30,7 @@ mod trace;
 
 pub(crate) use errors::payload_text;
 pub use errors::{GreenletExit, ParentError, SwitchError};
-pub(crate) use inner::{IN_RESUME, IN_SUSPEND, Inner, SUSPENDED, UNSTARTED};
+pub(crate) use inner::{DEAD, IN_RESUME, IN_SUSPEND, Inner, SUSPENDED, UNSTARTED};
 pub use local::Local;
 pub(crate) use payload::{Tag, Unexpected, tag_of, take_unexpected};
 pub(crate) use thread::{current_known, flags};
@@ -39,7 +39,7 @@ pub use trace::{Event, TraceFn, settrace};
 use crate::raw;
 use crate::sanitizer;
 use crate::stack::{DEFAULT_STACK_SIZE, Stack};
-use inner::{DEAD, RUNNING, is_suspended};
+use inner::{RUNNING, is_suspended};
 use payload::PANIC;
 use std::any::{Any, type_name};
 use std::fmt;
