@@ -48,6 +48,15 @@ const ALT_STACK_BYTES: usize = 64 * 1024;
 /// running greenlet's guard page (the first call's is kept).
 #[inline]
 pub(crate) fn install(lookup: Lookup) {
+    if !ALT_CHECKED.with(Cell::get) {
+        install_slow(lookup);
+    }
+}
+
+/// [`install`] on a thread's first call: the process-wide handler (once),
+/// and this thread's alternate signal stack.
+#[cold]
+fn install_slow(lookup: Lookup) {
     INSTALL.call_once(|| {
         LOOKUP.store(lookup as usize, Ordering::Release);
         for (i, &sig) in SIGNALS.iter().enumerate() {
@@ -101,15 +110,7 @@ impl Drop for AltStack {
     }
 }
 
-#[inline]
 fn ensure_alt_stack() {
-    if !ALT_CHECKED.with(Cell::get) {
-        set_up_alt_stack();
-    }
-}
-
-#[cold]
-fn set_up_alt_stack() {
     ALT_CHECKED.with(|c| c.set(true));
     // SAFETY: querying and setting this thread's alternate signal stack;
     // the mapping is owned by ALT_STACK from then on.

@@ -102,33 +102,6 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    /// A fresh `Inner` with one count (the caller's handle).
-    pub(crate) fn new(
-        state: u8,
-        is_main: bool,
-        sp: StackPointer,
-        parent: *const Inner,
-        stack: Option<Stack>,
-        name: Option<String>,
-    ) -> Inner {
-        Inner {
-            refs: Cell::new(1),
-            state: Cell::new(state),
-            is_main,
-            sp: Cell::new(sp),
-            parent: Cell::new(parent),
-            resumer: Cell::new(ptr::null()),
-            stack: Cell::new(stack),
-            body: Cell::new(ptr::null_mut()),
-            drop_body: Cell::new(None),
-            name,
-            locals: Cell::new(ptr::null_mut()),
-            out_slot: Cell::new(ptr::null_mut()),
-            out_tag: Cell::new(tag_of::<()>()),
-            death_tag: Cell::new(tag_of::<()>()),
-        }
-    }
-
     /// Give back what a greenlet that will never run again holds besides
     /// its `Inner`: an unstarted body is dropped, the stack goes back to the
     /// pool. Idempotent.
@@ -191,9 +164,18 @@ impl Drop for FreeGuard {
     }
 }
 
-/// Move `inner` into a block of its own, from the free list when it has one.
-#[inline]
-pub(crate) fn allocate(inner: Inner) -> NonNull<Inner> {
+/// A new `Inner` with one count (the caller's), in a block from the free
+/// list when it has one. Written field by field in place: building it on
+/// the stack and moving it costs a `memcpy`.
+#[inline(always)]
+pub(crate) fn allocate(
+    state: u8,
+    is_main: bool,
+    sp: StackPointer,
+    parent: *const Inner,
+    stack: Option<Stack>,
+    name: Option<String>,
+) -> NonNull<Inner> {
     let head = FREE.with(Cell::get);
     let block = if head.is_null() || head == CLOSED {
         allocate_new()
@@ -204,8 +186,25 @@ pub(crate) fn allocate(inner: Inner) -> NonNull<Inner> {
         // SAFETY: from the list: not null.
         unsafe { NonNull::new_unchecked(head) }
     };
-    // SAFETY: the block is allocated with `Inner`'s layout and unused.
-    unsafe { block.as_ptr().write(inner) };
+    let p = block.as_ptr();
+    // SAFETY: the block is allocated with `Inner`'s layout and unused; every
+    // field is written once, so the whole value is initialised.
+    unsafe {
+        (&raw mut (*p).refs).write(Cell::new(1));
+        (&raw mut (*p).state).write(Cell::new(state));
+        (&raw mut (*p).is_main).write(is_main);
+        (&raw mut (*p).sp).write(Cell::new(sp));
+        (&raw mut (*p).parent).write(Cell::new(parent));
+        (&raw mut (*p).resumer).write(Cell::new(ptr::null()));
+        (&raw mut (*p).stack).write(Cell::new(stack));
+        (&raw mut (*p).body).write(Cell::new(ptr::null_mut()));
+        (&raw mut (*p).drop_body).write(Cell::new(None));
+        (&raw mut (*p).name).write(name);
+        (&raw mut (*p).locals).write(Cell::new(ptr::null_mut()));
+        (&raw mut (*p).out_slot).write(Cell::new(ptr::null_mut()));
+        (&raw mut (*p).out_tag).write(Cell::new(tag_of::<()>()));
+        (&raw mut (*p).death_tag).write(Cell::new(tag_of::<()>()));
+    }
     block
 }
 

@@ -718,14 +718,7 @@ impl Builder {
                 p
             }
         };
-        let inner = inner::allocate(Inner::new(
-            UNSTARTED,
-            false,
-            sp,
-            parent,
-            Some(stack),
-            self.name,
-        ));
+        let inner = inner::allocate(UNSTARTED, false, sp, parent, Some(stack), self.name);
         // SAFETY: just allocated.
         let inner_ref = unsafe { inner.as_ref() };
         inner_ref.body.set(body_at);

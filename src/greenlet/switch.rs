@@ -158,6 +158,14 @@ pub(crate) unsafe fn receive_slow<R: 'static>(origin: *const Inner) -> Result<R,
     // SAFETY: as in `receive`.
     let origin_ref = unsafe { &*origin };
     let state = origin_ref.state.get();
+    if state == DEAD && thread::flags() == 0 && origin_ref.death_tag.get().is::<R>() {
+        // The common death: its result, of the expected type.
+        // SAFETY: the tag says the slot holds an `R`, for us alone.
+        let value = unsafe { origin_ref.out_slot.get().cast::<R>().read() };
+        // Its value is taken: nothing reads its stack any more.
+        origin_ref.release();
+        return Ok(value);
+    }
     if state == IN_SUSPEND || state == IN_RESUME {
         // Only a generator's other half switches typed, and only to the
         // half that expects it: this is a bug in this crate if reached.

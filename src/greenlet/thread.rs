@@ -60,14 +60,7 @@ pub(crate) fn main() -> *const Inner {
 
 #[cold]
 fn init_main() -> *const Inner {
-    let main = super::inner::allocate(Inner::new(
-        RUNNING,
-        true,
-        ptr::null_mut(),
-        ptr::null(),
-        None,
-        None,
-    ));
+    let main = super::inner::allocate(RUNNING, true, ptr::null_mut(), ptr::null(), None, None);
     // The count of `Inner::new` is the thread's, never given back: main
     // lives as long as the thread.
     let p = main.as_ptr().cast_const();

@@ -70,8 +70,12 @@
 //! registered. So under Valgrind a switch is a change of stack, not a huge
 //! push or pop on one stack.
 
+mod pool;
+
+pub use pool::pooled;
+use pool::{pool_pop, pool_push};
+
 use crate::raw;
-use std::cell::RefCell;
 use std::error::Error;
 use std::fmt;
 use std::fs::File;
@@ -305,15 +309,22 @@ fn usable_size(size: usize) -> io::Result<usize> {
     })
 }
 
+/// [`default_usable_size`], once computed (0 before).
+static DEFAULT_USABLE: AtomicUsize = AtomicUsize::new(0);
+
 /// The usable size of a default-size stack after rounding, i.e. the size of
 /// the stacks the pool holds.
 #[inline]
 fn default_usable_size() -> usize {
-    static DEFAULT_USABLE: AtomicUsize = AtomicUsize::new(0);
     let cached = DEFAULT_USABLE.load(Ordering::Relaxed);
     if cached != 0 {
         return cached;
     }
+    default_usable_size_slow()
+}
+
+#[cold]
+fn default_usable_size_slow() -> usize {
     // DEFAULT_STACK_SIZE is small, so rounding it cannot fail; fall back to
     // the constant rather than panic all the same. Racing threads store the
     // same value.
@@ -468,15 +479,24 @@ impl Stack {
     /// # Errors
     ///
     /// As [`Stack::new`].
+    #[inline]
     pub fn acquire(size: usize) -> io::Result<Stack> {
-        if usable_size(size)? == default_usable_size() {
-            let reused = POOL
-                .try_with(|pool| pool.try_borrow_mut().ok().and_then(|mut pool| pool.pop()))
-                .ok()
-                .flatten();
-            if let Some(stack) = reused {
-                return Ok(stack);
-            }
+        // The default size needs no rounding to know it is the pool's.
+        if size == DEFAULT_STACK_SIZE
+            && let Some(stack) = pool_pop()
+        {
+            return Ok(stack);
+        }
+        Stack::acquire_slow(size)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn acquire_slow(size: usize) -> io::Result<Stack> {
+        if usable_size(size)? == default_usable_size()
+            && let Some(stack) = pool_pop()
+        {
+            return Ok(stack);
         }
         Stack::new(size)
     }
@@ -494,22 +514,12 @@ impl Stack {
     ///
     /// This never panics, even when called from a thread-local destructor
     /// after the pool itself is gone: the stack is then simply dropped.
+    #[inline]
     pub fn release(self) {
-        if self.usable != default_usable_size() {
-            return; // Dropping `self` gives it back.
+        if self.usable == default_usable_size() {
+            pool_push(self);
         }
-        let mut stack = Some(self);
-        // `try_with` fails without running the closure once the pool has been
-        // destroyed (the thread is exiting), and `try_borrow_mut` fails if
-        // the pool is somehow in use; either way `stack` stays `Some` and is
-        // dropped below instead of panicking.
-        let _ = POOL.try_with(|pool| {
-            if let Ok(mut pool) = pool.try_borrow_mut() {
-                pool.push(&mut stack);
-            }
-        });
-        // Not taken into the pool: dropping it gives it back.
-        drop(stack);
+        // Otherwise dropping `self` gives it back.
     }
 
     /// One past the highest usable byte: where a new stack pointer starts.
@@ -639,63 +649,6 @@ fn map_anonymous(len: usize) -> io::Result<NonNull<u8>> {
         return Err(io::Error::last_os_error());
     }
     NonNull::new(map.cast()).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))
-}
-
-/// This thread's recycled default-size stacks.
-struct Pool {
-    /// Most recently released last.
-    stacks: Vec<Stack>,
-    /// `stacks[..cold]` have had their pages returned (`MADV_DONTNEED`)
-    /// since they were pooled; the rest may hold memory. Kept so that
-    /// `stacks.len() - cold <= WARM_STACKS`.
-    cold: usize,
-}
-
-impl Pool {
-    #[inline]
-    fn pop(&mut self) -> Option<Stack> {
-        let stack = self.stacks.pop()?;
-        self.cold = self.cold.min(self.stacks.len());
-        Some(stack)
-    }
-
-    /// Takes the stack out of `stack` if there is room.
-    #[inline]
-    fn push(&mut self, stack: &mut Option<Stack>) {
-        let len = self.stacks.len();
-        if len >= POOL_CAPACITY {
-            return;
-        }
-        if self.stacks.capacity() == 0 {
-            self.stacks.reserve_exact(POOL_CAPACITY);
-        }
-        if len - self.cold >= WARM_STACKS {
-            // The oldest warm stack leaves the warm window.
-            self.stacks[self.cold].forget_pages();
-            self.cold += 1;
-        }
-        self.stacks.extend(stack.take());
-    }
-}
-
-thread_local! {
-    /// This thread's pool. Dropped (its stacks given back) when the thread
-    /// exits.
-    static POOL: RefCell<Pool> = const {
-        RefCell::new(Pool {
-            stacks: Vec::new(),
-            cold: 0,
-        })
-    };
-}
-
-/// The number of stacks in the current thread's pool, for tests and
-/// diagnostics. Returns 0 if the pool has already been destroyed because the
-/// thread is exiting.
-#[must_use]
-pub fn pooled() -> usize {
-    POOL.try_with(|pool| pool.try_borrow().map_or(0, |pool| pool.stacks.len()))
-        .unwrap_or(0)
 }
 
 /// An address inside an arena chunk.
