@@ -3,13 +3,16 @@
 //! run it with two different N and divide the difference in instructions by
 //! the difference in N (`ci/callgrind.sh` does exactly that).
 //!
-//! Usage: `switch_counts <raw|greenlet|generator|create|corosensei|corosensei_create|call|hub_yield|tokio_yield> <n>`
+//! Usage: `switch_counts <raw|greenlet|generator|create|corosensei|corosensei_create|call|hub_yield|hub_yield_pair|tokio_yield> <n>`
 //!
 //! `create` is create + run to completion + drop of a `Greenlet` with a
 //! pooled stack; `corosensei_create` the same with a reused stack. The
 //! corosensei kinds exist where corosensei does (not on s390x, powerpc64).
-//! `hub_yield` is one task's `hub::sleep(ZERO)` (task, hub, task);
-//! `tokio_yield` one tokio task's `yield_now` on a `current_thread` runtime.
+//! `hub_yield` is one task's `hub::sleep(ZERO)` (with nothing else ready it
+//! returns without a switch);
+//! `hub_yield_pair` two tasks yielding to each other (two switches per
+//! round trip); `tokio_yield` one tokio task's `yield_now` on a
+//! `current_thread` runtime.
 
 #[cfg(peer_corosensei)]
 use corosensei::{Coroutine, CoroutineResult};
@@ -137,6 +140,28 @@ fn hub_yields(n: usize) -> usize {
     t.get().expect("no panic")
 }
 
+/// Two tasks yielding `n` times each in alternation: per round trip, task A
+/// yields to task B and B yields back to A (two real switches through the
+/// hub's ready queue, by direct handoff), where `hub_yields` with one task
+/// has nobody to yield to.
+#[inline(never)]
+fn hub_yield_pairs(n: usize) -> usize {
+    let task = move || {
+        let mut k = 0;
+        for _ in 0..n {
+            greenlet::hub::sleep(std::time::Duration::ZERO);
+            k += 1;
+        }
+        k
+    };
+    let a = greenlet::hub::spawn(task);
+    let b = greenlet::hub::spawn(task);
+    let ka = a.get().expect("no panic");
+    let kb = b.get().expect("no panic");
+    assert_eq!(ka, kb);
+    ka
+}
+
 /// The peer of `hub_yields`: one tokio task on a `current_thread` runtime
 /// yielding `n` times.
 #[inline(never)]
@@ -174,7 +199,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(which), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse().ok())) else {
         eprintln!(
-            "usage: switch_counts <raw|greenlet|generator|create|corosensei|corosensei_create|call|hub_yield|tokio_yield> <n>"
+            "usage: switch_counts <raw|greenlet|generator|create|corosensei|corosensei_create|call|hub_yield|hub_yield_pair|tokio_yield> <n>"
         );
         std::process::exit(2);
     };
@@ -189,6 +214,7 @@ fn main() {
         "corosensei_create" => corosensei_creates(n),
         "call" => call_round_trips(n),
         "hub_yield" => hub_yields(n),
+        "hub_yield_pair" => hub_yield_pairs(n),
         "tokio_yield" => tokio_yields(n),
         other => {
             eprintln!("unknown kind {other}");

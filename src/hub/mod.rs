@@ -91,6 +91,9 @@ pub fn sleep_until(deadline: Instant) {
 
 fn yield_now() {
     let hub = hub();
+    if hub.yield_alone() {
+        return;
+    }
     let park = hub.new_park();
     let _park = ParkGuard {
         hub: &hub,

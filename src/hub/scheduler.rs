@@ -613,6 +613,26 @@ impl Hub {
         }
     }
 
+    /// `sleep(ZERO)` when nothing else could run first: no greenlet is
+    /// ready, no timer is armed, no `with_timeout` waits to be delivered,
+    /// and IO was polled within the last [`POLL_EVERY`] resumes. Then the
+    /// yield returns at once (it counts toward the next poll, as a trip
+    /// through the loop would), without a park or a switch: true. Whatever
+    /// the loop would have done (start a task, fire a timer, poll IO) makes
+    /// it false, and the caller yields the long way.
+    pub(crate) fn yield_alone(&self) -> bool {
+        let alone = self.live_timers.get() == 0
+            && self.pending_timeouts.get() == 0
+            && self.since_poll.get() < POLL_EVERY
+            && !self.shutting_down.get()
+            && self.ready.borrow().is_empty()
+            && !ptr::eq(crate::greenlet::current_known(), self.greenlet.as_ptr());
+        if alone {
+            self.since_poll.set(self.since_poll.get() + 1);
+        }
+        alone
+    }
+
     /// A waiting greenlet hands control straight to the next ready one,
     /// without a trip through the hub's loop, when that loop has nothing to
     /// do first: no timer is armed and IO was polled recently.
