@@ -8,16 +8,8 @@
 //! greenlet owns one count of its parent, and the thread owns one of its
 //! main greenlet for as long as it runs. The running greenlet is *not*
 //! counted: `CURRENT` is a plain pointer, so a switch moves no count at all.
-//! That is sound because of what happens when a last handle goes away
-//! ([`last_handle_dropped`]):
-//!
-//! * unstarted or dead: the greenlet is freed (iteratively along a chain of
-//!   parents that die with it, so that dropping a long chain never recurses);
-//! * suspended: it is killed first (its destructors run), then freed;
-//! * running (it dropped its own last handle): the count is kept alive and
-//!   parked in the thread's deferred list ([`super::thread::defer_drop`]);
-//!   it is dropped after the greenlet has switched away or died, by the
-//!   receiver of that switch.
+//! That is sound because of what happens when a last count goes away, which
+//! is [`super::lifetime`]'s concern.
 //!
 //! # Allocation
 //!
@@ -88,8 +80,9 @@ pub(crate) struct Inner {
     pub(crate) body: Cell<*mut u8>,
     pub(crate) drop_body: Cell<Option<unsafe fn(*mut u8)>>,
     pub(crate) name: Option<String>,
-    /// Greenlet-local values ([`crate::Local`]); null until the first one.
-    pub(crate) locals: Cell<*mut super::local::Locals>,
+    /// Greenlet-local values ([`crate::Local`]): owned by the `local`
+    /// module, opaque here; null until the first one.
+    pub(crate) locals: Cell<*mut ()>,
     /// The value this greenlet handed over with its last switch (in its own
     /// frame), for the receiver, which gets this `Inner` as the switch's
     /// data word; and its type, unless the switch was typed. A dead
@@ -221,7 +214,7 @@ fn allocate_new() -> NonNull<Inner> {
 /// # Safety
 /// `p` came from [`allocate`], has no count left, and nothing refers to it.
 #[inline]
-unsafe fn deallocate(p: NonNull<Inner>) {
+pub(crate) unsafe fn deallocate(p: NonNull<Inner>) {
     // SAFETY: by the caller's promise the value is live and unreferenced.
     unsafe { ptr::drop_in_place(p.as_ptr()) };
     let head = FREE.with(Cell::get);
@@ -245,62 +238,4 @@ fn register_free_guard() {
     // Touching it registers its destructor; fails only during thread exit,
     // when FREE is about to be (or has been) closed anyway.
     let _ = FREE_GUARD.try_with(|_| ());
-}
-
-/// The last count of `p` is gone (its `refs` is 0). See the module docs.
-///
-/// # Safety
-/// `p` is a live `Inner` of this thread whose count just dropped to 0.
-#[cold]
-#[inline(never)]
-pub(crate) unsafe fn last_handle_dropped(p: NonNull<Inner>) {
-    // SAFETY: live, by the caller's promise.
-    let inner = unsafe { p.as_ref() };
-    match inner.state.get() {
-        RUNNING => {
-            inner.refs.set(1);
-            super::thread::defer_drop(p);
-        }
-        SUSPENDED | IN_SUSPEND | IN_RESUME => {
-            inner.refs.set(1);
-            // SAFETY: the count just set belongs to this handle.
-            let g = unsafe { super::Greenlet::from_counted(p) };
-            g.kill_dropped();
-        }
-        // SAFETY: unstarted or dead with no count left.
-        _ => unsafe { free_chain(p) },
-    }
-}
-
-/// Free an unstarted or dead greenlet with no count left, and then each
-/// parent up the chain whose last count was the freed child's, as long as
-/// it is unstarted or dead too: a loop, not a recursion.
-///
-/// # Safety
-/// As [`last_handle_dropped`], and `p` is unstarted or dead.
-unsafe fn free_chain(mut p: NonNull<Inner>) {
-    loop {
-        // SAFETY: live, unstarted or dead, with no count left.
-        let inner = unsafe { p.as_ref() };
-        inner.release();
-        let parent = inner.parent.replace(ptr::null());
-        // SAFETY: nothing refers to it any more.
-        unsafe { deallocate(p) };
-        let Some(parent) = NonNull::new(parent.cast_mut()) else {
-            return;
-        };
-        // SAFETY: the freed child held a count of its parent.
-        let pi = unsafe { parent.as_ref() };
-        let n = pi.refs.get() - 1;
-        pi.refs.set(n);
-        if n != 0 {
-            return;
-        }
-        if pi.state.get() == RUNNING || is_suspended(pi.state.get()) {
-            // SAFETY: its count just dropped to 0.
-            unsafe { last_handle_dropped(parent) };
-            return;
-        }
-        p = parent;
-    }
 }

@@ -6,7 +6,8 @@
 //! so a reference handed to `with` stays valid while the map grows. The map
 //! is dropped when its greenlet dies (main's: when the thread exits).
 
-use super::Inner;
+use super::inner::Inner;
+use super::public_types::payload_text;
 use super::thread;
 use std::any::{Any, TypeId};
 use std::cell::{Cell, RefCell};
@@ -151,13 +152,13 @@ fn addr_of(value: &Box<dyn Any>) -> *const () {
 
 /// The current greenlet's map, made on first use.
 fn locals_of(inner: &Inner) -> &Locals {
-    let mut p = inner.locals.get();
+    let mut p = inner.locals.get().cast::<Locals>();
     if p.is_null() {
         p = Box::into_raw(Box::new(Locals {
             entries: RefCell::new(Vec::new()),
             dropping: Cell::new(false),
         }));
-        inner.locals.set(p);
+        inner.locals.set(p.cast());
         if inner.is_main {
             register_main_guard();
         }
@@ -170,7 +171,7 @@ fn locals_of(inner: &Inner) -> &Locals {
 /// exits). Destructors run in the greenlet itself; one that panics is
 /// reported on stderr and the others still run.
 pub(crate) fn drop_locals(inner: &Inner) {
-    let p = inner.locals.get();
+    let p = inner.locals.get().cast::<Locals>();
     if p.is_null() {
         return;
     }
@@ -183,7 +184,7 @@ pub(crate) fn drop_locals(inner: &Inner) {
         if let Err(e) = panic::catch_unwind(AssertUnwindSafe(|| drop(entry))) {
             eprintln!(
                 "greenlet: a panic escaped the destructor of a greenlet-local value: {}",
-                super::payload_text(&*e)
+                payload_text(&*e)
             );
         }
     }

@@ -20,21 +20,24 @@
 //! the parent as a payload and resumed there with `resume_unwind`.
 
 mod body;
-mod errors;
+mod handle;
 mod inner;
+mod lifetime;
 mod local;
 mod payload;
+mod public_types;
 pub(crate) mod switch;
 mod thread;
 mod trace;
 
-pub(crate) use errors::payload_text;
-pub use errors::{GreenletExit, ParentError, SwitchError};
+pub use handle::Greenlet;
 pub(crate) use inner::{DEAD, IN_RESUME, IN_SUSPEND, Inner, SUSPENDED, UNSTARTED};
 pub use local::Local;
 pub(crate) use payload::{Tag, Unexpected, tag_of, take_unexpected};
+pub(crate) use public_types::payload_text;
+pub use public_types::{Event, GreenletExit, ParentError, SwitchError};
 pub(crate) use thread::{current_known, flags};
-pub use trace::{Event, TraceFn, settrace};
+pub use trace::{TraceFn, settrace};
 
 use crate::raw;
 use crate::sanitizer;
@@ -44,52 +47,9 @@ use payload::PANIC;
 use std::any::{Any, type_name};
 use std::fmt;
 use std::io;
-use std::mem::{self, ManuallyDrop};
+use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
-
-/// A greenlet: a function running on its own stack that switches
-/// explicitly, with Python greenlet's semantics.
-///
-/// Handles are cheap to clone (a plain reference count) and compare equal
-/// when they name the same greenlet. `!Send` and `!Sync`: a greenlet
-/// belongs to the thread that created it, so switching to a greenlet of
-/// another thread is a compile error.
-///
-/// ```
-/// use greenlet::Greenlet;
-///
-/// // A greenlet that adds what it is sent to a running total.
-/// let adder = Greenlet::new(|first: i32| {
-///     let mut total = first;
-///     loop {
-///         // Hand the total to main and wait for the next number.
-///         let next: i32 = Greenlet::main().switch(total);
-///         if next == 0 {
-///             return total * 100; // returned to the parent (main)
-///         }
-///         total += next;
-///     }
-/// });
-/// assert_eq!(adder.switch::<i32, i32>(1), 1);
-/// assert_eq!(adder.switch::<i32, i32>(2), 3);
-/// assert_eq!(adder.switch::<i32, i32>(0), 300);
-/// assert!(adder.is_dead());
-/// ```
-///
-/// # Panic state is per thread
-///
-/// `std::thread::panicking()` is one count per *thread*, and a switch
-/// cannot save or restore it. A greenlet resumed while another greenlet of
-/// its thread is unwinding (for example by a destructor that switches
-/// during [`kill`](Greenlet::kill)) sees `panicking() == true` although it
-/// is not unwinding itself, and a `std::sync::MutexGuard` dropped there
-/// poisons its mutex. Python keeps `sys.exc_info()` per greenlet; Rust
-/// cannot. Avoid switching from destructors that may run during unwinding,
-/// or do not rely on `panicking()` in code that runs after such a switch.
-pub struct Greenlet {
-    inner: NonNull<Inner>,
-}
 
 /// Configures a new greenlet: `Greenlet::builder().name("x").stack_size(n)
 /// .parent(&p).create(f)`.
@@ -101,40 +61,6 @@ pub struct Builder {
 }
 
 impl Greenlet {
-    /// A handle that takes over a count the caller owns.
-    ///
-    /// # Safety
-    /// `p` is a live `Inner` of this thread, and the caller gives up one of
-    /// its counts to the handle.
-    #[inline(always)]
-    pub(crate) unsafe fn from_counted(p: NonNull<Inner>) -> Greenlet {
-        Greenlet { inner: p }
-    }
-
-    /// A new handle (a new count) to the live greenlet `p`.
-    ///
-    /// # Safety
-    /// `p` is a live `Inner` of this thread.
-    #[inline(always)]
-    pub(crate) unsafe fn retained(p: *const Inner) -> Greenlet {
-        // SAFETY: live, by the caller's promise; never null.
-        unsafe {
-            (*p).retain();
-            Greenlet::from_counted(NonNull::new_unchecked(p.cast_mut()))
-        }
-    }
-
-    #[inline(always)]
-    pub(crate) fn inner(&self) -> &Inner {
-        // SAFETY: a handle owns a count, so its Inner is live.
-        unsafe { self.inner.as_ref() }
-    }
-
-    #[inline(always)]
-    pub(crate) fn as_ptr(&self) -> *const Inner {
-        self.inner.as_ptr()
-    }
-
     /// A new, unstarted greenlet whose parent is `Greenlet::current()`. The
     /// first value switched into it becomes `f`'s argument. It gets a stack
     /// of the default size (1 MiB) from this thread's pool.
@@ -400,33 +326,9 @@ impl Greenlet {
             }
             RUNNING => panic::resume_unwind(Box::new(GreenletExit)),
             _ => {
-                struct RestoreParent<'a>(&'a Greenlet, Option<Option<Greenlet>>);
-                impl Drop for RestoreParent<'_> {
-                    fn drop(&mut self) {
-                        if let Some(old) = self.1.take() {
-                            drop(self.0.replace_parent(old));
-                        }
-                    }
-                }
-                let _restore = if self.is_main() {
-                    RestoreParent(self, None)
-                } else {
-                    let old = self.replace_parent(Some(Greenlet::current()));
-                    RestoreParent(self, Some(old))
-                };
-                // A typed resume waiting on it does not get its death: the
-                // killer does.
-                self.inner().resumer.set(ptr::null());
-                let me = thread::current_known();
-                let mut boxed: ManuallyDrop<Box<dyn Any + Send>> =
-                    ManuallyDrop::new(Box::new(GreenletExit));
-                // SAFETY: `self` is suspended (not `me`) and live; the slot
-                // holds the box, which the receiver takes.
-                let back = unsafe {
-                    let t = switch::switch_to(me, self.as_ptr(), (&raw mut boxed).cast(), &PANIC);
-                    switch::receive_any(t)
-                };
-                if let Err(p) = back {
+                // SAFETY: suspended (so not current), and `self` keeps it
+                // alive.
+                if let Err(p) = unsafe { switch::kill_suspended(self.as_ptr()) } {
                     panic::resume_unwind(p);
                 }
             }
@@ -523,20 +425,6 @@ impl Greenlet {
             eprintln!("greenlet: a panic escaped {what}: {}", payload_text(&*p));
         }
     }
-
-    /// The last handle of this suspended greenlet is going away: kill it,
-    /// and leak it if it refuses to die.
-    pub(crate) fn kill_dropped(self) {
-        self.kill_from_drop("a dropped greenlet while it was killed");
-        if !self.is_dead() {
-            eprintln!(
-                "greenlet: dropped greenlet {:?} caught GreenletExit and did not die; \
-                 its stack is leaked",
-                self.name().unwrap_or("unnamed")
-            );
-            mem::forget(self);
-        }
-    }
 }
 
 /// Whether `p` is `ancestor` or descends from it. Also ends on a chain that
@@ -567,48 +455,6 @@ fn descends_from(mut p: *const Inner, ancestor: *const Inner) -> bool {
 #[track_caller]
 fn mismatch(e: SwitchError) -> ! {
     panic!("{e}")
-}
-
-impl Clone for Greenlet {
-    #[inline]
-    fn clone(&self) -> Greenlet {
-        self.inner().retain();
-        Greenlet { inner: self.inner }
-    }
-}
-
-impl Drop for Greenlet {
-    /// Dropping the last handle of a started, suspended greenlet kills it
-    /// from the dropping greenlet, so every destructor on its stack runs
-    /// before `drop` returns. If it catches `GreenletExit` and switches away
-    /// instead of dying, one line goes to stderr and its stack is leaked
-    /// (a stack in use is never freed). An unstarted greenlet is just freed.
-    /// The running greenlet dropping its own last handle lives on until it
-    /// switches away (then it is killed) or dies (then it is freed).
-    #[inline]
-    fn drop(&mut self) {
-        let inner = self.inner();
-        let n = inner.refs.get() - 1;
-        inner.refs.set(n);
-        if n == 0 {
-            // SAFETY: the count just dropped to 0 and the Inner is live.
-            unsafe { inner::last_handle_dropped(self.inner) };
-        }
-    }
-}
-
-impl PartialEq for Greenlet {
-    fn eq(&self, other: &Greenlet) -> bool {
-        self.inner == other.inner
-    }
-}
-
-impl Eq for Greenlet {}
-
-impl std::hash::Hash for Greenlet {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.inner.hash(state);
-    }
 }
 
 impl fmt::Debug for Greenlet {

@@ -24,16 +24,16 @@
 //! (the callers), and [`after_switch`].
 
 use super::inner::{DEAD, IN_RESUME, IN_SUSPEND, Inner, RUNNING, SUSPENDED};
+use super::local;
 use super::payload::{DEATH, PANIC, Tag, Unexpected, tag_of, take_unexpected};
+use super::public_types::{Event, GreenletExit, SwitchError};
 use super::thread::{self, DEFERRED_DROPS, TRACING};
-use super::trace::{self, Event};
-use super::{Greenlet, GreenletExit, SwitchError};
 use crate::raw::{self, StackPointer, Transfer};
 use crate::sanitizer::{self, FakeStack};
 use std::any::{Any, type_name};
 use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe};
-use std::ptr;
+use std::ptr::{self, NonNull};
 
 /// Suspend `me` and resume `target`, handing it the value at `slot` (of the
 /// type `tag` names). Returns what resumed us, unprocessed: pass it to
@@ -256,14 +256,12 @@ pub(crate) unsafe fn receive_any(t: Transfer) -> Result<(), Box<dyn Any + Send>>
 #[inline(never)]
 pub(crate) unsafe fn after_switch(origin: *const Inner, event: Event) {
     let flags = thread::flags();
-    let traced = if flags & TRACING != 0 {
-        // SAFETY: the sender is live (see `receive`); the handle keeps it so.
-        Some(unsafe { Greenlet::retained(origin) })
-    } else {
-        None
-    };
-    // SAFETY: as above.
+    // SAFETY: the sender is live (see `receive`).
     let origin_ref = unsafe { &*origin };
+    if flags & TRACING != 0 {
+        // Kept alive for the callback, whatever happens below.
+        origin_ref.retain();
+    }
     if origin_ref.state.get() == DEAD {
         // Its value has been taken: nothing reads its stack any more.
         origin_ref.release();
@@ -271,8 +269,68 @@ pub(crate) unsafe fn after_switch(origin: *const Inner, event: Event) {
     if flags & DEFERRED_DROPS != 0 {
         thread::drop_deferred();
     }
-    if let Some(origin) = traced {
-        trace::fire(event, origin, Greenlet::current());
+    if flags & TRACING != 0 {
+        // SAFETY: live, with the count taken above, which the call consumes.
+        unsafe { thread::call_trace(event, NonNull::new_unchecked(origin.cast_mut())) };
+    }
+}
+
+/// Kill the suspended greenlet `p`: throw `GreenletExit` into it with the
+/// current greenlet as its parent for the duration (the old parent is
+/// restored afterwards, even on unwind), and return when control comes
+/// back. Whatever value comes back is dropped; a panic comes back as `Err`.
+///
+/// # Safety
+/// `p` is a live, suspended greenlet of this thread (so not current), kept
+/// alive by the caller.
+pub(crate) unsafe fn kill_suspended(p: *const Inner) -> Result<(), Box<dyn Any + Send>> {
+    let me = thread::current_known();
+    // SAFETY: live, by the caller's promise.
+    let inner = unsafe { &*p };
+    struct RestoreParent<'a> {
+        inner: &'a Inner,
+        old: *const Inner,
+        temporary: *const Inner,
+    }
+    impl Drop for RestoreParent<'_> {
+        fn drop(&mut self) {
+            if !self.inner.is_main {
+                self.inner.parent.set(self.old);
+                // SAFETY: the count taken for the temporary parent. The
+                // killer runs here, and a running greenlet always has a
+                // count besides this one (a handle, main's, or a deferred
+                // one), so this is never its last.
+                unsafe {
+                    let refs = &(*self.temporary).refs;
+                    debug_assert!(refs.get() > 1);
+                    refs.set(refs.get() - 1);
+                }
+            }
+        }
+    }
+    let _restore = if inner.is_main {
+        RestoreParent {
+            inner,
+            old: ptr::null(),
+            temporary: ptr::null(),
+        }
+    } else {
+        // SAFETY: `me` runs, so it is live; the parent field owns a count.
+        unsafe { (*me).retain() };
+        RestoreParent {
+            inner,
+            old: inner.parent.replace(me),
+            temporary: me,
+        }
+    };
+    // A typed resume waiting on it does not get its death: the killer does.
+    inner.resumer.set(ptr::null());
+    let mut boxed: ManuallyDrop<Box<dyn Any + Send>> = ManuallyDrop::new(Box::new(GreenletExit));
+    // SAFETY: `p` is suspended (not `me`) and live; the slot holds the box,
+    // which the receiver takes.
+    unsafe {
+        let t = switch_to(me, p, (&raw mut boxed).cast(), &PANIC);
+        receive_any(t)
     }
 }
 
@@ -326,7 +384,7 @@ where
         f(arg)
     }));
     if !inner.locals.get().is_null() {
-        super::local::drop_locals(inner);
+        local::drop_locals(inner);
     }
     // Where the last payload waits for the receiver, in this frame, which is
     // never unwound nor returned from: whatever the receiver takes is not

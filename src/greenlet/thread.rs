@@ -8,6 +8,7 @@
 //! its greenlet).
 
 use super::inner::{Inner, RUNNING};
+use super::public_types::Event;
 use std::cell::{Cell, RefCell};
 use std::ptr::{self, NonNull};
 
@@ -28,6 +29,10 @@ thread_local! {
     static FLAGS: Cell<u8> = const { Cell::new(0) };
     /// Counts whose drop waits until their greenlet no longer runs.
     static DEFERRED: RefCell<Vec<NonNull<Inner>>> = const { RefCell::new(Vec::new()) };
+    /// Gives one of them back (see [`defer_drop`]).
+    static DEFERRED_HANDLER: Cell<Option<DropCount>> = const { Cell::new(None) };
+    /// See [`set_trace_hook`].
+    static TRACE_HOOK: Cell<Option<TraceHook>> = const { Cell::new(None) };
 }
 
 /// The running greenlet, creating this thread's main greenlet on first use.
@@ -78,21 +83,30 @@ pub(crate) fn set_flag(bit: u8, on: bool) {
     FLAGS.with(|f| f.set(if on { f.get() | bit } else { f.get() & !bit }));
 }
 
+/// Gives back one count of a greenlet (see [`defer_drop`]).
+pub(crate) type DropCount = unsafe fn(NonNull<Inner>);
+
 /// Keep the count of the running greenlet `p`, whose last handle was just
-/// dropped, until it has switched away or died.
-pub(crate) fn defer_drop(p: NonNull<Inner>) {
+/// dropped, until it has switched away or died; then `drop_count` (handed
+/// in by the layer that owns counts, [`super::lifetime`]) gives it back.
+/// Returns false if the thread is exiting: the count is then leaked with
+/// the greenlet, which is still running (freeing it under its feet is the
+/// one thing that must not happen).
+pub(crate) fn defer_drop(p: NonNull<Inner>, drop_count: DropCount) -> bool {
     let queued = DEFERRED.try_with(|d| d.borrow_mut().push(p)).is_ok();
     if queued {
+        DEFERRED_HANDLER.with(|h| h.set(Some(drop_count)));
         set_flag(DEFERRED_DROPS, true);
     }
-    // Otherwise the thread is exiting and the count is leaked with the
-    // greenlet, which is still running: freeing it under its feet is the
-    // one thing that must not happen.
+    queued
 }
 
-/// Drop the deferred counts of greenlets that no longer run. Called by the
-/// receiver of a switch, when [`DEFERRED_DROPS`] is set.
+/// Give back the deferred counts of greenlets that no longer run. Called by
+/// the receiver of a switch when [`DEFERRED_DROPS`] is set.
 pub(crate) fn drop_deferred() {
+    let Some(drop_count) = DEFERRED_HANDLER.with(Cell::get) else {
+        return;
+    };
     loop {
         let next = DEFERRED.try_with(|d| {
             let mut d = d.borrow_mut();
@@ -107,10 +121,32 @@ pub(crate) fn drop_deferred() {
             Some(p)
         });
         let Ok(Some(p)) = next else { return };
-        // SAFETY: the entry owned this count; dropping the handle gives it
-        // back (and kills or frees the greenlet if it was the last).
-        drop(unsafe { super::Greenlet::from_counted(p) });
+        // SAFETY: the entry owned this count; the handler gives it back
+        // (and kills or frees the greenlet if it was the last).
+        unsafe { drop_count(p) };
     }
+}
+
+/// The trace callback's caller, set by [`super::trace`] when it turns
+/// [`TRACING`] on: `(event, origin)` in the target, `origin` carrying a
+/// count for the call.
+pub(crate) type TraceHook = unsafe fn(Event, NonNull<Inner>);
+
+pub(crate) fn set_trace_hook(hook: TraceHook) {
+    TRACE_HOOK.with(|h| h.set(Some(hook)));
+}
+
+/// Call the trace hook for a switch from `origin` to the current greenlet.
+///
+/// # Safety
+/// `origin` is live and the caller hands over one of its counts, which the
+/// hook consumes. [`TRACING`] is set (so the hook is).
+pub(crate) unsafe fn call_trace(event: Event, origin: NonNull<Inner>) {
+    let hook = TRACE_HOOK
+        .with(Cell::get)
+        .expect("TRACING is set only with a hook");
+    // SAFETY: forwarded.
+    unsafe { hook(event, origin) };
 }
 
 /// For the stack-overflow handler ([`crate::overflow`], which is handed

@@ -18,22 +18,15 @@
 //! raises; the panic continues from the switch, in the target. Events still
 //! queued are dropped with it.
 
-use super::Greenlet;
+use super::handle::Greenlet;
+use super::inner::Inner;
+use super::public_types::Event;
 use super::thread::{self, TRACING};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::mem;
 use std::panic::{self, AssertUnwindSafe};
-
-/// What a trace callback is told about a switch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Event {
-    /// An ordinary switch (including a greenlet's death with a value, and a
-    /// death by `GreenletExit`).
-    Switch,
-    /// A switch that carries a panic: `throw`, `kill`, or death by a panic.
-    Throw,
-}
+use std::ptr::NonNull;
 
 /// The per-thread trace callback: `(event, origin, target)`.
 pub type TraceFn = Box<dyn FnMut(Event, &Greenlet, &Greenlet)>;
@@ -60,10 +53,11 @@ impl State {
 
     /// Whether a receiver must come to [`fire`].
     fn update_flag(&self) {
-        thread::set_flag(
-            TRACING,
-            self.callback.is_some() || self.installed_is_running(),
-        );
+        let on = self.callback.is_some() || self.installed_is_running();
+        if on {
+            thread::set_trace_hook(hook);
+        }
+        thread::set_flag(TRACING, on);
     }
 }
 
@@ -125,8 +119,19 @@ pub fn settrace(callback: Option<TraceFn>) -> Option<TraceFn> {
     previous
 }
 
+/// The hook handed to the switch ([`thread::set_trace_hook`]): trace one
+/// switch from `origin` to the current greenlet.
+///
+/// # Safety
+/// `origin` is live and carries a count for us.
+unsafe fn hook(event: Event, origin: NonNull<Inner>) {
+    // SAFETY: the count is ours.
+    let origin = unsafe { Greenlet::from_counted(origin) };
+    fire(event, origin, Greenlet::current());
+}
+
 /// Trace one switch (called in its target). See the module docs.
-pub(crate) fn fire(event: Event, origin: Greenlet, target: Greenlet) {
+fn fire(event: Event, origin: Greenlet, target: Greenlet) {
     let taken = TRACE.try_with(|t| {
         let mut t = t.borrow_mut();
         match t.callback.take() {

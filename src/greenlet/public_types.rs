@@ -1,6 +1,6 @@
 //! The public value types of the greenlet layer that are not greenlets:
-//! [`GreenletExit`], [`SwitchError`], [`ParentError`], and the text of a
-//! panic payload for messages.
+//! [`GreenletExit`], [`SwitchError`], [`ParentError`], the trace [`Event`],
+//! and the text of a panic payload for messages.
 
 use std::any::Any;
 use std::fmt;
@@ -63,6 +63,16 @@ impl fmt::Display for ParentError {
 }
 
 impl std::error::Error for ParentError {}
+
+/// What a trace callback is told about a switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// An ordinary switch (including a greenlet's death with a value, and a
+    /// death by `GreenletExit`).
+    Switch,
+    /// A switch that carries a panic: `throw`, `kill`, or death by a panic.
+    Throw,
+}
 
 /// The text of a panic payload, for messages: a `panic!` message,
 /// `GreenletExit`, or "a non-string payload".
