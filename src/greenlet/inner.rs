@@ -52,11 +52,21 @@ pub(crate) const IN_SUSPEND: u8 = 4;
 /// Suspended in a generator's `resume` by a typed switch: it waits for a `Y`
 /// from that generator's `suspend`, and its `I` carries no tag.
 pub(crate) const IN_RESUME: u8 = 5;
+/// Suspended in a generator's `resume` by a *generic* (tagged) switch, made
+/// when the body was not waiting in a typed `suspend` (the first resume, or
+/// a body suspended by a generic switch: a direct `Greenlet::switch`, or a
+/// `suspend` that had no resumer and went to its parent). Its `I` carries a
+/// tag, since the receiver may be any generic switch; the state tells a
+/// `suspend` that receives it that a `resume` is waiting for its next value.
+/// (As [`SUSPENDED`], such a sender could not be told from a direct switch,
+/// and `suspend` would forget its resumer: its next yield would go to the
+/// parent instead of the greenlet that resumed it.)
+pub(crate) const IN_RESUME_TAGGED: u8 = 6;
 
 /// Whether a greenlet in `state` is suspended (resumable by a switch).
 #[inline(always)]
 pub(crate) fn is_suspended(state: u8) -> bool {
-    matches!(state, SUSPENDED | IN_SUSPEND | IN_RESUME)
+    matches!(state, SUSPENDED | IN_SUSPEND | IN_RESUME | IN_RESUME_TAGGED)
 }
 
 /// The shared state behind every handle of one greenlet.
@@ -65,7 +75,7 @@ pub(crate) struct Inner {
     /// of main, plus a deferred count (see the module docs).
     pub(crate) refs: Cell<usize>,
     /// One of [`UNSTARTED`], [`SUSPENDED`], [`RUNNING`], [`DEAD`],
-    /// [`IN_SUSPEND`], [`IN_RESUME`]; the generic switch tests
+    /// [`IN_SUSPEND`], [`IN_RESUME`], [`IN_RESUME_TAGGED`]; the generic switch tests
     /// `state < RUNNING` to know the target can be resumed on its fast path.
     pub(crate) state: Cell<u8>,
     pub(crate) is_main: bool,
@@ -261,7 +271,7 @@ pub(crate) unsafe fn last_handle_dropped(p: NonNull<Inner>) {
             inner.refs.set(1);
             super::thread::defer_drop(p);
         }
-        SUSPENDED | IN_SUSPEND | IN_RESUME => {
+        s if is_suspended(s) => {
             inner.refs.set(1);
             // SAFETY: the count just set belongs to this handle.
             let g = unsafe { super::Greenlet::from_counted(p) };

@@ -30,7 +30,9 @@ mod trace;
 
 pub(crate) use errors::payload_text;
 pub use errors::{GreenletExit, ParentError, SwitchError};
-pub(crate) use inner::{DEAD, IN_RESUME, IN_SUSPEND, Inner, SUSPENDED, UNSTARTED};
+pub(crate) use inner::{
+    DEAD, IN_RESUME, IN_RESUME_TAGGED, IN_SUSPEND, Inner, SUSPENDED, UNSTARTED,
+};
 pub use local::Local;
 pub(crate) use payload::{Tag, Unexpected, tag_of, take_unexpected};
 pub(crate) use thread::{current_known, flags};
