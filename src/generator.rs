@@ -44,8 +44,8 @@
 
 use crate::greenlet::switch;
 use crate::greenlet::{
-    DEAD, Event, IN_RESUME, IN_SUSPEND, Inner, SUSPENDED, UNSTARTED, Unexpected, current_known,
-    flags, tag_of, take_unexpected,
+    DEAD, Event, IN_RESUME, IN_RESUME_TAGGED, IN_SUSPEND, Inner, SUSPENDED, UNSTARTED, Unexpected,
+    current_known, flags, tag_of, take_unexpected,
 };
 use crate::raw::Transfer;
 use crate::stack::DEFAULT_STACK_SIZE;
@@ -272,8 +272,10 @@ unsafe fn resume_generic<I: 'static>(g: *const Inner, slot: *mut u8) -> Transfer
     // SAFETY: the generator's handle keeps `g` alive.
     unsafe { (*g).resumer.set(me) };
     // SAFETY: the body is unstarted or suspended (so not `me`), and the
-    // generator's handle keeps it alive; the slot holds an `I`.
-    unsafe { switch::switch_to(me, g, slot, tag_of::<I>()) }
+    // generator's handle keeps it alive; the slot holds an `I`. The state
+    // tells a `suspend` that receives it (a body whose last `suspend` went
+    // generic) that this is a resume: see `IN_RESUME_TAGGED`.
+    unsafe { switch::switch_tagged_waiting(me, g, slot, tag_of::<I>(), IN_RESUME_TAGGED) }
 }
 
 /// Anything but a plain yield came back: the end of the body, a yield
@@ -457,9 +459,13 @@ unsafe fn suspend_slow<I: 'static>(origin: *const Inner) -> I {
     let origin_ref = unsafe { &*origin };
     // SAFETY: we run, so we are live.
     let me = unsafe { &*current_known() };
-    if origin_ref.state.get() == IN_RESUME {
+    let state = origin_ref.state.get();
+    if state == IN_RESUME || state == IN_RESUME_TAGGED {
+        // A `resume` of this generator (typed, or generic when our last
+        // `suspend` went to the parent): it waits for our next value.
         me.resumer.set(origin);
-        // SAFETY: a typed sender to us is a `resume`: an `I`.
+        // SAFETY: a sender waiting in a resume of ours sent an `I` (typed,
+        // or tagged with `I`'s tag by `resume_generic`).
         let input = unsafe { origin_ref.out_slot.get().cast::<I>().read() };
         // SAFETY: taken.
         unsafe { switch::after_switch(origin, Event::Switch) };

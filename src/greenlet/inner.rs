@@ -44,11 +44,21 @@ pub(crate) const IN_SUSPEND: u8 = 4;
 /// Suspended in a generator's `resume` by a typed switch: it waits for a `Y`
 /// from that generator's `suspend`, and its `I` carries no tag.
 pub(crate) const IN_RESUME: u8 = 5;
+/// Suspended in a generator's `resume` by a *generic* (tagged) switch, made
+/// when the body was not waiting in a typed `suspend` (the first resume, or
+/// a body suspended by a generic switch: a direct `Greenlet::switch`, or a
+/// `suspend` that had no resumer and went to its parent). Its `I` carries a
+/// tag, since the receiver may be any generic switch; the state tells a
+/// `suspend` that receives it that a `resume` is waiting for its next value.
+/// (As [`SUSPENDED`], such a sender could not be told from a direct switch,
+/// and `suspend` would forget its resumer: its next yield would go to the
+/// parent instead of the greenlet that resumed it.)
+pub(crate) const IN_RESUME_TAGGED: u8 = 6;
 
 /// Whether a greenlet in `state` is suspended (resumable by a switch).
 #[inline(always)]
 pub(crate) fn is_suspended(state: u8) -> bool {
-    matches!(state, SUSPENDED | IN_SUSPEND | IN_RESUME)
+    matches!(state, SUSPENDED | IN_SUSPEND | IN_RESUME | IN_RESUME_TAGGED)
 }
 
 /// The shared state behind every handle of one greenlet.
@@ -57,7 +67,7 @@ pub(crate) struct Inner {
     /// of main, plus a deferred count (see the module docs).
     pub(crate) refs: Cell<usize>,
     /// One of [`UNSTARTED`], [`SUSPENDED`], [`RUNNING`], [`DEAD`],
-    /// [`IN_SUSPEND`], [`IN_RESUME`]; the generic switch tests
+    /// [`IN_SUSPEND`], [`IN_RESUME`], [`IN_RESUME_TAGGED`]; the generic switch tests
     /// `state < RUNNING` to know the target can be resumed on its fast path.
     pub(crate) state: Cell<u8>,
     pub(crate) is_main: bool,
@@ -66,12 +76,18 @@ pub(crate) struct Inner {
     pub(crate) sp: Cell<StackPointer>,
     /// Counted; null only for main.
     pub(crate) parent: Cell<*const Inner>,
-    /// Not counted: the greenlet suspended in a typed resume
-    /// ([`crate::Generator::resume`]) of this one, which gets its next
-    /// value (and its death before the parent does). Non-null only while
-    /// that greenlet is suspended there: the resume clears it when anything
-    /// else resumes it, so it never dangles (a suspended greenlet is never
-    /// freed without being resumed first: it is killed).
+    /// Not counted: for a generator's greenlet, the greenlet waiting in a
+    /// [`crate::Generator::resume`] of it, which gets its next value (and
+    /// its death before the parent does). Set when a resume reaches the body
+    /// (by the body's `suspend`, or the first resume), cleared by a `kill`,
+    /// by a `suspend` resumed by anything but a resume, by a death, and by
+    /// the resume itself when anything else resumes the waiting greenlet.
+    /// After a typed yield it still names the resumer, which runs again: it
+    /// is stale then, but it is read only while the generator runs (or waits
+    /// in a resume up a chain of generators), and every way back into the
+    /// body refreshes or clears it first. So every read finds a live
+    /// greenlet that waits in a resume (a suspended greenlet is never freed
+    /// without being resumed first: it is killed).
     pub(crate) resumer: Cell<*const Inner>,
     /// `None` for main, and once the greenlet is dead.
     pub(crate) stack: Cell<Option<Stack>>,

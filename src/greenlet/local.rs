@@ -14,6 +14,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
+use std::rc::Rc;
 
 /// A value per greenlet: each greenlet (main included) that calls
 /// [`with`](Local::with) sees its own `T`, made by `init` on its first
@@ -68,13 +69,10 @@ impl<T: 'static> Local<T> {
             addr: (self as *const Local<T>).cast(),
             type_id: TypeId::of::<T>(),
         };
-        let value = value_of(key, &|| Box::new((self.init)()));
-        // SAFETY: the entry for this key holds a boxed `T` (the key includes
-        // `T`'s TypeId); the box stays where it is until the greenlet's
-        // values are dropped, which cannot happen while `f` runs on its
-        // stack (that happens after its body has returned, or at thread
-        // exit for main).
-        f(unsafe { &*value.cast::<T>() })
+        let value = value_of(key, &|| Rc::new((self.init)()));
+        // SAFETY: the entry for this key holds a `T` (the key includes `T`'s
+        // TypeId), and the count in `value` keeps it alive while `f` runs.
+        f(unsafe { &*Rc::as_ptr(&value).cast::<T>() })
     }
 }
 
@@ -93,7 +91,7 @@ struct Key {
 struct Entry {
     key: Key,
     /// `None` while its `init` runs.
-    value: Option<Box<dyn Any>>,
+    value: Option<Rc<dyn Any>>,
 }
 
 /// One greenlet's values.
@@ -104,11 +102,13 @@ pub(crate) struct Locals {
     dropping: Cell<bool>,
 }
 
-/// The address of the current greenlet's value for `key`, made by `init` if
-/// there is none.
-fn value_of(key: Key, init: &dyn Fn() -> Box<dyn Any>) -> *const () {
-    // SAFETY: the running greenlet is live.
-    let inner = unsafe { &*thread::current() };
+/// The value for `key` in the map of the current greenlet (or, in a
+/// generator's body, of the greenlet it answers to), made by `init` if there
+/// is none.
+fn value_of(key: Key, init: &dyn Fn() -> Rc<dyn Any>) -> Rc<dyn Any> {
+    // SAFETY: the running greenlet is live, and so is each resumer up the
+    // chain: it waits in its resume.
+    let inner = unsafe { &*context() };
     let locals = locals_of(inner);
     if locals.dropping.get() {
         panic!(
@@ -119,7 +119,7 @@ fn value_of(key: Key, init: &dyn Fn() -> Box<dyn Any>) -> *const () {
     {
         let mut entries = locals.entries.borrow_mut();
         match entries.iter().find(|e| e.key == key) {
-            Some(Entry { value: Some(v), .. }) => return addr_of(v),
+            Some(Entry { value: Some(v), .. }) => return Rc::clone(v),
             Some(Entry { value: None, .. }) => {
                 drop(entries);
                 panic!("greenlet::Local::with called from its own init");
@@ -138,16 +138,29 @@ fn value_of(key: Key, init: &dyn Fn() -> Box<dyn Any>) -> *const () {
     let guard = Unreserve(locals, key);
     let value = init();
     std::mem::forget(guard);
-    let addr = addr_of(&value);
     let mut entries = locals.entries.borrow_mut();
     if let Some(e) = entries.iter_mut().find(|e| e.key == key) {
-        e.value = Some(value);
+        e.value = Some(Rc::clone(&value));
     }
-    addr
+    value
 }
 
-fn addr_of(value: &Box<dyn Any>) -> *const () {
-    ptr::from_ref::<dyn Any>(&**value).cast()
+/// Whose values the running code sees: the current greenlet, or, for a
+/// generator's body, the greenlet waiting in its resume (up the chain).
+fn context() -> *const Inner {
+    let mut p = thread::current();
+    // SAFETY: `p` is live; a non-null `resumer` of a greenlet that runs (or
+    // waits in a resume up the chain) is the greenlet waiting in its resume,
+    // which is live (see `Inner::resumer`).
+    unsafe {
+        loop {
+            let r = (*p).resumer.get();
+            if r.is_null() {
+                return p;
+            }
+            p = r;
+        }
+    }
 }
 
 /// The current greenlet's map, made on first use.

@@ -31,7 +31,9 @@ mod thread;
 mod trace;
 
 pub use handle::Greenlet;
-pub(crate) use inner::{DEAD, IN_RESUME, IN_SUSPEND, Inner, SUSPENDED, UNSTARTED};
+pub(crate) use inner::{
+    DEAD, IN_RESUME, IN_RESUME_TAGGED, IN_SUSPEND, Inner, SUSPENDED, UNSTARTED,
+};
 pub use local::Local;
 pub(crate) use payload::{Tag, Unexpected, tag_of, take_unexpected};
 pub(crate) use public_types::payload_text;

@@ -82,6 +82,31 @@ pub(crate) unsafe fn switch_typed(
     unsafe { resume(me, target) }
 }
 
+/// [`switch_to`] (a tagged value, for any generic receiver) that leaves `me`
+/// in state `waits_in` instead of [`SUSPENDED`]: a generator's `resume` into
+/// a body that does not wait in a typed `suspend` marks itself
+/// [`super::inner::IN_RESUME_TAGGED`], so that a `suspend` receiving the
+/// value knows a `resume` waits for its next one.
+///
+/// # Safety
+/// As [`switch_to`], and `waits_in` is a suspended state.
+#[inline(always)]
+pub(crate) unsafe fn switch_tagged_waiting(
+    me: *const Inner,
+    target: *const Inner,
+    slot: *mut u8,
+    tag: &'static Tag,
+    waits_in: u8,
+) -> Transfer {
+    // SAFETY: `me` runs, so it is live.
+    let me_ref = unsafe { &*me };
+    me_ref.out_slot.set(slot);
+    me_ref.out_tag.set(tag);
+    me_ref.state.set(waits_in);
+    // SAFETY: forwarded.
+    unsafe { resume(me, target) }
+}
+
 /// The common half of a switch: make `target` current and switch to it.
 ///
 /// # Safety
