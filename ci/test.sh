@@ -5,7 +5,7 @@
 # there, so it works on a bare Debian 12 machine that only has rustup.
 #
 #   ci/test.sh               everything (what CI runs via .ci/run)
-#   ci/test.sh --quick       skip the --release runs
+#   ci/test.sh --quick       skip the --release test runs
 #   ci/test.sh --host-only   skip the other CPUs
 #   ci/test.sh --all         every CPU of the target table, not just the default
 #   ci/test.sh --help
@@ -27,6 +27,9 @@ Installs what is missing, then runs:
               run as a Linux process
   host        cargo test (with the C examples); cargo test --release; the
               shared-fp-control build; cargo test --no-default-features
+  budgets     ci/callgrind.sh --check: instructions per round trip of each
+              kind in ci/budgets.txt (release build, counted by callgrind)
+              against its budget; x86_64 hosts only; runs with --quick too
   valgrind    ci/valgrind.sh: every test binary under Memcheck, 0 errors
   asan        ci/asan.sh: the Greenlet-layer tests under AddressSanitizer
               (nightly, -Zbuild-std, feature asan; installs the nightly)
@@ -34,7 +37,7 @@ Installs what is missing, then runs:
               the raw tests there with --no-default-features
 
 Options:
-  --quick          skip the --release runs
+  --quick          skip the --release test runs (not the budgets step)
   --host-only      skip every cross target (no cross packages installed)
   --all            every target of the table (the ports), the non-default
                    ones in debug only and without clippy
@@ -45,6 +48,7 @@ Options:
 
 Environment:
   GREENLET_ROOT    crate root to test (default: this script's ../)
+  GREENLET_BUDGETS budget file of the budgets step (default: ci/budgets.txt)
 EOF
 }
 
@@ -443,6 +447,10 @@ main() {
     if [[ $quick -eq 0 ]]; then
         step "test (host, release)" cargo test --release
     fi
+    # Exact instruction counts per round trip, not times, so a gate: fails
+    # when a kind costs more than ci/budgets.txt allows. Cheap (one release
+    # example plus ~10 s of callgrind), so --quick keeps it.
+    step "instruction budgets (host, release, callgrind)" "$ROOT/ci/callgrind.sh" --check
     # The opt-out build whose switch leaves the FP control state alone: the
     # layers above the assembly must not depend on it.
     step "test (host, shared-fp-control)" cargo test --features shared-fp-control \

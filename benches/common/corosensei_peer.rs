@@ -31,8 +31,16 @@ pub fn round_trip(g: &mut BenchmarkGroup<'_, WallTime>) {
 
 /// Create + run to completion + drop: with a reused stack
 /// (`Coroutine::with_stack` / `into_stack`) and with a new default stack.
-#[cfg(peer_corosensei)]
 pub fn create(g: &mut BenchmarkGroup<'_, WallTime>) {
+    create_reused_stack(g);
+    create_new_stack(g);
+}
+
+/// Create + run to completion + drop with a reused stack
+/// (`Coroutine::with_stack` / `into_stack`), as bench
+/// "corosensei_reused_stack".
+#[cfg(peer_corosensei)]
+pub fn create_reused_stack(g: &mut BenchmarkGroup<'_, WallTime>) {
     use corosensei::stack::DefaultStack;
     use corosensei::{Coroutine, CoroutineResult};
     use std::hint::black_box;
@@ -48,6 +56,14 @@ pub fn create(g: &mut BenchmarkGroup<'_, WallTime>) {
             r
         })
     });
+}
+
+/// Create + run to completion + drop with a new default stack each time, as
+/// bench "corosensei_new_stack".
+#[cfg(peer_corosensei)]
+pub fn create_new_stack(g: &mut BenchmarkGroup<'_, WallTime>) {
+    use corosensei::{Coroutine, CoroutineResult};
+    use std::hint::black_box;
     g.bench_function("corosensei_new_stack", |b| {
         b.iter(|| {
             let mut co = Coroutine::new(|_, x: usize| x + 1);
@@ -63,4 +79,7 @@ pub fn create(g: &mut BenchmarkGroup<'_, WallTime>) {
 pub fn round_trip(_: &mut BenchmarkGroup<'_, WallTime>) {}
 
 #[cfg(not(peer_corosensei))]
-pub fn create(_: &mut BenchmarkGroup<'_, WallTime>) {}
+pub fn create_reused_stack(_: &mut BenchmarkGroup<'_, WallTime>) {}
+
+#[cfg(not(peer_corosensei))]
+pub fn create_new_stack(_: &mut BenchmarkGroup<'_, WallTime>) {}
