@@ -43,7 +43,9 @@ args=("$@")
 if [[ ${#args[@]} -eq 0 ]]; then
     args=(--lib --test greenlet_semantics --test greenlet_model --test generator
         --test stack --test stack_arena --test backtrace --test overflow
-        --test seed_examples --test hub --test hub_net --test hub_examples)
+        --test seed_examples --test hub --test hub_net --test hub_examples
+        --test greenlet_tracing --test greenlet_local --test greenlet_ownership
+        --test generator_paths)
 fi
 export CARGO_TARGET_DIR=target/asan
 export RUSTFLAGS="-Zsanitizer=address"
