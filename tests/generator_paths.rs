@@ -10,12 +10,14 @@ use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe, catch_unwind, panic_any};
 use std::rc::Rc;
-use std::sync::Once;
 
 use greenlet::{Generator, GeneratorState, Greenlet, GreenletExit, SwitchError};
 
 #[path = "common/counted.rs"]
 mod counted;
+#[path = "common/quiet.rs"]
+mod quiet;
+use quiet::quiet_panics;
 #[path = "common/panic_text.rs"]
 mod panic_text;
 use counted::Counted;
@@ -27,19 +29,10 @@ use GeneratorState::{Complete, Yielded};
 struct Boom(u32);
 
 fn quiet() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            let p = info.payload();
-            if p.is::<Boom>() || p.is::<GreenletExit>() {
-                return;
-            }
-            if panic_text(p).starts_with("greenlet: Generator::resume called after") {
-                return;
-            }
-            previous(info);
-        }));
+    quiet_panics(|p| {
+        p.is::<Boom>()
+            || p.is::<GreenletExit>()
+            || panic_text(p).starts_with("greenlet: Generator::resume called after")
     });
 }
 

@@ -8,13 +8,15 @@
 //! each test runs on its own thread. Each test has its own `static Local`.
 
 use std::cell::{Cell, RefCell};
-use std::panic::{self, AssertUnwindSafe, catch_unwind, panic_any};
+use std::panic::{AssertUnwindSafe, catch_unwind, panic_any};
 use std::rc::Rc;
-use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use greenlet::{Generator, GeneratorState, Greenlet, GreenletExit, Local};
 
+#[path = "common/quiet.rs"]
+mod quiet;
+use quiet::quiet_panics;
 #[path = "common/panic_text.rs"]
 mod panic_text;
 use panic_text::panic_text;
@@ -23,19 +25,10 @@ use panic_text::panic_text;
 struct Boom(u32);
 
 fn quiet() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            let p = info.payload();
-            if p.is::<Boom>() || p.is::<GreenletExit>() {
-                return;
-            }
-            if panic_text(p).starts_with("greenlet::Local::with called") {
-                return;
-            }
-            previous(info);
-        }));
+    quiet_panics(|p| {
+        p.is::<Boom>()
+            || p.is::<GreenletExit>()
+            || panic_text(p).starts_with("greenlet::Local::with called")
     });
 }
 

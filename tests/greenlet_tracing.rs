@@ -8,10 +8,12 @@
 //! Each test runs on its own thread (the harness's), and the callback is per
 //! thread, so tests do not see each other's switches.
 
+#[path = "common/quiet.rs"]
+mod quiet;
+use quiet::quiet_panics;
 use std::cell::{Cell, RefCell};
-use std::panic::{self, AssertUnwindSafe, catch_unwind, panic_any};
+use std::panic::{AssertUnwindSafe, catch_unwind, panic_any};
 use std::rc::Rc;
-use std::sync::Once;
 
 use greenlet::{Event, Generator, GeneratorState, Greenlet, GreenletExit};
 
@@ -29,17 +31,7 @@ struct TracerBoom;
 
 /// Keep the expected panics of this binary off stderr.
 fn quiet() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            let p = info.payload();
-            if p.is::<Boom>() || p.is::<TracerBoom>() || p.is::<GreenletExit>() {
-                return;
-            }
-            previous(info);
-        }));
-    });
+    quiet_panics(|p| p.is::<Boom>() || p.is::<TracerBoom>() || p.is::<GreenletExit>());
 }
 
 /// A name for the log: "main", the greenlet's name, or "?".
