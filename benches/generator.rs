@@ -5,31 +5,17 @@
 //! `cargo bench --bench generator`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use greenlet::{Generator, GeneratorState};
-use std::hint::black_box;
 
 #[path = "common/corosensei_peer.rs"]
 mod corosensei_peer;
+#[path = "common/greenlet_benches.rs"]
+mod greenlet_benches;
 
 fn round_trip(c: &mut Criterion) {
     let mut g = c.benchmark_group("generator_round_trip");
-    let mut generator = Generator::new(|y, mut input: usize| {
-        loop {
-            input = y.suspend(input + 1);
-        }
-    });
-    g.bench_function("generator", |b| {
-        let mut x = 0usize;
-        b.iter(|| match generator.resume(black_box(x)) {
-            GeneratorState::Yielded(v) => x = v,
-            GeneratorState::Complete(()) => unreachable!(),
-        });
-        assert!(x > 0);
-    });
+    greenlet_benches::generator_round_trip(&mut g);
     corosensei_peer::round_trip(&mut g);
     g.finish();
-    // Both are unwound when dropped here: `generator` by GreenletExit,
-    // `co` by corosensei's own forced unwind.
 }
 
 criterion_group!(benches, round_trip);

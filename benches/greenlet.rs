@@ -9,40 +9,22 @@
 //! `cargo bench --bench greenlet`; instruction counts: `ci/callgrind.sh`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use greenlet::Greenlet;
-use std::hint::black_box;
 
 #[path = "common/corosensei_peer.rs"]
 mod corosensei_peer;
+#[path = "common/greenlet_benches.rs"]
+mod greenlet_benches;
 
 fn round_trip(c: &mut Criterion) {
     let mut g = c.benchmark_group("greenlet_round_trip");
-    let main = Greenlet::main();
-    let child = Greenlet::new(move |mut x: usize| {
-        loop {
-            x = main.switch(x + 1);
-        }
-    });
-    g.bench_function("greenlet", |b| {
-        let mut x = 0usize;
-        b.iter(|| x = child.switch(black_box(x)));
-        assert!(x > 0);
-    });
+    greenlet_benches::greenlet_round_trip(&mut g);
     corosensei_peer::round_trip(&mut g);
     g.finish();
-    // `child` is killed here (GreenletExit unwinds its loop); `co` is
-    // unwound by corosensei's drop.
 }
 
 fn create(c: &mut Criterion) {
     let mut g = c.benchmark_group("create_run_drop");
-    g.bench_function("greenlet_pooled", |b| {
-        b.iter(|| {
-            let child = Greenlet::new(|x: usize| x + 1);
-            let r: usize = child.switch(black_box(1usize));
-            r
-        })
-    });
+    greenlet_benches::create_run_drop(&mut g);
     corosensei_peer::create(&mut g);
     g.finish();
 }
