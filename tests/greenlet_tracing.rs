@@ -43,6 +43,14 @@ fn label(g: &Greenlet) -> String {
     }
 }
 
+/// Recorded `(origin, target)` labels, borrowed for comparing with a list.
+fn as_strs(traces: &[(String, String)]) -> Vec<(&str, &str)> {
+    traces
+        .iter()
+        .map(|(o, t)| (o.as_str(), t.as_str()))
+        .collect()
+}
+
 /// One traced switch: event, origin, target, and whether
 /// `Greenlet::current()` was the target inside the callback.
 type Record = (Event, String, String, bool);
@@ -267,10 +275,7 @@ fn switch_from_inside_the_callback_two_greenlets() {
     //  6. main -> g2                  -> (main, g2); g2 prints and dies.
     //  7. g2's death -> parent main   -> (g2, main).
     let traces = traces.borrow();
-    let pairs: Vec<(&str, &str)> = traces
-        .iter()
-        .map(|(o, t)| (o.as_str(), t.as_str()))
-        .collect();
+    let pairs = as_strs(&traces);
     assert_eq!(
         pairs,
         [
@@ -386,10 +391,7 @@ fn switch_from_inside_the_callback_three_greenlets() {
         ]
     );
     let traces = traces.borrow();
-    let pairs: Vec<(&str, &str)> = traces
-        .iter()
-        .map(|(o, t)| (o.as_str(), t.as_str()))
-        .collect();
+    let pairs = as_strs(&traces);
     // In Python each switch is traced in its target at once; here those made
     // while the callback was out come after it returns, in the same order.
     assert_eq!(

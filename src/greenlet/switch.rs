@@ -50,13 +50,8 @@ pub(crate) unsafe fn switch_to(
     slot: *mut u8,
     tag: &'static Tag,
 ) -> Transfer {
-    // SAFETY: `me` runs, so it is live.
-    let me_ref = unsafe { &*me };
-    me_ref.out_slot.set(slot);
-    me_ref.out_tag.set(tag);
-    me_ref.state.set(SUSPENDED);
     // SAFETY: forwarded.
-    unsafe { resume(me, target) }
+    unsafe { switch_tagged_waiting(me, target, slot, tag, SUSPENDED) }
 }
 
 /// [`switch_to`] without a type: the receiver is the other half of a
@@ -99,12 +94,9 @@ pub(crate) unsafe fn switch_tagged_waiting(
     waits_in: u8,
 ) -> Transfer {
     // SAFETY: `me` runs, so it is live.
-    let me_ref = unsafe { &*me };
-    me_ref.out_slot.set(slot);
-    me_ref.out_tag.set(tag);
-    me_ref.state.set(waits_in);
-    // SAFETY: forwarded.
-    unsafe { resume(me, target) }
+    unsafe { (*me).out_tag.set(tag) };
+    // SAFETY: forwarded; the tag is recorded too, for a generic receiver.
+    unsafe { switch_typed(me, target, slot, waits_in) }
 }
 
 /// The common half of a switch: make `target` current and switch to it.
