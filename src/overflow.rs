@@ -80,7 +80,9 @@ fn install_slow(lookup: Lookup) {
 }
 
 thread_local! {
-    /// Whether this thread's alternate signal stack has been checked.
+    /// Whether this thread has been through `install_slow`: the handler is
+    /// installed (once per process) and this thread's alternate signal
+    /// stack has been checked. After that, `install` is this one test.
     static ALT_CHECKED: Cell<bool> = const { Cell::new(false) };
     /// The alternate stack this module mapped for this thread, if any:
     /// disabled and unmapped when the thread exits.
