@@ -47,11 +47,14 @@
 
 mod io;
 pub mod net;
+mod pool;
 mod scheduler;
 mod slab;
+pub mod sync;
 mod task;
 
-pub use task::{Task, join_all, spawn, spawn_with, try_spawn_with};
+pub use pool::Pool;
+pub use task::{Task, join_all, kill_all, spawn, spawn_later, spawn_with, try_spawn_with, wait_any};
 
 use scheduler::{ParkGuard, TimeoutUnwind, Wake, hub, unexpected};
 use std::fmt;

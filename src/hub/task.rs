@@ -236,3 +236,22 @@ fn join_states<R>(tasks: &[&TaskState<R>], timeout: Option<Duration>) -> usize {
     }
     count(tasks)
 }
+
+/// Spawn `f`, to start no earlier than `delay` from now.
+pub fn spawn_later<F, R>(_delay: Duration, _f: F) -> Task<R>
+where
+    F: FnOnce() -> R + 'static,
+    R: 'static,
+{
+    todo!()
+}
+
+/// Wait until one of `tasks` has finished.
+pub fn wait_any<R>(_tasks: &[Task<R>], _timeout: Option<Duration>) -> Option<usize> {
+    todo!()
+}
+
+/// Kill each of `tasks`; return when all are dead.
+pub fn kill_all<R>(_tasks: &[Task<R>]) {
+    todo!()
+}

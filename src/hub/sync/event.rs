@@ -1,0 +1,29 @@
+use std::time::Duration;
+
+/// gevent's `Event`.
+#[derive(Clone)]
+pub struct Event {}
+
+impl Default for Event {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Event {
+    pub fn new() -> Event {
+        todo!()
+    }
+    pub fn set(&self) {
+        todo!()
+    }
+    pub fn clear(&self) {
+        todo!()
+    }
+    pub fn is_set(&self) -> bool {
+        todo!()
+    }
+    pub fn wait(&self, _timeout: Option<Duration>) -> bool {
+        todo!()
+    }
+}
