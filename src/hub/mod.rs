@@ -174,3 +174,10 @@ pub fn with_timeout<R>(d: Duration, f: impl FnOnce() -> R) -> Result<R, Elapsed>
         },
     }
 }
+
+/// How many parks (waiting calls, and tasks not yet started) this thread's
+/// hub holds now: for tests that check that nothing is left registered.
+#[doc(hidden)]
+pub fn parked_count() -> usize {
+    hub().parked_count()
+}

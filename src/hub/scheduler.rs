@@ -235,6 +235,11 @@ fn create_hub() -> Rc<Hub> {
 }
 
 impl Hub {
+    /// Parks registered now (waiting calls, unstarted tasks).
+    pub(crate) fn parked_count(&self) -> usize {
+        self.parks.borrow().len()
+    }
+
     /// The hub's own greenlet (the parent of every spawned task).
     pub(crate) fn greenlet(&self) -> &Greenlet {
         &self.greenlet

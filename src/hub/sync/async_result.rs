@@ -20,6 +20,12 @@ impl<T: Clone + 'static> Default for AsyncResult<T> {
 }
 
 impl<T: Clone + 'static> AsyncResult<T> {
+    /// Greenlets registered as waiting on this object now (for tests and
+    /// diagnostics: after a wait ends, however it ends, it is not counted).
+    #[doc(hidden)]
+    pub fn waiter_count(&self) -> usize {
+        todo!()
+    }
     pub fn new() -> AsyncResult<T> {
         todo!()
     }

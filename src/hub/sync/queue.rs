@@ -20,6 +20,12 @@ impl<T: 'static> Default for Queue<T> {
 }
 
 impl<T: 'static> Queue<T> {
+    /// Greenlets registered as waiting on this object now (for tests and
+    /// diagnostics: after a wait ends, however it ends, it is not counted).
+    #[doc(hidden)]
+    pub fn waiter_count(&self) -> usize {
+        todo!()
+    }
     pub fn new() -> Queue<T> {
         todo!()
     }
