@@ -41,6 +41,15 @@ pub use public_types::{Event, GreenletExit, ParentError, SwitchError};
 pub(crate) use thread::{current_known, flags};
 pub use trace::{TraceFn, settrace};
 
+/// The greenlet the running code belongs to (a new handle): the current
+/// greenlet, or, inside a generator's body, the greenlet that resumed the
+/// generator (up the chain of generators). The hub counts a wait made in a
+/// generator's body as a wait of that greenlet (API.md §3).
+pub(crate) fn context_greenlet() -> Greenlet {
+    // SAFETY: `context()` returns a live greenlet of this thread.
+    unsafe { Greenlet::retained(thread::context()) }
+}
+
 use crate::raw;
 use crate::sanitizer;
 use crate::stack::{DEFAULT_STACK_SIZE, Stack};

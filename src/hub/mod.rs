@@ -45,18 +45,22 @@
 //!   (their destructors run); blocking calls made by those destructors
 //!   return at once (IO waits with an error).
 
-mod io;
 pub mod net;
 mod pool;
+mod reactor;
 mod scheduler;
 mod slab;
 pub mod sync;
 mod task;
+mod timers;
+mod wait;
 
 pub use pool::Pool;
-pub use task::{Task, join_all, kill_all, spawn, spawn_later, spawn_with, try_spawn_with, wait_any};
+pub use task::{
+    Task, join_all, kill_all, spawn, spawn_later, spawn_with, try_spawn_with, wait_any,
+};
 
-use scheduler::{ParkGuard, TimeoutUnwind, Wake, hub, unexpected};
+use scheduler::{Park, TimeoutUnwind, Wake, hub};
 use std::fmt;
 use std::os::fd::RawFd;
 use std::panic::{self, AssertUnwindSafe};
@@ -80,15 +84,11 @@ pub fn sleep(d: Duration) {
 /// order they went to sleep.
 pub fn sleep_until(deadline: Instant) {
     let hub = hub();
-    let park = hub.new_park();
-    let _park = ParkGuard {
-        hub: &hub,
-        key: park,
-    };
-    hub.arm_timer(park, deadline);
-    match hub.wait(park) {
+    let park = Park::new(&hub, "hub::sleep");
+    park.deadline(deadline);
+    match park.wait() {
         Wake::Timer | Wake::Shutdown => {}
-        other => unexpected(other),
+        other => unreachable!("greenlet::hub: a sleep was resumed with {other:?}"),
     }
 }
 
@@ -97,15 +97,11 @@ fn yield_now() {
     if hub.yield_alone() {
         return;
     }
-    let park = hub.new_park();
-    let _park = ParkGuard {
-        hub: &hub,
-        key: park,
-    };
-    hub.wake(park, Wake::Ready);
-    match hub.wait(park) {
+    let park = Park::new(&hub, "hub::sleep");
+    hub.wake(park.key(), Wake::Ready);
+    match park.wait() {
         Wake::Ready | Wake::Shutdown => {}
-        other => unexpected(other),
+        other => unreachable!("greenlet::hub: a yield was resumed with {other:?}"),
     }
 }
 
@@ -121,7 +117,7 @@ fn yield_now() {
 /// `TimedOut`; `InvalidInput` for a negative descriptor; the poller's error
 /// (e.g. `EBADF`) if it cannot watch `fd`.
 pub fn wait_readable(fd: RawFd, timeout: Option<Duration>) -> std::io::Result<()> {
-    io::wait_fd(&hub(), fd, io::Dir::Read, timeout)
+    wait::wait_fd(&hub(), fd, reactor::Dir::Read, timeout)
 }
 
 /// [`wait_readable`] for writability.
@@ -129,7 +125,7 @@ pub fn wait_readable(fd: RawFd, timeout: Option<Duration>) -> std::io::Result<()
 /// # Errors
 /// As [`wait_readable`].
 pub fn wait_writable(fd: RawFd, timeout: Option<Duration>) -> std::io::Result<()> {
-    io::wait_fd(&hub(), fd, io::Dir::Write, timeout)
+    wait::wait_fd(&hub(), fd, reactor::Dir::Write, timeout)
 }
 
 /// The error of a [`with_timeout`] whose time ran out.
