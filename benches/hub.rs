@@ -17,6 +17,17 @@
 //! * `yield_one/<runtime>`: one task yielding in a loop: the cost of one
 //!   trip through the scheduler without the spawn and the cache misses of
 //!   100,000 stacks.
+//! * `queue_pingpong/<runtime>`: two tasks passing a `u64` back and forth
+//!   over two unbounded channels (`hub::sync::Queue`,
+//!   `tokio::sync::mpsc::unbounded_channel`): one iteration is one message
+//!   (half a round trip), so the time reported is the time per message.
+//! * `mutex/<runtime>/uncontended`: one task locking and unlocking a mutex
+//!   (`hub::sync::Mutex`, `tokio::sync::Mutex`) in a loop; one iteration is
+//!   one lock + unlock.
+//! * `mutex/<runtime>/contended100`: 100 tasks each locking, yielding while
+//!   they hold the lock (so that the other 99 queue up on it), and
+//!   unlocking, in a loop; one iteration is one lock + unlock of one task,
+//!   hand-off to the next waiter included.
 //!
 //! `cargo bench --bench hub`.
 
@@ -24,9 +35,16 @@
 mod echo;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use greenlet::hub::{self, net::TcpListener};
+use greenlet::hub::{
+    self,
+    net::TcpListener,
+    sync::{Mutex, Queue},
+};
 use std::cell::RefCell;
+use std::hint::black_box;
 use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -247,5 +265,171 @@ fn yield_one_bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, echo_bench, yield_bench, yield_one_bench);
+/// `elapsed` for `done` units of work, scaled to `wanted` units (a run may
+/// do one message more than asked, to end on a whole round trip).
+fn scaled(elapsed: Duration, done: u64, wanted: u64) -> Duration {
+    if done == wanted || done == 0 {
+        elapsed
+    } else {
+        elapsed.mul_f64(wanted as f64 / done as f64)
+    }
+}
+
+/// `msgs` messages between two hub tasks over two queues; the time they took
+/// (scaled to exactly `msgs`).
+fn hub_pingpong(msgs: u64) -> Duration {
+    let (ping, pong) = (Queue::<u64>::new(), Queue::<u64>::new());
+    let echo = {
+        let (ping, pong) = (ping.clone(), pong.clone());
+        hub::spawn(move || {
+            while let Some(v) = ping.get() {
+                if pong.put(v + 1).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let t = hub::spawn(move || {
+        let t = Instant::now();
+        let mut v = 0;
+        while v < msgs {
+            ping.put(v + 1).expect("open");
+            v = pong.get().expect("open");
+        }
+        let d = t.elapsed();
+        ping.close();
+        scaled(d, v, msgs)
+    });
+    let d = t.get().expect("no panic");
+    echo.get().expect("no panic");
+    d
+}
+
+/// The same with two tokio tasks and two unbounded mpsc channels.
+fn tokio_pingpong(rt: &tokio::runtime::Runtime, msgs: u64) -> Duration {
+    use tokio::sync::mpsc::unbounded_channel;
+    rt.block_on(async move {
+        let (ping_tx, mut ping_rx) = unbounded_channel::<u64>();
+        let (pong_tx, mut pong_rx) = unbounded_channel::<u64>();
+        let echo = tokio::spawn(async move {
+            while let Some(v) = ping_rx.recv().await {
+                if pong_tx.send(v + 1).is_err() {
+                    break;
+                }
+            }
+        });
+        let t = tokio::spawn(async move {
+            let t = Instant::now();
+            let mut v = 0;
+            while v < msgs {
+                ping_tx.send(v + 1).expect("open");
+                v = pong_rx.recv().await.expect("open");
+            }
+            let d = t.elapsed();
+            drop(ping_tx);
+            scaled(d, v, msgs)
+        });
+        let d = t.await.expect("no panic");
+        echo.await.expect("no panic");
+        d
+    })
+}
+
+fn queue_pingpong_bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("queue_pingpong");
+    g.throughput(Throughput::Elements(1)); // one message
+    g.bench_function("greenlet_hub", |b| b.iter_custom(hub_pingpong));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    g.bench_function("tokio_current_thread", |b| {
+        b.iter_custom(|iters| tokio_pingpong(&rt, iters))
+    });
+    g.finish();
+}
+
+/// Tasks of `mutex/<runtime>/contended100`.
+const CONTENDERS: u64 = 100;
+
+/// `locks` lock + unlock pairs, `tasks` tasks sharing them (each yields while
+/// it holds the lock when there are several); their time.
+fn hub_mutex(tasks: u64, locks: u64) -> Duration {
+    let each = locks.div_ceil(tasks);
+    let m = Rc::new(Mutex::new(0u64));
+    let t = Instant::now();
+    let all: Vec<_> = (0..tasks)
+        .map(|_| {
+            let m = Rc::clone(&m);
+            hub::spawn(move || {
+                for _ in 0..each {
+                    let mut g = m.lock();
+                    *g += 1;
+                    if tasks > 1 {
+                        hub::sleep(Duration::ZERO);
+                    }
+                    drop(black_box(g));
+                }
+            })
+        })
+        .collect();
+    assert_eq!(hub::join_all(&all, None), all.len());
+    let d = t.elapsed();
+    assert_eq!(*m.lock(), each * tasks);
+    scaled(d, each * tasks, locks)
+}
+
+fn tokio_mutex(rt: &tokio::runtime::Runtime, tasks: u64, locks: u64) -> Duration {
+    let each = locks.div_ceil(tasks);
+    rt.block_on(async move {
+        let m = Arc::new(tokio::sync::Mutex::new(0u64));
+        let t = Instant::now();
+        let all: Vec<_> = (0..tasks)
+            .map(|_| {
+                let m = Arc::clone(&m);
+                tokio::spawn(async move {
+                    for _ in 0..each {
+                        let mut g = m.lock().await;
+                        *g += 1;
+                        if tasks > 1 {
+                            tokio::task::yield_now().await;
+                        }
+                        drop(black_box(g));
+                    }
+                })
+            })
+            .collect();
+        for h in all {
+            h.await.expect("no panic");
+        }
+        let d = t.elapsed();
+        assert_eq!(*m.lock().await, each * tasks);
+        scaled(d, each * tasks, locks)
+    })
+}
+
+fn mutex_bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("mutex");
+    g.throughput(Throughput::Elements(1)); // one lock + unlock
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    for (case, tasks) in [("uncontended", 1), ("contended100", CONTENDERS)] {
+        g.bench_function(format!("greenlet_hub/{case}"), |b| {
+            b.iter_custom(|iters| hub_mutex(tasks, iters))
+        });
+        g.bench_function(format!("tokio_current_thread/{case}"), |b| {
+            b.iter_custom(|iters| tokio_mutex(&rt, tasks, iters))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    echo_bench,
+    yield_bench,
+    yield_one_bench,
+    queue_pingpong_bench,
+    mutex_bench
+);
 criterion_main!(benches);

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Instructions per round trip, counted exactly by callgrind: for each kind of
 # switch, run examples/switch_counts with two lengths and divide the
-# difference in instructions by the difference in round trips.
+# difference in instructions by the difference in round trips. (For the
+# hub's toolkit kinds, queue_msg, mutex_lock, mutex_contended and their tokio
+# peers, the unit is one message or one lock + unlock instead.)
 #
 # Usage: ci/callgrind.sh [kind ...]
 #          print the count of each kind (default: raw greenlet generator
-#          corosensei create corosensei_create call hub_yield tokio_yield)
+#          corosensei create corosensei_create call hub_yield tokio_yield
+#          queue_msg tokio_queue_msg mutex_lock tokio_mutex_lock
+#          mutex_contended tokio_mutex_contended)
 #        ci/callgrind.sh --check
 #          the gate: measure each kind of ci/budgets.txt, print
 #          `kind measured budget ok/OVER`, and exit 1 if any count (rounded
@@ -63,7 +67,8 @@ if [[ $check -eq 1 ]]; then
     fi
 else
     kinds=("$@")
-    [ ${#kinds[@]} -eq 0 ] && kinds=(raw greenlet generator corosensei create corosensei_create call hub_yield tokio_yield)
+    [ ${#kinds[@]} -eq 0 ] && kinds=(raw greenlet generator corosensei create corosensei_create call hub_yield tokio_yield
+        queue_msg tokio_queue_msg mutex_lock tokio_mutex_lock mutex_contended tokio_mutex_contended)
 fi
 
 if ! command -v valgrind >/dev/null; then
@@ -104,16 +109,16 @@ count() { # kind n -> instructions
 row() {
     awk -v k="$1" -v a="$2" -v b="$3" -v n=$((n2 - n1)) -v max="${4:-}" 'BEGIN {
         m = sprintf("%.2f", (b - a) / n)
-        if (max == "") { printf "%-12s %6s instructions per round trip\n", k, m; exit 0 }
+        if (max == "") { printf "%-21s %7s instructions per round trip (message, lock)\n", k, m; exit 0 }
         over = m + 0 > max + 0
-        printf "%-12s %9s %9s  %s\n", k, m, max, over ? "OVER" : "ok"
+        printf "%-21s %9s %9s  %s\n", k, m, max, over ? "OVER" : "ok"
         exit over
     }'
 }
 
 over=()
 if [[ $check -eq 1 ]]; then
-    printf '%-12s %9s %9s  %s\n' kind measured budget ""
+    printf '%-21s %9s %9s  %s\n' kind measured budget ""
 fi
 for i in "${!kinds[@]}"; do
     kind=${kinds[$i]}

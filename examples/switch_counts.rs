@@ -3,7 +3,7 @@
 //! run it with two different N and divide the difference in instructions by
 //! the difference in N (`ci/callgrind.sh` does exactly that).
 //!
-//! Usage: `switch_counts <raw|greenlet|generator|create|corosensei|corosensei_create|call|hub_yield|hub_yield_pair|tokio_yield> <n>`
+//! Usage: `switch_counts <raw|greenlet|generator|create|corosensei|corosensei_create|call|hub_yield|hub_yield_pair|tokio_yield|queue_msg|tokio_queue_msg|mutex_lock|tokio_mutex_lock|mutex_contended|tokio_mutex_contended> <n>`
 //!
 //! `create` is create + run to completion + drop of a `Greenlet` with a
 //! pooled stack; `corosensei_create` the same with a reused stack. The
@@ -13,6 +13,17 @@
 //! `hub_yield_pair` two tasks yielding to each other (two switches per
 //! round trip); `tokio_yield` one tokio task's `yield_now` on a
 //! `current_thread` runtime.
+//!
+//! The hub's toolkit against tokio's, where N counts messages or locks
+//! instead of round trips:
+//! `queue_msg` is one message of two tasks ping-ponging a `u64` over two
+//! unbounded `hub::sync::Queue`s (N even: N/2 round trips), and
+//! `tokio_queue_msg` the same over two `tokio::sync::mpsc` unbounded
+//! channels; `mutex_lock` is one lock + unlock of a `hub::sync::Mutex` by a
+//! single task, `tokio_mutex_lock` of a `tokio::sync::Mutex`;
+//! `mutex_contended` is one lock + unlock by one of 100 tasks that each
+//! yield while they hold the lock (so every unlock hands it to a waiter),
+//! `tokio_mutex_contended` the same in tokio.
 
 #[cfg(peer_corosensei)]
 use corosensei::{Coroutine, CoroutineResult};
@@ -182,6 +193,128 @@ fn tokio_yields(n: usize) -> usize {
     })
 }
 
+/// `n` messages between two hub tasks over two queues (`n` rounded up to
+/// even: whole round trips).
+#[inline(never)]
+fn queue_msgs(n: usize) -> usize {
+    use greenlet::hub::{self, sync::Queue};
+    let (ping, pong) = (Queue::<usize>::new(), Queue::<usize>::new());
+    let echo = {
+        let (ping, pong) = (ping.clone(), pong.clone());
+        hub::spawn(move || {
+            while let Some(v) = ping.get() {
+                if pong.put(v + 1).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let main = hub::spawn(move || {
+        let mut v = 0;
+        while v < n {
+            ping.put(v + 1).expect("open");
+            v = pong.get().expect("open");
+        }
+        ping.close();
+        v
+    });
+    let v = main.get().expect("no panic");
+    echo.get().expect("no panic");
+    v
+}
+
+/// The peer of `queue_msgs`: two tokio tasks, two unbounded mpsc channels.
+#[inline(never)]
+fn tokio_queue_msgs(n: usize) -> usize {
+    use tokio::sync::mpsc::unbounded_channel;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let (ping_tx, mut ping_rx) = unbounded_channel::<usize>();
+        let (pong_tx, mut pong_rx) = unbounded_channel::<usize>();
+        let echo = tokio::spawn(async move {
+            while let Some(v) = ping_rx.recv().await {
+                if pong_tx.send(v + 1).is_err() {
+                    break;
+                }
+            }
+        });
+        let main = tokio::spawn(async move {
+            let mut v = 0;
+            while v < n {
+                ping_tx.send(v + 1).expect("open");
+                v = pong_rx.recv().await.expect("open");
+            }
+            v
+        });
+        let v = main.await.expect("no panic");
+        echo.await.expect("no panic");
+        v
+    })
+}
+
+/// `n` lock + unlock pairs of a hub mutex shared by `tasks` tasks, which
+/// yield while they hold it when there are several (`n` rounded up to a
+/// multiple of `tasks`).
+#[inline(never)]
+fn mutex_locks(tasks: usize, n: usize) -> usize {
+    use greenlet::hub::{self, sync::Mutex};
+    let each = n.div_ceil(tasks);
+    let m = std::rc::Rc::new(Mutex::new(0usize));
+    let all: Vec<_> = (0..tasks)
+        .map(|_| {
+            let m = std::rc::Rc::clone(&m);
+            hub::spawn(move || {
+                for _ in 0..each {
+                    let mut g = m.lock();
+                    *g += 1;
+                    if tasks > 1 {
+                        hub::sleep(std::time::Duration::ZERO);
+                    }
+                    drop(black_box(g));
+                }
+            })
+        })
+        .collect();
+    assert_eq!(hub::join_all(&all, None), tasks);
+    *m.lock()
+}
+
+/// The peer of `mutex_locks`: a `tokio::sync::Mutex`.
+#[inline(never)]
+fn tokio_mutex_locks(tasks: usize, n: usize) -> usize {
+    let each = n.div_ceil(tasks);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let m = std::sync::Arc::new(tokio::sync::Mutex::new(0usize));
+        let all: Vec<_> = (0..tasks)
+            .map(|_| {
+                let m = std::sync::Arc::clone(&m);
+                tokio::spawn(async move {
+                    for _ in 0..each {
+                        let mut g = m.lock().await;
+                        *g += 1;
+                        if tasks > 1 {
+                            tokio::task::yield_now().await;
+                        }
+                        drop(black_box(g));
+                    }
+                })
+            })
+            .collect();
+        for h in all {
+            h.await.expect("no panic");
+        }
+        *m.lock().await
+    })
+}
+
+/// Tasks of `mutex_contended` and `tokio_mutex_contended`.
+const CONTENDERS: usize = 100;
+
 #[inline(never)]
 fn add(x: usize) -> usize {
     x + 1
@@ -199,7 +332,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(which), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse().ok())) else {
         eprintln!(
-            "usage: switch_counts <raw|greenlet|generator|create|corosensei|corosensei_create|call|hub_yield|hub_yield_pair|tokio_yield> <n>"
+            "usage: switch_counts <raw|greenlet|generator|create|corosensei|corosensei_create|call|hub_yield|hub_yield_pair|tokio_yield|queue_msg|tokio_queue_msg|mutex_lock|tokio_mutex_lock|mutex_contended|tokio_mutex_contended> <n>"
         );
         std::process::exit(2);
     };
@@ -216,10 +349,16 @@ fn main() {
         "hub_yield" => hub_yields(n),
         "hub_yield_pair" => hub_yield_pairs(n),
         "tokio_yield" => tokio_yields(n),
+        "queue_msg" => queue_msgs(n),
+        "tokio_queue_msg" => tokio_queue_msgs(n),
+        "mutex_lock" => mutex_locks(1, n),
+        "tokio_mutex_lock" => tokio_mutex_locks(1, n),
+        "mutex_contended" => mutex_locks(CONTENDERS, n),
+        "tokio_mutex_contended" => tokio_mutex_locks(CONTENDERS, n),
         other => {
             eprintln!("unknown kind {other}");
             std::process::exit(2);
         }
     };
-    assert_eq!(x, n, "every round trip adds one");
+    assert_eq!(x, n, "every round trip (message, lock) adds one");
 }
