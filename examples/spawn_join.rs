@@ -3,10 +3,14 @@
 //! program that also reports what the run cost in memory, so that changes
 //! to the stacks can be weighed in time *and* memory.
 //!
-//! Usage: `spawn_join [hub|tokio] [--tasks N] [--yields N] [--rounds N] [--stack BYTES]`
+//! Usage: `spawn_join [hub|tokio] [--tasks N] [--yields N] [--rounds N] [--stack BYTES] [--batch K]`
 //!
 //! `--stack` gives the hub's tasks stacks of that size (`hub::spawn_with`)
-//! instead of the default (`hub::spawn`).
+//! instead of the default (`hub::spawn`). `--batch K` spawns and joins the
+//! hub's tasks K at a time (default: all at once), so that at most K are
+//! alive: `--yields 0 --batch 1` is what a task that takes its stack only
+//! when it starts would cost in `--yields 0` (each task then finishes before
+//! the next one needs a stack, which comes warm from the pool).
 //!
 //! Each round spawns the tasks, joins them all, and prints one line:
 //!
@@ -28,6 +32,7 @@ fn main() {
     let mut runtime = "hub".to_string();
     let (mut tasks, mut yields, mut rounds) = (100_000usize, 10usize, 3usize);
     let mut stack = None;
+    let mut batch = None;
     while let Some(a) = args.next() {
         let mut num = || -> usize {
             args.next()
@@ -40,6 +45,7 @@ fn main() {
             "--yields" => yields = num(),
             "--rounds" => rounds = num(),
             "--stack" => stack = Some(num()),
+            "--batch" => batch = Some(num().max(1)),
             _ => usage(&format!("unknown argument {a:?}")),
         }
     }
@@ -51,7 +57,13 @@ fn main() {
         let faults = minor_faults();
         let t = Instant::now();
         if runtime == "hub" {
-            run_hub(tasks, yields, stack);
+            let batch = batch.unwrap_or(tasks).max(1);
+            let mut left = tasks;
+            while left > 0 {
+                let n = left.min(batch);
+                run_hub(n, yields, stack);
+                left -= n;
+            }
         } else {
             run_tokio(&rt, tasks, yields);
         }
