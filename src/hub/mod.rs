@@ -4,7 +4,7 @@
 //! runs a loop over greenlets that are ready to go on (first in, first out),
 //! timers, and IO readiness (epoll, through `mio`). A blocking call of this
 //! module — [`sleep`], [`Task::join`], [`wait_readable`], a read on a
-//! [`net::TcpStream`] — switches to the hub, which switches back when the
+//! [`net::TcpStream`], a [`sync::Queue::get`] — switches to the hub, which switches back when the
 //! call can go on; meanwhile the hub runs every other greenlet that can.
 //!
 //! ```
@@ -44,6 +44,42 @@
 //! * When the thread exits, the hub kills every greenlet it still holds
 //!   (their destructors run); blocking calls made by those destructors
 //!   return at once (IO waits with an error).
+//!
+//! # The toolkit
+//!
+//! [`sync`] has gevent's `Event`, `AsyncResult`, `Semaphore`, a `Mutex`
+//! and `Queue`; [`Pool`] bounds how many tasks run at once;
+//! [`spawn_later`], [`wait_any`] and [`kill_all`] round out [`spawn`].
+//!
+//! # Never hold a `RefCell` borrow across a blocking call
+//!
+//! A blocking call lets every other greenlet run. If one of them borrows a
+//! `RefCell` that the waiting greenlet holds borrowed, it panics with
+//! "already borrowed". Shared state that must stay locked across a wait
+//! goes in a [`sync::Mutex`]: the others wait for it instead.
+//!
+//! ```
+//! use greenlet::hub::{self, sync::Mutex};
+//! use std::rc::Rc;
+//! use std::time::Duration;
+//!
+//! let balance = Rc::new(Mutex::new(100));
+//! let tasks: Vec<_> = (0..4)
+//!     .map(|_| {
+//!         let balance = Rc::clone(&balance);
+//!         hub::spawn(move || {
+//!             // With a RefCell, `borrow_mut()` here would be held across
+//!             // the sleep, and the next task's `borrow_mut()` would panic.
+//!             let mut b = balance.lock();
+//!             let seen = *b;
+//!             hub::sleep(Duration::from_millis(1)); // e.g. a write to a socket
+//!             *b = seen - 10;
+//!         })
+//!     })
+//!     .collect();
+//! hub::join_all(&tasks, None);
+//! assert_eq!(*balance.lock(), 60); // no update lost
+//! ```
 
 pub mod net;
 mod pool;

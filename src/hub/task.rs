@@ -128,6 +128,13 @@ where
 }
 
 impl<R> Task<R> {
+    /// A second handle to the same task (for the pool's list).
+    pub(crate) fn clone_handle(&self) -> Task<R> {
+        Task {
+            state: Rc::clone(&self.state),
+        }
+    }
+
     /// Wait until the task has finished, or `timeout` has passed (`None`:
     /// no limit). True if it has finished.
     ///
