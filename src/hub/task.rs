@@ -247,7 +247,7 @@ where
 {
     let start = Instant::now() + delay;
     spawn(move || {
-        super::sleep_until(start);
+        super::time::sleep_until(start);
         f()
     })
 }

@@ -1,7 +1,7 @@
 //! [`AsyncResult`] (gevent's `event.AsyncResult`).
 
 use super::waiters::WaitList;
-use crate::hub::Elapsed;
+use crate::hub::time::Elapsed;
 use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;

@@ -2,7 +2,7 @@
 //! zero).
 
 use super::waiters::WaitList;
-use crate::hub::Elapsed;
+use crate::hub::time::Elapsed;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
@@ -169,7 +169,7 @@ impl<T: 'static> Queue<T> {
             Ok(()) => {
                 if handed && inner.capacity == Some(0) {
                     // A rendezvous: the getter runs before the putter goes on.
-                    crate::hub::sleep(Duration::ZERO);
+                    crate::hub::time::sleep(Duration::ZERO);
                 }
                 return Ok(());
             }
