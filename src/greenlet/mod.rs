@@ -41,13 +41,18 @@ pub use public_types::{Event, GreenletExit, ParentError, SwitchError};
 pub(crate) use thread::{current_known, flags};
 pub use trace::{TraceFn, settrace};
 
-/// The greenlet the running code belongs to (a new handle): the current
-/// greenlet, or, inside a generator's body, the greenlet that resumed the
-/// generator (up the chain of generators). The hub counts a wait made in a
-/// generator's body as a wait of that greenlet (API.md §3).
-pub(crate) fn context_greenlet() -> Greenlet {
+/// The greenlet the running code belongs to, if it is not `current`: the
+/// greenlet that resumed the generator whose body runs (up the chain of
+/// generators), as a new handle; `None` outside generators. The hub counts
+/// a wait made in a generator's body as a wait of that greenlet (API.md
+/// §3).
+pub(crate) fn context_if_not(current: &Greenlet) -> Option<Greenlet> {
+    let p = thread::context();
+    if ptr::eq(p, current.as_ptr()) {
+        return None;
+    }
     // SAFETY: `context()` returns a live greenlet of this thread.
-    unsafe { Greenlet::retained(thread::context()) }
+    Some(unsafe { Greenlet::retained(p) })
 }
 
 use crate::raw;

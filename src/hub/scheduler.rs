@@ -34,7 +34,7 @@
 use super::reactor::Reactor;
 use super::slab::{Key, Slab};
 use super::timers::{TimerEntry, TimerTarget, Timers};
-use crate::greenlet::{context_greenlet, payload_text};
+use crate::greenlet::{context_if_not, payload_text};
 use crate::{Greenlet, GreenletExit};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -247,9 +247,9 @@ impl Hub {
         if me == self.greenlet {
             panic!("greenlet::hub: a blocking call ran inside the hub itself");
         }
-        let owner = context_greenlet();
-        let owner = if owner == me { None } else { Some(owner) };
+        let owner = context_if_not(&me);
         let is_main = owner.as_ref().unwrap_or(&me).is_main();
+        let delegate = owner.clone();
         let key = self.parks.borrow_mut().insert(Slot {
             greenlet: me,
             owner,
@@ -257,16 +257,19 @@ impl Hub {
             timer: None,
             hub_owned: false,
         });
-        let parks = self.parks.borrow();
-        let slot = parks.get(key).expect("just inserted");
         // A greenlet with active `with_timeout`s records where it waits.
-        if !self.timed.borrow().is_empty()
-            && let Some(t) = self.timed.borrow_mut().get_mut(slot.owner())
-        {
-            t.park = Some(key);
+        if !self.timed.borrow().is_empty() {
+            let parks = self.parks.borrow();
+            let slot = parks.get(key).expect("just inserted");
+            if let Some(t) = self.timed.borrow_mut().get_mut(slot.owner()) {
+                t.park = Some(key);
+            }
         }
-        if let Some(owner) = &slot.owner {
-            self.delegated.borrow_mut().insert(owner.clone(), key);
+        if let Some(owner) = delegate {
+            // A handle the map already holds for `owner` is dropped here,
+            // inside the borrow: harmless, as `owner` is alive (it waits in
+            // a resume), so it is not a last count.
+            self.delegated.borrow_mut().insert(owner, key);
         }
         if is_main {
             self.main_park.set(Some(key));
@@ -453,7 +456,8 @@ impl Hub {
     /// generator's body: the greenlet that resumed it); returns its id.
     pub(crate) fn start_timeout(&self, deadline: Instant) -> u64 {
         let id = self.timers.next_seq();
-        let owner = context_greenlet();
+        let me = Greenlet::current();
+        let owner = context_if_not(&me).unwrap_or(me);
         self.timed
             .borrow_mut()
             .entry(owner.clone())

@@ -128,6 +128,13 @@ where
 }
 
 impl<R> Task<R> {
+    /// A second handle to the same task (for the pool's list).
+    pub(crate) fn clone_handle(&self) -> Task<R> {
+        Task {
+            state: Rc::clone(&self.state),
+        }
+    }
+
     /// Wait until the task has finished, or `timeout` has passed (`None`:
     /// no limit). True if it has finished.
     ///
@@ -240,7 +247,7 @@ where
 {
     let start = Instant::now() + delay;
     spawn(move || {
-        super::sleep_until(start);
+        super::time::sleep_until(start);
         f()
     })
 }
