@@ -122,8 +122,13 @@ fn main() {
     }
     let finished = room.done.wait(o.millis.map(Duration::from_millis));
     let (backlog, whose) = room.backlog.get();
+    let longest = if backlog == 0 {
+        "no line ever waited in a queue".to_string()
+    } else {
+        format!("the longest queue was {backlog} lines (client {whose})")
+    };
     println!(
-        "{}: {} clients left, {} lines relayed; the longest queue was {backlog} lines (client {whose})",
+        "{}: {} clients left, {} lines relayed; {longest}",
         if finished { "done" } else { "time is up" },
         room.left.get(),
         room.lines.get(),
