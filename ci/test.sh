@@ -163,7 +163,7 @@ nostd_check() {
         cargo build --release -p greenlet-bare-metal --target "$triple"
         cargo clippy --release -p greenlet-bare-metal --target "$triple" -- -D warnings
     )
-    bin=target/$triple/release/bare_metal_switch
+    bin=${CARGO_TARGET_DIR:-target}/$triple/release/bare_metal_switch
     if [[ "$runner" == "-" ]]; then
         out=$("$bin")
     else

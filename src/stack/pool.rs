@@ -8,9 +8,14 @@
 //! matters because every pooled greenlet creation does both. A guard
 //! registered with the array gives every pooled stack back when the thread
 //! exits, and closes the pool: from then on stacks are simply dropped.
+//!
+//! Arena stacks released while the pool is full wait in a small per-thread
+//! batch and are given back [`RELEASE_BATCH`] at a time
+//! (`Stack::drop_all`), with one system call for their pages where the
+//! kernel allows it.
 
-use super::{POOL_CAPACITY, Stack, WARM_STACKS};
-use std::cell::Cell;
+use super::{POOL_CAPACITY, RELEASE_BATCH, Stack, WARM_STACKS};
+use std::cell::{Cell, RefCell};
 use std::mem::MaybeUninit;
 use std::ptr;
 
@@ -31,6 +36,18 @@ thread_local! {
     /// Gives the pooled stacks back when the thread exits. Registered when
     /// the array is allocated.
     static GUARD: Guard = const { Guard };
+    /// Arena stacks released while the pool was full, to be given back
+    /// together once there are [`RELEASE_BATCH`] of them (or the thread
+    /// exits).
+    static OVERFLOW: Overflow = const { Overflow(RefCell::new(Vec::new())) };
+}
+
+struct Overflow(RefCell<Vec<Stack>>);
+
+impl Drop for Overflow {
+    fn drop(&mut self) {
+        Stack::drop_all(self.0.get_mut());
+    }
 }
 
 struct Guard;
@@ -61,7 +78,10 @@ impl Drop for Guard {
 pub(super) fn pool_push(stack: Stack) {
     let len = LEN.with(Cell::get);
     if len >= POOL_CAPACITY {
-        return; // full or closed: dropping `stack` gives it back
+        if len != CLOSED {
+            overflow(stack);
+        }
+        return; // closed: dropping `stack` gives it back
     }
     let slots = SLOTS.with(Cell::get);
     if slots.is_null() || len - COLD.with(Cell::get) >= WARM_STACKS {
@@ -103,6 +123,32 @@ fn make_room(stack: Stack, len: usize) {
     LEN.with(|l| l.set(len + 1));
 }
 
+/// [`pool_push`] when the pool is full: an arena stack joins the batch
+/// waiting to be given back, and the batch goes once it is full. Any other
+/// stack is dropped at once (a mapping of its own is unmapped: mappings must
+/// not pile up under `vm.max_map_count`).
+#[cold]
+#[inline(never)]
+fn overflow(stack: Stack) {
+    if !stack.in_arena() {
+        return;
+    }
+    // During thread exit (OVERFLOW gone) the closure, and with it the
+    // stack, is simply dropped.
+    let _ = OVERFLOW.try_with(move |o| {
+        let Ok(mut batch) = o.0.try_borrow_mut() else {
+            return; // re-entered (cannot happen): drop this one alone
+        };
+        if batch.capacity() == 0 && batch.try_reserve_exact(RELEASE_BATCH).is_err() {
+            return; // no memory for the batch: drop this one alone
+        }
+        batch.push(stack);
+        if batch.len() >= RELEASE_BATCH {
+            Stack::drop_all(&mut batch);
+        }
+    });
+}
+
 /// The most recently pooled stack of this thread, if any (never during
 /// thread exit).
 #[inline(always)]
@@ -130,4 +176,68 @@ pub(super) fn pool_pop() -> Option<Stack> {
 pub fn pooled() -> usize {
     let len = LEN.with(Cell::get);
     if len == CLOSED { 0 } else { len }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{DEFAULT_STACK_SIZE, GuardMode, guard_mode, page_size};
+    use super::*;
+    use std::thread;
+
+    /// Whether the top page of the stack whose top is `top` is resident.
+    fn top_resident(top: usize) -> bool {
+        let page = page_size();
+        let mut vec = [0u8; 1];
+        // SAFETY: the page lies in an arena chunk, which is never unmapped;
+        // mincore writes one byte for it into `vec`.
+        let rc =
+            unsafe { libc::mincore((top - page) as *mut libc::c_void, page, vec.as_mut_ptr()) };
+        assert_eq!(rc, 0, "mincore: {}", std::io::Error::last_os_error());
+        vec[0] & 1 != 0
+    }
+
+    fn touched_stacks(n: usize) -> Vec<Stack> {
+        (0..n)
+            .map(|_| {
+                let s = Stack::acquire(DEFAULT_STACK_SIZE).expect("stack");
+                // SAFETY: top() - 1 is the highest usable byte of a live
+                // stack that nothing runs on.
+                unsafe { s.top().sub(1).write_volatile(0x5A) };
+                s
+            })
+            .collect()
+    }
+
+    #[test]
+    fn stacks_released_into_a_full_pool_are_given_back_in_batches() {
+        if guard_mode() != GuardMode::KernelGuard
+            || std::env::var_os("GREENLET_UNDER_QEMU").is_some()
+        {
+            return; // only arena stacks are batched; qemu-user ignores MADV_DONTNEED
+        }
+        let tops = thread::spawn(|| {
+            let extra = RELEASE_BATCH + 3;
+            let stacks = touched_stacks(POOL_CAPACITY + extra);
+            let tops: Vec<usize> = stacks.iter().map(|s| s.top() as usize).collect();
+            stacks.into_iter().for_each(Stack::release);
+            assert_eq!(pooled(), POOL_CAPACITY);
+            let overflowed = &tops[POOL_CAPACITY..];
+            // One whole batch went back together; the last 3 still wait.
+            for (i, &top) in overflowed.iter().enumerate() {
+                let waiting = i >= RELEASE_BATCH;
+                assert_eq!(top_resident(top), waiting, "overflowed stack {i}");
+            }
+            OVERFLOW.with(|o| assert_eq!(o.0.borrow().len(), 3));
+            overflowed[RELEASE_BATCH..].to_vec()
+        })
+        .join()
+        .expect("thread");
+        // The thread's exit gave back the ones that were waiting.
+        for top in tops {
+            assert!(
+                !top_resident(top),
+                "{top:#x} still resident after thread exit"
+            );
+        }
+    }
 }
