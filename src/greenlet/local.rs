@@ -108,7 +108,7 @@ pub(crate) struct Locals {
 fn value_of(key: Key, init: &dyn Fn() -> Rc<dyn Any>) -> Rc<dyn Any> {
     // SAFETY: the running greenlet is live, and so is each resumer up the
     // chain: it waits in its resume.
-    let inner = unsafe { &*context() };
+    let inner = unsafe { &*thread::context() };
     let locals = locals_of(inner);
     if locals.dropping.get() {
         panic!(
@@ -143,24 +143,6 @@ fn value_of(key: Key, init: &dyn Fn() -> Rc<dyn Any>) -> Rc<dyn Any> {
         e.value = Some(Rc::clone(&value));
     }
     value
-}
-
-/// Whose values the running code sees: the current greenlet, or, for a
-/// generator's body, the greenlet waiting in its resume (up the chain).
-fn context() -> *const Inner {
-    let mut p = thread::current();
-    // SAFETY: `p` is live; a non-null `resumer` of a greenlet that runs (or
-    // waits in a resume up the chain) is the greenlet waiting in its resume,
-    // which is live (see `Inner::resumer`).
-    unsafe {
-        loop {
-            let r = (*p).resumer.get();
-            if r.is_null() {
-                return p;
-            }
-            p = r;
-        }
-    }
 }
 
 /// The current greenlet's map, made on first use.

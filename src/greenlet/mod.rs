@@ -41,6 +41,20 @@ pub use public_types::{Event, GreenletExit, ParentError, SwitchError};
 pub(crate) use thread::{current_known, flags};
 pub use trace::{TraceFn, settrace};
 
+/// The greenlet the running code belongs to, if it is not `current`: the
+/// greenlet that resumed the generator whose body runs (up the chain of
+/// generators), as a new handle; `None` outside generators. The hub counts
+/// a wait made in a generator's body as a wait of that greenlet (API.md
+/// §3).
+pub(crate) fn context_if_not(current: &Greenlet) -> Option<Greenlet> {
+    let p = thread::context();
+    if ptr::eq(p, current.as_ptr()) {
+        return None;
+    }
+    // SAFETY: `context()` returns a live greenlet of this thread.
+    Some(unsafe { Greenlet::retained(p) })
+}
+
 use crate::raw;
 use crate::sanitizer;
 use crate::stack::{DEFAULT_STACK_SIZE, Stack};

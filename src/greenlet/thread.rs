@@ -57,6 +57,26 @@ pub(crate) fn set_current(p: *const Inner) {
     CURRENT.with(|c| c.set(p));
 }
 
+/// The greenlet the running code belongs to: the current greenlet, or, for
+/// a generator's body, the greenlet waiting in its resume (up the chain).
+/// Its `Local` values are the ones the code sees, and the hub's waits are
+/// its waits (API.md §1b, §3).
+pub(crate) fn context() -> *const Inner {
+    let mut p = current();
+    // SAFETY: `p` is live; a non-null `resumer` of a greenlet that runs (or
+    // waits in a resume up the chain) is the greenlet waiting in its resume,
+    // which is live (see `Inner::resumer`).
+    unsafe {
+        loop {
+            let r = (*p).resumer.get();
+            if r.is_null() {
+                return p;
+            }
+            p = r;
+        }
+    }
+}
+
 /// This thread's main greenlet (created on first use).
 pub(crate) fn main() -> *const Inner {
     current();

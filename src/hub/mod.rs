@@ -4,7 +4,7 @@
 //! runs a loop over greenlets that are ready to go on (first in, first out),
 //! timers, and IO readiness (epoll, through `mio`). A blocking call of this
 //! module — [`sleep`], [`Task::join`], [`wait_readable`], a read on a
-//! [`net::TcpStream`] — switches to the hub, which switches back when the
+//! [`net::TcpStream`], a [`sync::Queue::get`] — switches to the hub, which switches back when the
 //! call can go on; meanwhile the hub runs every other greenlet that can.
 //!
 //! ```
@@ -37,6 +37,10 @@
 //!   ready, no timer, no IO wait), the waiting call of the main greenlet
 //!   (or, if main is not waiting, of the greenlet that waited last) panics
 //!   with a message that says so, instead of hanging.
+//! * A generator resumed by a greenlet runs as part of it: a
+//!   [`with_timeout`] or [`Task::kill`] aimed at the greenlet also
+//!   interrupts a blocking call inside the generator's body (at any depth
+//!   of generators), unwinding those bodies the same way.
 //! * Timers have the poller's granularity (1 ms): a sleep ends at or up to
 //!   about a millisecond after its deadline.
 //! * Greenlets of the hub must not switch to each other directly: a
@@ -44,70 +48,63 @@
 //! * When the thread exits, the hub kills every greenlet it still holds
 //!   (their destructors run); blocking calls made by those destructors
 //!   return at once (IO waits with an error).
+//!
+//! # The toolkit
+//!
+//! [`sync`] has gevent's `Event`, `AsyncResult`, `Semaphore`, a `Mutex`
+//! and `Queue`; [`Pool`] bounds how many tasks run at once;
+//! [`spawn_later`], [`wait_any`] and [`kill_all`] round out [`spawn`].
+//!
+//! # Never hold a `RefCell` borrow across a blocking call
+//!
+//! A blocking call lets every other greenlet run. If one of them borrows a
+//! `RefCell` that the waiting greenlet holds borrowed, it panics with
+//! "already borrowed". Shared state that must stay locked across a wait
+//! goes in a [`sync::Mutex`]: the others wait for it instead.
+//!
+//! ```
+//! use greenlet::hub::{self, sync::Mutex};
+//! use std::rc::Rc;
+//! use std::time::Duration;
+//!
+//! let balance = Rc::new(Mutex::new(100));
+//! let tasks: Vec<_> = (0..4)
+//!     .map(|_| {
+//!         let balance = Rc::clone(&balance);
+//!         hub::spawn(move || {
+//!             // With a RefCell, `borrow_mut()` here would be held across
+//!             // the sleep, and the next task's `borrow_mut()` would panic.
+//!             let mut b = balance.lock();
+//!             let seen = *b;
+//!             hub::sleep(Duration::from_millis(1)); // e.g. a write to a socket
+//!             *b = seen - 10;
+//!         })
+//!     })
+//!     .collect();
+//! hub::join_all(&tasks, None);
+//! assert_eq!(*balance.lock(), 60); // no update lost
+//! ```
 
-mod io;
 pub mod net;
 mod pool;
+mod reactor;
 mod scheduler;
 mod slab;
 pub mod sync;
 mod task;
+mod time;
+mod timers;
+mod wait;
 
 pub use pool::Pool;
-pub use task::{Task, join_all, kill_all, spawn, spawn_later, spawn_with, try_spawn_with, wait_any};
+pub use task::{
+    Task, join_all, kill_all, spawn, spawn_later, spawn_with, try_spawn_with, wait_any,
+};
+pub use time::{Elapsed, sleep, sleep_until, with_timeout};
 
-use scheduler::{ParkGuard, TimeoutUnwind, Wake, hub, unexpected};
-use std::fmt;
+use scheduler::hub;
 use std::os::fd::RawFd;
-use std::panic::{self, AssertUnwindSafe};
-use std::time::{Duration, Instant};
-
-/// Block the current greenlet for `d`, letting the others run.
-///
-/// `Duration::ZERO` yields: every greenlet that is ready runs before this
-/// one goes on. Otherwise it wakes at the earliest at `now + d`, after
-/// every sleeper with an earlier deadline ([`sleep_until`]).
-pub fn sleep(d: Duration) {
-    if d.is_zero() {
-        yield_now();
-    } else {
-        sleep_until(Instant::now() + d);
-    }
-}
-
-/// Block the current greenlet until `deadline` (at the earliest), letting
-/// the others run. Sleepers wake in deadline order; equal deadlines in the
-/// order they went to sleep.
-pub fn sleep_until(deadline: Instant) {
-    let hub = hub();
-    let park = hub.new_park();
-    let _park = ParkGuard {
-        hub: &hub,
-        key: park,
-    };
-    hub.arm_timer(park, deadline);
-    match hub.wait(park) {
-        Wake::Timer | Wake::Shutdown => {}
-        other => unexpected(other),
-    }
-}
-
-fn yield_now() {
-    let hub = hub();
-    if hub.yield_alone() {
-        return;
-    }
-    let park = hub.new_park();
-    let _park = ParkGuard {
-        hub: &hub,
-        key: park,
-    };
-    hub.wake(park, Wake::Ready);
-    match hub.wait(park) {
-        Wake::Ready | Wake::Shutdown => {}
-        other => unexpected(other),
-    }
-}
+use std::time::Duration;
 
 /// Block the current greenlet until `fd` is readable (or has an error or
 /// hang-up to report), or `timeout` has passed: then `Err` of kind
@@ -121,7 +118,7 @@ fn yield_now() {
 /// `TimedOut`; `InvalidInput` for a negative descriptor; the poller's error
 /// (e.g. `EBADF`) if it cannot watch `fd`.
 pub fn wait_readable(fd: RawFd, timeout: Option<Duration>) -> std::io::Result<()> {
-    io::wait_fd(&hub(), fd, io::Dir::Read, timeout)
+    wait::wait_fd(&hub(), fd, reactor::Dir::Read, timeout)
 }
 
 /// [`wait_readable`] for writability.
@@ -129,50 +126,7 @@ pub fn wait_readable(fd: RawFd, timeout: Option<Duration>) -> std::io::Result<()
 /// # Errors
 /// As [`wait_readable`].
 pub fn wait_writable(fd: RawFd, timeout: Option<Duration>) -> std::io::Result<()> {
-    io::wait_fd(&hub(), fd, io::Dir::Write, timeout)
-}
-
-/// The error of a [`with_timeout`] whose time ran out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Elapsed;
-
-impl fmt::Display for Elapsed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the timeout elapsed")
-    }
-}
-
-impl std::error::Error for Elapsed {}
-
-/// Run `f` in the current greenlet; if it is still running after `d`,
-/// interrupt the blocking call it is in (by unwinding out of it, so its
-/// destructors run) and return `Err(Elapsed)`.
-///
-/// Only a blocking call of the hub can be interrupted: `f` computing without
-/// blocking runs to its end. If time runs out while the greenlet is ready
-/// but not yet resumed, it is interrupted at its next blocking call inside
-/// `f`. Nested timeouts each catch only their own expiry. Nothing stays
-/// registered once this returns.
-pub fn with_timeout<R>(d: Duration, f: impl FnOnce() -> R) -> Result<R, Elapsed> {
-    let hub = hub();
-    let id = hub.start_timeout(Instant::now() + d);
-    struct End<'a>(&'a scheduler::Hub, u64);
-    impl Drop for End<'_> {
-        fn drop(&mut self) {
-            self.0.end_timeout(self.1);
-        }
-    }
-    let end = End(&hub, id);
-    let r = panic::catch_unwind(AssertUnwindSafe(f));
-    drop(end);
-    match r {
-        Ok(v) => Ok(v),
-        Err(p) => match p.downcast::<TimeoutUnwind>() {
-            Ok(t) if t.0 == id => Err(Elapsed),
-            Ok(t) => panic::resume_unwind(t),
-            Err(p) => panic::resume_unwind(p),
-        },
-    }
+    wait::wait_fd(&hub(), fd, reactor::Dir::Write, timeout)
 }
 
 /// How many parks (waiting calls, and tasks not yet started) this thread's

@@ -30,9 +30,10 @@
 //! server.get().unwrap();
 //! ```
 
-use super::io::{Dir, wait_registered};
+use super::reactor::Dir;
 use super::scheduler::{Hub, hub};
 use super::slab::Key;
+use super::wait::wait_registered;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};

@@ -1,40 +1,227 @@
-//! [`Pool`]: at most `size` tasks alive at once (gevent's `pool.Pool`).
-use super::Task;
-use std::time::Duration;
+//! [`Pool`]: a group of tasks, at most `size` of them alive at once
+//! (gevent's `pool.Pool`).
 
-/// gevent's `Pool`.
-pub struct Pool {}
+use super::sync::{Event, Permit, Semaphore};
+use super::task::{Task, spawn};
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::panic;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// A group of tasks of which at most `size` are alive at once (gevent's
+/// `pool.Pool`). [`spawn`](Pool::spawn) waits (letting the others run)
+/// while the pool is full; a task leaves the pool when it dies (returns,
+/// panics or is killed), and the first spawner waiting takes its place.
+///
+/// ```
+/// use greenlet::hub::{self, Pool};
+/// use std::time::{Duration, Instant};
+///
+/// let pool = Pool::new(10);
+/// let start = Instant::now();
+/// // 50 jobs of 10 ms, 10 at a time: about 50 ms, not 500 (nor 10).
+/// let squares = pool.map(0..50u64, |i| {
+///     hub::sleep(Duration::from_millis(10));
+///     i * i
+/// });
+/// assert_eq!(squares[7], 49);
+/// assert!(start.elapsed() >= Duration::from_millis(50));
+/// ```
+pub struct Pool {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    size: usize,
+    slots: Semaphore,
+    /// Its tasks from spawn until death, by id (to kill them).
+    members: RefCell<Vec<(u64, Rc<dyn Member>)>>,
+    next_id: Cell<u64>,
+    /// Set while the pool has no task.
+    empty: Event,
+}
+
+/// What the pool needs of a task, whatever its result type.
+trait Member {
+    fn kill(&self);
+}
+
+impl<R> Member for Task<R> {
+    fn kill(&self) {
+        Task::kill(self);
+    }
+}
+
+/// Moved into a task's closure: when the closure is dropped (the task
+/// ended, or was killed before it started), the task leaves the pool and
+/// its slot is freed.
+struct Leave {
+    pool: Rc<Inner>,
+    id: u64,
+    _slot: Permit,
+}
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        let gone = {
+            let mut m = self.pool.members.borrow_mut();
+            m.iter()
+                .position(|(id, _)| *id == self.id)
+                .map(|i| m.swap_remove(i))
+        };
+        // Outside the borrow: it drops a task handle.
+        drop(gone);
+        if self.pool.members.borrow().is_empty() {
+            self.pool.empty.set();
+        }
+    }
+}
 
 impl Pool {
-    pub fn new(_size: usize) -> Pool {
-        todo!()
+    /// A pool of at most `size` tasks alive at once.
+    ///
+    /// # Panics
+    /// If `size` is 0 (nothing could ever be spawned).
+    pub fn new(size: usize) -> Pool {
+        assert!(
+            size > 0,
+            "greenlet::hub: a Pool of size 0 could never run a task"
+        );
+        let empty = Event::new();
+        empty.set();
+        Pool {
+            inner: Rc::new(Inner {
+                size,
+                slots: Semaphore::new(size),
+                members: RefCell::new(Vec::new()),
+                next_id: Cell::new(0),
+                empty,
+            }),
+        }
     }
-    pub fn spawn<F, R>(&self, _f: F) -> Task<R>
+
+    /// Spawn `f` as a task of the pool, waiting first while `size` of its
+    /// tasks are alive. The task starts as [`hub::spawn`](super::spawn)'s
+    /// do (in spawn order, when the spawner blocks).
+    ///
+    /// # Panics
+    /// As [`hub::spawn`](super::spawn); with the hub's deadlock message
+    /// (naming `Pool::spawn`) if the pool is full and nothing can ever end
+    /// one of its tasks.
+    pub fn spawn<F, R>(&self, f: F) -> Task<R>
     where
         F: FnOnce() -> R + 'static,
         R: 'static,
     {
-        todo!()
+        let slot = self.inner.slots.acquire_named("Pool::spawn");
+        let id = self.inner.next_id.get();
+        self.inner.next_id.set(id + 1);
+        self.inner.empty.clear();
+        let leave = Leave {
+            pool: Rc::clone(&self.inner),
+            id,
+            _slot: slot,
+        };
+        let task = spawn(move || {
+            let _leave = leave;
+            f()
+        });
+        let member: Rc<dyn Member> = Rc::new(task.clone_handle());
+        self.inner.members.borrow_mut().push((id, member));
+        task
     }
-    pub fn join(&self, _timeout: Option<Duration>) -> bool {
-        todo!()
+
+    /// Wait until every task of the pool has died, or `timeout` has passed
+    /// (`None`: no limit). True if the pool is empty.
+    ///
+    /// # Panics
+    /// With the hub's deadlock message if nothing can ever end its tasks.
+    pub fn join(&self, timeout: Option<Duration>) -> bool {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        while !self.is_empty() {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left == Some(Duration::ZERO) || !self.inner.empty.wait(left) {
+                return self.is_empty();
+            }
+        }
+        true
     }
+
+    /// Kill every task of the pool (in spawn order), and return once all
+    /// are dead.
     pub fn kill(&self) {
-        todo!()
+        loop {
+            // Cloned out of the borrow: the task's end removes it.
+            let first = self
+                .inner
+                .members
+                .borrow()
+                .first()
+                .map(|(_, m)| Rc::clone(m));
+            let Some(victim) = first else { return };
+            victim.kill();
+        }
     }
+
+    /// Its tasks from spawn until death, started or not.
     pub fn len(&self) -> usize {
-        todo!()
+        self.inner.members.borrow().len()
     }
+
+    /// Whether [`len`](Pool::len) is 0.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    pub fn map<I, F, R>(&self, _items: I, _f: F) -> Vec<R>
+
+    /// The most tasks alive at once.
+    pub fn size(&self) -> usize {
+        self.inner.size
+    }
+
+    /// Run `f` on each item as a task of the pool (spawning as room
+    /// allows), and return the results in input order.
+    ///
+    /// # Panics
+    /// If `f` panics for an item, that panic continues in the caller, once
+    /// the tasks before it have finished; the tasks after it are killed
+    /// first.
+    pub fn map<I, F, R>(&self, items: I, f: F) -> Vec<R>
     where
         I: IntoIterator,
         I::Item: 'static,
         F: Fn(I::Item) -> R + Clone + 'static,
         R: 'static,
     {
-        todo!()
+        let tasks: Vec<Task<R>> = items
+            .into_iter()
+            .map(|item| {
+                let f = f.clone();
+                self.spawn(move || f(item))
+            })
+            .collect();
+        let mut out = Vec::with_capacity(tasks.len());
+        let mut rest = tasks.into_iter();
+        while let Some(t) = rest.next() {
+            match t.get() {
+                Ok(r) => out.push(r),
+                Err(p) => {
+                    for t in rest {
+                        t.kill();
+                    }
+                    panic::resume_unwind(p);
+                }
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("size", &self.inner.size)
+            .field("len", &self.len())
+            .finish()
     }
 }

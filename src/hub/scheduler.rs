@@ -1,17 +1,27 @@
 //! The hub itself: one per thread, a greenlet whose parent is the thread's
 //! main greenlet, running a loop over ready greenlets (first in, first
-//! out), timers (a binary heap) and IO readiness ([`Reactor`]).
+//! out), timers ([`Timers`]) and IO readiness ([`Reactor`]).
 //!
-//! # Waiting
+//! # Waiting: the park
 //!
-//! A blocking call creates a *park*: a slot in a generational slab holding
-//! the waiting greenlet. Whatever can end the wait (a timer, an IO event, a
-//! finishing task) holds the park's [`Key`], never the greenlet; waking a
-//! park marks it and queues its key, and a stale key (the wait already
-//! ended) wakes nothing. The waiting call then switches to the hub, which
-//! later switches back with a [`Wake`] saying why. The waiting call removes
-//! its park (and its timer and IO interest) in a guard, so a wait that ends
-//! by a panic, a `kill` or a timeout leaves nothing registered.
+//! Every waiting call of the hub (sleep, join, IO, the `sync` types) waits
+//! the same way, through one primitive, [`Park`]: a slot in a generational
+//! slab holding the waiting greenlet. Whatever can end the wait (a timer,
+//! an IO event, a finishing task, a `Queue::put`) holds the park's [`Key`],
+//! never the greenlet; [`Hub::wake`] marks the park and queues its key, and
+//! a stale key (the wait already ended) wakes nothing. [`Park::wait`]
+//! switches to the hub, which later switches back with a [`Wake`] saying
+//! why; a deadlock, an expired `with_timeout` and a `kill` of a task that
+//! waits inside a generator's body unwind out of `wait` instead of
+//! returning. Dropping the `Park` removes it (and its timer), so a wait
+//! that ends by a panic, a `kill` or a timeout leaves nothing registered.
+//!
+//! # Whose wait it is
+//!
+//! A generator's body runs as part of the greenlet that resumed it
+//! (API.md §3): a park records that greenlet, its *owner*, found up the
+//! chain of resumers. `with_timeout` and `Task::kill` find a wait through
+//! its owner, so they interrupt a wait made at any depth of generators.
 //!
 //! # Borrowing
 //!
@@ -21,13 +31,13 @@
 //! greenlet kills it, running arbitrary destructors that may call back into
 //! the hub).
 
-use super::io::Reactor;
+use super::reactor::Reactor;
 use super::slab::{Key, Slab};
-use crate::greenlet::payload_text;
+use super::timers::{TimerEntry, TimerTarget, Timers};
+use crate::greenlet::{context_if_not, payload_text};
 use crate::{Greenlet, GreenletExit};
 use std::cell::{Cell, RefCell};
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 use std::rc::{Rc, Weak};
@@ -44,18 +54,22 @@ pub(crate) enum Wake {
     Timer,
     /// Its file descriptor became ready.
     Io,
-    /// The task(s) it joins finished.
-    Joined,
+    /// Whatever it waits for says it may go on (a joined task finished, a
+    /// `sync` object handed it something or was set or closed).
+    Signal,
     /// Nothing can ever wake anyone: the waiting call must panic.
     Deadlock,
     /// The `with_timeout` with this id expired while the greenlet waited.
     Timeout(u64),
+    /// The task this wait belongs to is killed while the wait is in a
+    /// generator's body: unwind with `GreenletExit` from here.
+    Kill,
     /// The thread is exiting and the hub is being torn down.
     Shutdown,
 }
 
 /// The message of the panic raised by a waiting call that can never be
-/// woken.
+/// woken (followed by the name of the call).
 pub(crate) const DEADLOCK: &str = "greenlet::hub: deadlock: every greenlet is waiting and \
     nothing can wake any of them (no ready greenlet, no timer, no IO wait)";
 
@@ -67,8 +81,12 @@ enum ParkState {
     Resumed,
 }
 
-struct Park {
+/// A park's record in the hub.
+struct Slot {
     greenlet: Greenlet,
+    /// The greenlet the wait belongs to, when it is not `greenlet` (a wait
+    /// in a generator's body belongs to whoever resumed the generator).
+    owner: Option<Greenlet>,
     state: ParkState,
     /// The sequence number of this park's own armed timer.
     timer: Option<u64>,
@@ -76,51 +94,26 @@ struct Park {
     hub_owned: bool,
 }
 
-#[derive(Debug, Clone, Copy)]
-enum TimerTarget {
-    Park(Key),
-    Timeout(u64),
-}
-
-struct TimerEntry {
-    deadline: Instant,
-    seq: u64,
-    target: TimerTarget,
-}
-
-// `BinaryHeap` is a max-heap: order by (deadline, seq) reversed, so the
-// earliest deadline (and, among equal ones, the first armed) is on top.
-impl Ord for TimerEntry {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.deadline, other.seq).cmp(&(self.deadline, self.seq))
+impl Slot {
+    fn owner(&self) -> &Greenlet {
+        self.owner.as_ref().unwrap_or(&self.greenlet)
     }
 }
-impl PartialOrd for TimerEntry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl PartialEq for TimerEntry {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for TimerEntry {}
 
 /// One active `with_timeout`.
 struct TimeoutRec {
-    greenlet: Greenlet,
+    owner: Greenlet,
     /// Its timer has not fired (nor been cancelled).
     armed: bool,
-    /// It fired while the greenlet was not waiting: deliver at its next wait.
-    pending: bool,
 }
 
 /// A greenlet with active `with_timeout`s: where it waits now, so that an
-/// expiring timeout finds its wait without searching.
+/// expiring timeout finds its wait without searching, and the timeouts that
+/// expired while it was not waiting (delivered at its next wait).
 struct Timed {
     active: usize,
     park: Option<Key>,
+    pending: Vec<u64>,
 }
 
 /// Resume at most this many greenlets between two looks at IO readiness
@@ -129,16 +122,16 @@ const POLL_EVERY: u32 = 61;
 
 pub(crate) struct Hub {
     greenlet: Greenlet,
-    parks: RefCell<Slab<Park>>,
+    parks: RefCell<Slab<Slot>>,
     ready: RefCell<VecDeque<Key>>,
-    timers: RefCell<BinaryHeap<TimerEntry>>,
-    /// Armed timers (park timers and `with_timeout`s); the heap may also
-    /// hold cancelled entries, skipped when they reach the top.
-    live_timers: Cell<usize>,
-    next_seq: Cell<u64>,
+    timers: Timers,
     timeouts: RefCell<HashMap<u64, TimeoutRec>>,
+    /// Timeouts that expired while their greenlet did not wait.
     pending_timeouts: Cell<usize>,
     timed: RefCell<HashMap<Greenlet, Timed>>,
+    /// Parks whose owner is another greenlet, by owner (waits in a
+    /// generator's body): how `Task::kill` finds them.
+    delegated: RefCell<HashMap<Greenlet, Key>>,
     main_park: Cell<Option<Key>>,
     last_park: Cell<Option<Key>>,
     since_poll: Cell<u32>,
@@ -217,12 +210,11 @@ fn create_hub() -> Rc<Hub> {
             greenlet,
             parks: RefCell::new(Slab::new()),
             ready: RefCell::new(VecDeque::new()),
-            timers: RefCell::new(BinaryHeap::new()),
-            live_timers: Cell::new(0),
-            next_seq: Cell::new(1),
+            timers: Timers::new(),
             timeouts: RefCell::new(HashMap::new()),
             pending_timeouts: Cell::new(0),
             timed: RefCell::new(HashMap::new()),
+            delegated: RefCell::new(HashMap::new()),
             main_park: Cell::new(None),
             last_park: Cell::new(None),
             since_poll: Cell::new(0),
@@ -245,38 +237,39 @@ impl Hub {
         &self.greenlet
     }
 
-    fn next_seq(&self) -> u64 {
-        let s = self.next_seq.get();
-        self.next_seq.set(s + 1);
-        s
-    }
-
     // -----------------------------------------------------------------------
     // Parks.
 
-    /// A park for the current greenlet, waiting. The caller must end it with
-    /// [`remove_park`](Hub::remove_park) (use a [`ParkGuard`]).
-    pub(crate) fn new_park(&self) -> Key {
+    /// A park for the current greenlet, waiting. Ended by
+    /// [`remove_park`](Hub::remove_park) (the [`Park`] guard does it).
+    fn new_park(&self) -> Key {
         let me = Greenlet::current();
         if me == self.greenlet {
             panic!("greenlet::hub: a blocking call ran inside the hub itself");
         }
-        let is_main = me.is_main();
-        // A greenlet with active `with_timeout`s records where it waits.
-        let mut timed_map = self.timed.borrow_mut();
-        let timed = if timed_map.is_empty() {
-            None
-        } else {
-            timed_map.get_mut(&me)
-        };
-        let key = self.parks.borrow_mut().insert(Park {
+        let owner = context_if_not(&me);
+        let is_main = owner.as_ref().unwrap_or(&me).is_main();
+        let delegate = owner.clone();
+        let key = self.parks.borrow_mut().insert(Slot {
             greenlet: me,
+            owner,
             state: ParkState::Waiting,
             timer: None,
             hub_owned: false,
         });
-        if let Some(t) = timed {
-            t.park = Some(key);
+        // A greenlet with active `with_timeout`s records where it waits.
+        if !self.timed.borrow().is_empty() {
+            let parks = self.parks.borrow();
+            let slot = parks.get(key).expect("just inserted");
+            if let Some(t) = self.timed.borrow_mut().get_mut(slot.owner()) {
+                t.park = Some(key);
+            }
+        }
+        if let Some(owner) = delegate {
+            // A handle the map already holds for `owner` is dropped here,
+            // inside the borrow: harmless, as `owner` is alive (it waits in
+            // a resume), so it is not a last count.
+            self.delegated.borrow_mut().insert(owner, key);
         }
         if is_main {
             self.main_park.set(Some(key));
@@ -288,8 +281,9 @@ impl Hub {
     /// Queue `greenlet` to be started with [`Wake::Start`], after
     /// everything already ready.
     pub(crate) fn schedule_start(&self, greenlet: Greenlet) {
-        let key = self.parks.borrow_mut().insert(Park {
+        let key = self.parks.borrow_mut().insert(Slot {
             greenlet,
+            owner: None,
             state: ParkState::Woken(Wake::Start),
             timer: None,
             hub_owned: true,
@@ -298,22 +292,35 @@ impl Hub {
     }
 
     /// End a park: cancel its timer; a stale key is a no-op.
-    pub(crate) fn remove_park(&self, key: Key) {
+    fn remove_park(&self, key: Key) {
         let removed = self.parks.borrow_mut().remove(key);
         if let Some(p) = removed {
             if !self.timed.borrow().is_empty()
-                && let Some(t) = self.timed.borrow_mut().get_mut(&p.greenlet)
+                && let Some(t) = self.timed.borrow_mut().get_mut(p.owner())
                 && t.park == Some(key)
             {
                 t.park = None;
             }
+            let undelegated = match &p.owner {
+                Some(owner) => {
+                    let mut d = self.delegated.borrow_mut();
+                    if d.get(owner) == Some(&key) {
+                        d.remove_entry(owner)
+                    } else {
+                        None
+                    }
+                }
+                None => None,
+            };
             if p.timer.is_some() {
-                self.live_timers.set(self.live_timers.get() - 1);
+                self.timers.disarmed();
             }
             if self.main_park.get() == Some(key) {
                 self.main_park.set(None);
             }
-            drop(p); // outside the borrow: it drops a greenlet handle
+            // Outside the borrows: they drop greenlet handles.
+            drop(undelegated);
+            drop(p);
         }
     }
 
@@ -330,15 +337,38 @@ impl Hub {
         }
     }
 
+    /// Interrupt the wait that `owner` makes inside a generator's body
+    /// (see [`Wake::Kill`]): it resumes with `why` whether it still waits
+    /// or was woken and not yet resumed. False if `owner` has no such wait.
+    pub(crate) fn interrupt_delegated(&self, owner: &Greenlet, why: Wake) -> bool {
+        let Some(key) = self.delegated.borrow().get(owner).copied() else {
+            return false;
+        };
+        let mut parks = self.parks.borrow_mut();
+        match parks.get_mut(key) {
+            Some(p) if p.state == ParkState::Waiting => {
+                p.state = ParkState::Woken(why);
+                self.ready.borrow_mut().push_back(key);
+                true
+            }
+            Some(p) if matches!(p.state, ParkState::Woken(_)) => {
+                // Already queued: it resumes with the interruption instead.
+                p.state = ParkState::Woken(why);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Switch to the hub until the park `key` (the current greenlet's) is
     /// woken, and say why. A `with_timeout` that expired while the greenlet
     /// was not waiting is delivered here at once.
-    pub(crate) fn wait(&self, key: Key) -> Wake {
+    fn wait(&self, key: Key) -> Wake {
         if self.shutting_down.get() {
             return Wake::Shutdown;
         }
         if self.pending_timeouts.get() > 0
-            && let Some(id) = self.take_pending_timeout()
+            && let Some(id) = self.take_pending_timeout(key)
         {
             return Wake::Timeout(id);
         }
@@ -359,8 +389,8 @@ impl Hub {
 
     /// Wake the park `key` with [`Wake::Timer`] once `deadline` has passed.
     /// Cancelled by [`remove_park`](Hub::remove_park).
-    pub(crate) fn arm_timer(&self, key: Key, deadline: Instant) {
-        let seq = self.next_seq();
+    fn arm_timer(&self, key: Key, deadline: Instant) {
+        let seq = self.timers.next_seq();
         {
             let mut parks = self.parks.borrow_mut();
             let p = parks.get_mut(key).expect("arm_timer on a live park");
@@ -375,19 +405,13 @@ impl Hub {
     }
 
     fn push_timer(&self, entry: TimerEntry) {
-        self.live_timers.set(self.live_timers.get() + 1);
-        let mut heap = self.timers.borrow_mut();
-        heap.push(entry);
-        // Cancelled entries stay in the heap until they reach the top;
-        // when they dominate it, drop them all at once.
-        if heap.len() > 64 && heap.len() > 4 * self.live_timers.get() {
-            let parks = self.parks.borrow();
-            let timeouts = self.timeouts.borrow();
-            heap.retain(|t| Self::is_live(&parks, &timeouts, t));
-        }
+        let parks = self.parks.borrow();
+        let timeouts = self.timeouts.borrow();
+        self.timers
+            .push(entry, |t| Self::is_live(&parks, &timeouts, t));
     }
 
-    fn is_live(parks: &Slab<Park>, timeouts: &HashMap<u64, TimeoutRec>, t: &TimerEntry) -> bool {
+    fn is_live(parks: &Slab<Slot>, timeouts: &HashMap<u64, TimeoutRec>, t: &TimerEntry) -> bool {
         match t.target {
             TimerTarget::Park(key) => parks.get(key).is_some_and(|p| p.timer == Some(t.seq)),
             TimerTarget::Timeout(id) => timeouts.get(&id).is_some_and(|r| id == t.seq && r.armed),
@@ -397,20 +421,13 @@ impl Hub {
     /// Fire every timer whose deadline is at or before `now`, in deadline
     /// order.
     fn fire_due(&self, now: Instant) {
-        loop {
-            let entry = {
-                let mut heap = self.timers.borrow_mut();
-                match heap.peek() {
-                    Some(t) if t.deadline <= now => heap.pop().expect("peeked"),
-                    _ => return,
-                }
-            };
+        while let Some(entry) = self.timers.pop_due(now) {
             match entry.target {
                 TimerTarget::Park(key) => {
                     let fired = match self.parks.borrow_mut().get_mut(key) {
                         Some(p) if p.timer == Some(entry.seq) => {
                             p.timer = None;
-                            self.live_timers.set(self.live_timers.get() - 1);
+                            self.timers.disarmed();
                             true
                         }
                         _ => false,
@@ -424,43 +441,35 @@ impl Hub {
         }
     }
 
-    /// The earliest live deadline (dropping cancelled entries on top).
+    /// The earliest live deadline.
     fn next_deadline(&self) -> Option<Instant> {
         let parks = self.parks.borrow();
         let timeouts = self.timeouts.borrow();
-        let mut heap = self.timers.borrow_mut();
-        while let Some(t) = heap.peek() {
-            if Self::is_live(&parks, &timeouts, t) {
-                return Some(t.deadline);
-            }
-            heap.pop();
-        }
-        None
+        self.timers
+            .next_deadline(|t| Self::is_live(&parks, &timeouts, t))
     }
 
     // -----------------------------------------------------------------------
     // with_timeout.
 
-    /// Start a `with_timeout` for the current greenlet; returns its id.
+    /// Start a `with_timeout` for the running code's greenlet (a
+    /// generator's body: the greenlet that resumed it); returns its id.
     pub(crate) fn start_timeout(&self, deadline: Instant) -> u64 {
-        let id = self.next_seq();
+        let id = self.timers.next_seq();
         let me = Greenlet::current();
+        let owner = context_if_not(&me).unwrap_or(me);
         self.timed
             .borrow_mut()
-            .entry(me.clone())
+            .entry(owner.clone())
             .or_insert(Timed {
                 active: 0,
                 park: None,
+                pending: Vec::new(),
             })
             .active += 1;
-        self.timeouts.borrow_mut().insert(
-            id,
-            TimeoutRec {
-                greenlet: me,
-                armed: true,
-                pending: false,
-            },
-        );
+        self.timeouts
+            .borrow_mut()
+            .insert(id, TimeoutRec { owner, armed: true });
         self.push_timer(TimerEntry {
             deadline,
             seq: id,
@@ -474,19 +483,23 @@ impl Hub {
         let rec = self.timeouts.borrow_mut().remove(&id);
         if let Some(rec) = rec {
             if rec.armed {
-                self.live_timers.set(self.live_timers.get() - 1);
-            }
-            if rec.pending {
-                self.pending_timeouts.set(self.pending_timeouts.get() - 1);
+                self.timers.disarmed();
             }
             let gone = {
                 let mut timed = self.timed.borrow_mut();
-                match timed.get_mut(&rec.greenlet) {
-                    Some(t) if t.active > 1 => {
+                match timed.get_mut(&rec.owner) {
+                    Some(t) => {
+                        if let Some(i) = t.pending.iter().position(|&p| p == id) {
+                            t.pending.swap_remove(i);
+                            self.pending_timeouts.set(self.pending_timeouts.get() - 1);
+                        }
                         t.active -= 1;
-                        None
+                        if t.active == 0 {
+                            timed.remove_entry(&rec.owner)
+                        } else {
+                            None
+                        }
                     }
-                    Some(_) => timed.remove_entry(&rec.greenlet),
                     None => None,
                 }
             };
@@ -496,7 +509,7 @@ impl Hub {
     }
 
     fn fire_timeout(&self, id: u64, seq: u64) {
-        let target = {
+        let owner = {
             let mut timeouts = self.timeouts.borrow_mut();
             let Some(rec) = timeouts.get_mut(&id) else {
                 return;
@@ -505,29 +518,29 @@ impl Hub {
                 return;
             }
             rec.armed = false;
-            self.live_timers.set(self.live_timers.get() - 1);
-            rec.greenlet.clone()
+            self.timers.disarmed();
+            rec.owner.clone()
         };
-        // Interrupt the greenlet's current wait, if it is waiting.
-        let waiting = self.timed.borrow().get(&target).and_then(|t| t.park);
+        // Interrupt the greenlet's current wait, if it is waiting; else
+        // deliver at its next wait.
+        let waiting = self.timed.borrow().get(&owner).and_then(|t| t.park);
         let woke = waiting.is_some_and(|k| self.wake(k, Wake::Timeout(id)));
-        if !woke && let Some(rec) = self.timeouts.borrow_mut().get_mut(&id) {
-            rec.pending = true;
+        if !woke && let Some(t) = self.timed.borrow_mut().get_mut(&owner) {
+            t.pending.push(id);
             self.pending_timeouts.set(self.pending_timeouts.get() + 1);
         }
-        drop(target);
+        drop(owner);
     }
 
-    /// The oldest pending `with_timeout` of the current greenlet.
-    fn take_pending_timeout(&self) -> Option<u64> {
-        let me = Greenlet::current();
-        let mut timeouts = self.timeouts.borrow_mut();
-        let id = timeouts
-            .iter()
-            .filter(|(_, r)| r.pending && r.greenlet == me)
-            .map(|(id, _)| *id)
-            .min()?;
-        timeouts.get_mut(&id).expect("found").pending = false;
+    /// The oldest pending `with_timeout` of the owner of park `key`: the
+    /// outermost, as it was started first (ids increase).
+    fn take_pending_timeout(&self, key: Key) -> Option<u64> {
+        let parks = self.parks.borrow();
+        let owner = parks.get(key)?.owner();
+        let mut timed = self.timed.borrow_mut();
+        let t = timed.get_mut(owner)?;
+        let (i, &id) = t.pending.iter().enumerate().min_by_key(|&(_, id)| *id)?;
+        t.pending.swap_remove(i);
         self.pending_timeouts.set(self.pending_timeouts.get() - 1);
         Some(id)
     }
@@ -538,13 +551,13 @@ impl Hub {
     fn run(&self) -> ! {
         loop {
             let mut now = None;
-            if self.live_timers.get() > 0 {
+            if self.timers.live() > 0 {
                 let t = Instant::now();
                 self.fire_due(t);
                 now = Some(t);
             }
             if self.ready.borrow().is_empty() {
-                let deadline = if self.live_timers.get() > 0 {
+                let deadline = if self.timers.live() > 0 {
                     self.next_deadline()
                 } else {
                     None
@@ -577,8 +590,8 @@ impl Hub {
 
     fn poll(&self, timeout: Option<Duration>) {
         self.since_poll.set(0);
-        if let Err(e) = self.io.poll(timeout, |key, why| {
-            self.wake(key, why);
+        if let Err(e) = self.io.poll(timeout, |key| {
+            self.wake(key, Wake::Io);
         }) {
             // EINTR is retried by the loop; anything else means the poller
             // is broken and every IO wait would hang.
@@ -626,7 +639,7 @@ impl Hub {
     /// the loop would have done (start a task, fire a timer, poll IO) makes
     /// it false, and the caller yields the long way.
     pub(crate) fn yield_alone(&self) -> bool {
-        let alone = self.live_timers.get() == 0
+        let alone = self.timers.live() == 0
             && self.pending_timeouts.get() == 0
             && self.since_poll.get() < POLL_EVERY
             && !self.shutting_down.get()
@@ -642,7 +655,7 @@ impl Hub {
     /// without a trip through the hub's loop, when that loop has nothing to
     /// do first: no timer is armed and IO was polled recently.
     fn direct_handoff(&self) -> Option<(Greenlet, Wake)> {
-        if self.live_timers.get() > 0 || self.since_poll.get() >= POLL_EVERY {
+        if self.timers.live() > 0 || self.since_poll.get() >= POLL_EVERY {
             return None;
         }
         let next = self.pop_ready()?;
@@ -744,14 +757,62 @@ fn kill_quietly(g: &Greenlet) {
     }
 }
 
-/// Removes a park (and so its timer) when the waiting call ends, however
-/// it ends.
-pub(crate) struct ParkGuard<'a> {
-    pub(crate) hub: &'a Hub,
-    pub(crate) key: Key,
+/// The one waiting primitive of the hub: every waiting call (sleep, join,
+/// IO, the `sync` types) makes a `Park`, hands its [`key`](Park::key) to
+/// whatever can end the wait, and calls [`wait`](Park::wait). Dropping it
+/// removes the park and its timer, however the wait ended.
+pub(crate) struct Park<'h> {
+    hub: &'h Hub,
+    key: Key,
+    /// The waiting call, for the deadlock message ("Queue::get").
+    what: &'static str,
 }
 
-impl Drop for ParkGuard<'_> {
+impl<'h> Park<'h> {
+    /// A park of the current greenlet (owned by the greenlet the running
+    /// code belongs to), waiting in the call `what`.
+    ///
+    /// # Panics
+    /// If called in the hub's own greenlet.
+    pub(crate) fn new(hub: &'h Hub, what: &'static str) -> Park<'h> {
+        Park {
+            hub,
+            key: hub.new_park(),
+            what,
+        }
+    }
+
+    /// What wakes it: pass to [`Hub::wake`].
+    #[inline]
+    pub(crate) fn key(&self) -> Key {
+        self.key
+    }
+
+    /// Also wake with [`Wake::Timer`] once `deadline` has passed.
+    pub(crate) fn deadline(&self, deadline: Instant) {
+        self.hub.arm_timer(self.key, deadline);
+    }
+
+    /// Switch to the hub until woken, and say why: [`Wake::Ready`],
+    /// [`Wake::Timer`], [`Wake::Io`], [`Wake::Signal`], or
+    /// [`Wake::Shutdown`] (at once, while the thread's hub shuts down).
+    ///
+    /// # Panics
+    /// With [`DEADLOCK`]'s message naming the call, if nothing can ever
+    /// wake it. An expired `with_timeout` unwinds to it; a `kill` of the
+    /// task this wait belongs to, made while the wait is in a generator's
+    /// body, unwinds with `GreenletExit`.
+    pub(crate) fn wait(&self) -> Wake {
+        match self.hub.wait(self.key) {
+            Wake::Deadlock => panic!("{DEADLOCK}; this one waits in {}", self.what),
+            Wake::Timeout(id) => panic::resume_unwind(Box::new(TimeoutUnwind(id))),
+            Wake::Kill => panic::resume_unwind(Box::new(GreenletExit)),
+            why => why,
+        }
+    }
+}
+
+impl Drop for Park<'_> {
     fn drop(&mut self) {
         self.hub.remove_park(self.key);
     }
@@ -760,14 +821,3 @@ impl Drop for ParkGuard<'_> {
 /// The panic payload that interrupts the wait of a greenlet whose
 /// `with_timeout` expired; caught by that `with_timeout` (matched by id).
 pub(crate) struct TimeoutUnwind(pub(crate) u64);
-
-/// What a waiting call does with a wake it does not expect for itself:
-/// a deadlock panics with [`DEADLOCK`], an expired `with_timeout` unwinds to
-/// it.
-pub(crate) fn unexpected(why: Wake) -> ! {
-    match why {
-        Wake::Deadlock => panic!("{DEADLOCK}"),
-        Wake::Timeout(id) => panic::resume_unwind(Box::new(TimeoutUnwind(id))),
-        other => unreachable!("greenlet::hub: a waiting greenlet was resumed with {other:?}"),
-    }
-}

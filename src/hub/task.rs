@@ -1,6 +1,6 @@
 //! [`Task`]: a spawned greenlet's handle, and joining.
 
-use super::scheduler::{Hub, ParkGuard, Wake, hub, unexpected};
+use super::scheduler::{Hub, Park, Wake, hub};
 use super::slab::Key;
 use crate::{Builder, Greenlet, GreenletExit};
 use std::any::Any;
@@ -12,8 +12,9 @@ use std::rc::Rc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// One waiting call's interest in several tasks: woken when the last of
-/// them finishes.
+/// One waiting call's interest in several tasks: woken when `remaining`
+/// more of them have finished (all of them for a join, one for
+/// [`wait_any`]).
 struct JoinWait {
     park: Key,
     remaining: Cell<usize>,
@@ -35,10 +36,12 @@ impl<R> TaskState<R> {
         *self.result.borrow_mut() = Some(result);
         let joiners = std::mem::take(&mut *self.joiners.borrow_mut());
         for j in joiners {
-            let left = j.remaining.get() - 1;
-            j.remaining.set(left);
-            if left == 0 {
-                hub.wake(j.park, Wake::Joined);
+            // A wait_any's count may already be 0 (another task finished
+            // first and its waiter has not run yet).
+            let left = j.remaining.get();
+            j.remaining.set(left.saturating_sub(1));
+            if left == 1 {
+                hub.wake(j.park, Wake::Signal);
             }
         }
     }
@@ -125,6 +128,13 @@ where
 }
 
 impl<R> Task<R> {
+    /// A second handle to the same task (for the pool's list).
+    pub(crate) fn clone_handle(&self) -> Task<R> {
+        Task {
+            state: Rc::clone(&self.state),
+        }
+    }
+
     /// Wait until the task has finished, or `timeout` has passed (`None`:
     /// no limit). True if it has finished.
     ///
@@ -134,7 +144,7 @@ impl<R> Task<R> {
     ///
     /// [`DEADLOCK`]: super::scheduler::DEADLOCK
     pub fn join(&self, timeout: Option<Duration>) -> bool {
-        join_states(&[&*self.state], timeout) == 1
+        join_states(&[&*self.state], timeout, Need::All, "Task::join") == 1
     }
 
     /// Wait for the task to finish and return what it returned, or `Err`
@@ -158,8 +168,18 @@ impl<R> Task<R> {
     /// is no longer registered. An unstarted task never runs. Killing a
     /// finished task does nothing. [`get`](Task::get) then returns
     /// `Err(GreenletExit)`.
+    ///
+    /// A task that waits inside a generator's body (a generator it resumed,
+    /// at any depth) is interrupted there: `GreenletExit` unwinds that body
+    /// and then the task, as a Python exception thrown into a greenlet
+    /// unwinds the generator frames on its stack. `kill` then waits (letting
+    /// the others run) until the task has finished.
     pub fn kill(&self) {
         if self.state.finished.get() {
+            return;
+        }
+        if hub().interrupt_delegated(&self.state.greenlet, Wake::Kill) {
+            join_states(&[&*self.state], None, Need::All, "Task::kill");
             return;
         }
         self.state.greenlet.kill();
@@ -188,13 +208,70 @@ impl<R> fmt::Debug for Task<R> {
 /// As [`Task::join`].
 pub fn join_all<R>(tasks: &[Task<R>], timeout: Option<Duration>) -> usize {
     let states: Vec<&TaskState<R>> = tasks.iter().map(|t| &*t.state).collect();
-    join_states(&states, timeout)
+    join_states(&states, timeout, Need::All, "hub::join_all")
 }
 
-fn join_states<R>(tasks: &[&TaskState<R>], timeout: Option<Duration>) -> usize {
+/// Wait until one of `tasks` has finished (or `timeout` has passed), and
+/// return the index of a finished one: the lowest, if several are. `None`
+/// on timeout, and at once for an empty slice.
+///
+/// # Panics
+/// As [`Task::join`].
+pub fn wait_any<R>(tasks: &[Task<R>], timeout: Option<Duration>) -> Option<usize> {
+    if tasks.is_empty() {
+        return None;
+    }
+    let states: Vec<&TaskState<R>> = tasks.iter().map(|t| &*t.state).collect();
+    join_states(&states, timeout, Need::One, "hub::wait_any");
+    tasks.iter().position(Task::is_ready)
+}
+
+/// [`Task::kill`] each of `tasks`, in order; returns when all are dead.
+pub fn kill_all<R>(tasks: &[Task<R>]) {
+    for t in tasks {
+        t.kill();
+    }
+}
+
+/// Spawn `f` to start no earlier than `delay` from now (gevent's
+/// `spawn_later`). Until then the task sleeps: it is spawned (and holds its
+/// stack) at once, and a [`kill`](Task::kill) before `delay` means `f` never
+/// runs.
+///
+/// # Panics
+/// As [`spawn`].
+pub fn spawn_later<F, R>(delay: Duration, f: F) -> Task<R>
+where
+    F: FnOnce() -> R + 'static,
+    R: 'static,
+{
+    let start = Instant::now() + delay;
+    spawn(move || {
+        super::time::sleep_until(start);
+        f()
+    })
+}
+
+/// How many of the tasks a join waits for.
+#[derive(Clone, Copy)]
+enum Need {
+    All,
+    One,
+}
+
+fn join_states<R>(
+    tasks: &[&TaskState<R>],
+    timeout: Option<Duration>,
+    need: Need,
+    what: &'static str,
+) -> usize {
     let count = |tasks: &[&TaskState<R>]| tasks.iter().filter(|t| t.finished.get()).count();
     let done = count(tasks);
-    if done == tasks.len() {
+    let satisfied = match need {
+        Need::All => done == tasks.len(),
+        Need::One => done > 0,
+    };
+    if satisfied {
         return done;
     }
     let me = Greenlet::current();
@@ -203,14 +280,13 @@ fn join_states<R>(tasks: &[&TaskState<R>], timeout: Option<Duration>) -> usize {
     }
     let deadline = timeout.map(|t| Instant::now() + t);
     let hub = hub();
-    let park = hub.new_park();
-    let _park = ParkGuard {
-        hub: &hub,
-        key: park,
-    };
+    let park = Park::new(&hub, what);
     let wait = Rc::new(JoinWait {
-        park,
-        remaining: Cell::new(tasks.len() - done),
+        park: park.key(),
+        remaining: Cell::new(match need {
+            Need::All => tasks.len() - done,
+            Need::One => 1,
+        }),
     });
     // Leave no interest behind, however the wait ends.
     struct Unjoin<'a, R>(&'a [&'a TaskState<R>], &'a Rc<JoinWait>);
@@ -228,30 +304,11 @@ fn join_states<R>(tasks: &[&TaskState<R>], timeout: Option<Duration>) -> usize {
     }
     let _unjoin = Unjoin(tasks, &wait);
     if let Some(d) = deadline {
-        hub.arm_timer(park, d);
+        park.deadline(d);
     }
-    match hub.wait(park) {
-        Wake::Joined | Wake::Timer | Wake::Shutdown => {}
-        other => unexpected(other),
+    match park.wait() {
+        Wake::Signal | Wake::Timer | Wake::Shutdown => {}
+        other => unreachable!("greenlet::hub: a join was resumed with {other:?}"),
     }
     count(tasks)
-}
-
-/// Spawn `f`, to start no earlier than `delay` from now.
-pub fn spawn_later<F, R>(_delay: Duration, _f: F) -> Task<R>
-where
-    F: FnOnce() -> R + 'static,
-    R: 'static,
-{
-    todo!()
-}
-
-/// Wait until one of `tasks` has finished.
-pub fn wait_any<R>(_tasks: &[Task<R>], _timeout: Option<Duration>) -> Option<usize> {
-    todo!()
-}
-
-/// Kill each of `tasks`; return when all are dead.
-pub fn kill_all<R>(_tasks: &[Task<R>]) {
-    todo!()
 }

@@ -1,15 +1,110 @@
-use crate::hub::Elapsed;
-use std::marker::PhantomData;
-use std::time::Duration;
+//! [`AsyncResult`] (gevent's `event.AsyncResult`).
 
-/// gevent's `AsyncResult`.
+use super::waiters::WaitList;
+use crate::hub::time::Elapsed;
+use std::cell::RefCell;
+use std::fmt;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// A value set once and read by many (gevent's `event.AsyncResult`):
+/// [`get`](AsyncResult::get) waits until [`set`](AsyncResult::set) has
+/// been called, and every getter receives a clone. Clones share one
+/// result, for every `T`.
+///
+/// A waiting greenlet holds the result alive: if every other handle is
+/// dropped meanwhile, its wait ends by its timeout or (if every greenlet
+/// waits) by the hub's deadlock panic, which names `AsyncResult::get`.
+///
+/// ```
+/// use greenlet::hub::{self, sync::AsyncResult};
+///
+/// let answer = AsyncResult::new();
+/// let reader = {
+///     let answer = answer.clone();
+///     hub::spawn(move || answer.get(None))
+/// };
+/// answer.set(42);
+/// assert_eq!(reader.get().unwrap(), Ok(42));
+/// assert_eq!(answer.try_get(), Some(42));
+/// ```
 pub struct AsyncResult<T> {
-    _t: PhantomData<T>,
+    inner: Rc<Inner<T>>,
+}
+
+struct Inner<T> {
+    value: RefCell<Option<T>>,
+    waiters: WaitList<()>,
 }
 
 impl<T> Clone for AsyncResult<T> {
     fn clone(&self) -> Self {
-        todo!()
+        AsyncResult {
+            inner: Rc::clone(&self.inner),
+        }
+    }
+}
+
+impl<T: Clone + 'static> AsyncResult<T> {
+    /// A result not set yet.
+    pub fn new() -> AsyncResult<T> {
+        AsyncResult {
+            inner: Rc::new(Inner {
+                value: RefCell::new(None),
+                waiters: WaitList::new(),
+            }),
+        }
+    }
+
+    /// Set the value and wake every getter, in the order they came.
+    ///
+    /// # Panics
+    /// If it was set already (the value given here is dropped).
+    pub fn set(&self, value: T) {
+        {
+            let mut v = self.inner.value.borrow_mut();
+            if v.is_some() {
+                drop(v);
+                panic!("greenlet::hub: AsyncResult::set called on a result that is set already");
+            }
+            *v = Some(value);
+        }
+        self.inner.waiters.wake_all(|| Some(()));
+    }
+
+    /// Whether the value has been set.
+    pub fn is_ready(&self) -> bool {
+        self.inner.value.borrow().is_some()
+    }
+
+    /// A clone of the value, if it has been set.
+    pub fn try_get(&self) -> Option<T> {
+        self.inner.value.borrow().clone()
+    }
+
+    /// A clone of the value, waiting until it is set or `timeout` passes
+    /// (`None`: no limit): `Err(Elapsed)` then (and if the thread's hub is
+    /// shutting down).
+    ///
+    /// # Panics
+    /// With the hub's deadlock message (naming `AsyncResult::get`) if
+    /// nothing can ever set it.
+    pub fn get(&self, timeout: Option<Duration>) -> Result<T, Elapsed> {
+        if let Some(v) = self.try_get() {
+            return Ok(v);
+        }
+        let deadline = timeout.map(|d| Instant::now() + d);
+        self.inner
+            .waiters
+            .wait("AsyncResult::get", deadline, None, drop);
+        self.try_get().ok_or(Elapsed)
+    }
+
+    /// Greenlets registered as waiting on this object now (for tests and
+    /// diagnostics: after a wait ends, however it ends, it is not counted).
+    #[doc(hidden)]
+    pub fn waiter_count(&self) -> usize {
+        self.inner.waiters.len()
     }
 }
 
@@ -19,26 +114,11 @@ impl<T: Clone + 'static> Default for AsyncResult<T> {
     }
 }
 
-impl<T: Clone + 'static> AsyncResult<T> {
-    /// Greenlets registered as waiting on this object now (for tests and
-    /// diagnostics: after a wait ends, however it ends, it is not counted).
-    #[doc(hidden)]
-    pub fn waiter_count(&self) -> usize {
-        todo!()
-    }
-    pub fn new() -> AsyncResult<T> {
-        todo!()
-    }
-    pub fn set(&self, _value: T) {
-        todo!()
-    }
-    pub fn is_ready(&self) -> bool {
-        todo!()
-    }
-    pub fn try_get(&self) -> Option<T> {
-        todo!()
-    }
-    pub fn get(&self, _timeout: Option<Duration>) -> Result<T, Elapsed> {
-        todo!()
+impl<T: fmt::Debug> fmt::Debug for AsyncResult<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncResult")
+            .field("value", &*self.inner.value.borrow())
+            .field("waiters", &self.inner.waiters.len())
+            .finish()
     }
 }

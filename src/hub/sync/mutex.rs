@@ -1,46 +1,165 @@
-use std::marker::PhantomData;
+//! [`Mutex`]: a lock that may be held across waits.
+
+use super::waiters::WaitList;
+use std::cell::{Cell, UnsafeCell};
+use std::fmt;
 use std::ops::{Deref, DerefMut};
 
-/// A lock held across waits.
+/// A lock for the greenlets of one thread that may be held across waits
+/// (a `RefCell` borrow must not be: another greenlet touching the cell
+/// meanwhile panics with "already borrowed").
+///
+/// [`lock`](Mutex::lock) waits (letting the others run) while another
+/// greenlet holds the lock; waiters get it in the order they came (FIFO),
+/// and an unlock hands it straight to the first waiter: a
+/// [`try_lock`](Mutex::try_lock) made meanwhile fails. If that waiter is
+/// killed or timed out before it resumes, the lock passes on to the next
+/// waiter (or is unlocked).
+///
+/// There is no poisoning: a panic while the lock is held unwinds through
+/// the [`MutexGuard`], which unlocks it. A `Mutex` is not `Clone`; share
+/// it with an `Rc`.
+///
+/// ```
+/// use greenlet::hub::{self, sync::Mutex};
+/// use std::rc::Rc;
+/// use std::time::Duration;
+///
+/// let log = Rc::new(Mutex::new(Vec::new()));
+/// let tasks: Vec<_> = (0..3)
+///     .map(|i| {
+///         let log = Rc::clone(&log);
+///         hub::spawn(move || {
+///             let mut l = log.lock();
+///             l.push(i);
+///             hub::sleep(Duration::from_millis(1)); // held across a wait
+///             l.push(i);
+///         })
+///     })
+///     .collect();
+/// hub::join_all(&tasks, None);
+/// assert_eq!(*log.lock(), [0, 0, 1, 1, 2, 2]);
+/// ```
 pub struct Mutex<T> {
-    _t: PhantomData<T>,
+    locked: Cell<bool>,
+    waiters: WaitList<()>,
+    value: UnsafeCell<T>,
 }
 
-/// The lock of a [`Mutex`], held.
+impl<T> Mutex<T> {
+    /// An unlocked mutex holding `value`.
+    pub const fn new(value: T) -> Mutex<T> {
+        Mutex {
+            locked: Cell::new(false),
+            waiters: WaitList::new(),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    /// Lock it, waiting while another greenlet holds it.
+    ///
+    /// # Panics
+    /// With the hub's deadlock message (naming `Mutex::lock`) if nothing
+    /// can ever unlock it (for example, the current greenlet holds it
+    /// already and nothing else can run); and if the thread's hub is
+    /// shutting down (the thread is exiting) and the lock is held.
+    pub fn lock(&self) -> MutexGuard<'_, T> {
+        if let Some(g) = self.try_lock() {
+            return g;
+        }
+        let w = self
+            .waiters
+            .wait("Mutex::lock", None, None, |()| self.unlock());
+        if w.slot.is_some() {
+            MutexGuard { mutex: self }
+        } else {
+            panic!("greenlet::hub: Mutex::lock while the thread's hub shuts down, and it is held")
+        }
+    }
+
+    /// Lock it if nobody holds it now (a lock being handed to a waiter is
+    /// held).
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        if self.locked.replace(true) {
+            return None;
+        }
+        Some(MutexGuard { mutex: self })
+    }
+
+    /// The value (no lock can be held: this takes the mutex by value).
+    pub fn into_inner(self) -> T {
+        self.value.into_inner()
+    }
+
+    /// The value, through a unique borrow (no lock can be held).
+    pub fn get_mut(&mut self) -> &mut T {
+        self.value.get_mut()
+    }
+
+    /// Hand the lock to the first waiter, or unlock it.
+    fn unlock(&self) {
+        if self.waiters.hand_first(()).is_err() {
+            self.locked.set(false);
+        }
+    }
+
+    /// Greenlets registered as waiting on this object now (for tests and
+    /// diagnostics: after a wait ends, however it ends, it is not counted).
+    #[doc(hidden)]
+    pub fn waiter_count(&self) -> usize {
+        self.waiters.len()
+    }
+}
+
+impl<T: Default> Default for Mutex<T> {
+    fn default() -> Self {
+        Mutex::new(T::default())
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Mutex<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Mutex");
+        match self.try_lock() {
+            Some(g) => d.field("value", &&*g),
+            None => d.field("value", &format_args!("<locked>")),
+        };
+        d.finish()
+    }
+}
+
+/// The lock of a [`Mutex`], held: the value through `Deref`/`DerefMut`.
+/// Dropping it unlocks (or hands the lock to the first waiter).
+#[must_use = "dropping the guard unlocks at once"]
 pub struct MutexGuard<'a, T> {
-    _m: &'a Mutex<T>,
+    mutex: &'a Mutex<T>,
 }
 
 impl<T> Deref for MutexGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        todo!()
+        // SAFETY: the guard holds the lock, so no other guard exists, and
+        // the mutex hands out references only through guards (and
+        // `get_mut`/`into_inner`, which need it unborrowed).
+        unsafe { &*self.mutex.value.get() }
     }
 }
 
 impl<T> DerefMut for MutexGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        todo!()
+        // SAFETY: as in `deref`; `&mut self` makes this borrow unique.
+        unsafe { &mut *self.mutex.value.get() }
     }
 }
 
-impl<T> Mutex<T> {
-    /// Greenlets registered as waiting on this object now (for tests and
-    /// diagnostics: after a wait ends, however it ends, it is not counted).
-    #[doc(hidden)]
-    pub fn waiter_count(&self) -> usize {
-        todo!()
+impl<T> Drop for MutexGuard<'_, T> {
+    fn drop(&mut self) {
+        self.mutex.unlock();
     }
-    pub fn new(_value: T) -> Mutex<T> {
-        todo!()
-    }
-    pub fn lock(&self) -> MutexGuard<'_, T> {
-        todo!()
-    }
-    pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        todo!()
-    }
-    pub fn into_inner(self) -> T {
-        todo!()
+}
+
+impl<T: fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
     }
 }

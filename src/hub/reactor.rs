@@ -1,4 +1,8 @@
-//! IO readiness for the hub, over `mio` (epoll on Linux).
+//! IO readiness for the hub, over `mio` (epoll on Linux). The reactor
+//! knows no greenlets: a waiter is a [`Key`] it was handed, and `poll`
+//! hands the keys whose readiness came back to a function of the caller's
+//! (the scheduler wakes those parks). The waiting calls built on it are in
+//! `wait.rs`.
 //!
 //! A file descriptor is registered once, edge-triggered, for both
 //! directions; the registration remembers what the last events said
@@ -11,7 +15,6 @@
 //!   descriptor register it for the duration of the wait (shared by
 //!   concurrent waiters) and deregister it when the last wait ends.
 
-use super::scheduler::{Hub, ParkGuard, Wake, unexpected};
 use super::slab::{Key, Slab};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, event::Source};
@@ -19,7 +22,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::RawFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A direction of readiness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +32,7 @@ pub(crate) enum Dir {
 }
 
 impl Dir {
-    fn word(self) -> &'static str {
+    pub(crate) fn word(self) -> &'static str {
         match self {
             Dir::Read => "readable",
             Dir::Write => "writable",
@@ -101,11 +104,11 @@ impl Reactor {
     }
 
     /// Wait up to `timeout` (`None`: forever) for events, and hand every
-    /// park they wake to `wake`.
+    /// waiter they wake to `wake`.
     pub(crate) fn poll(
         &self,
         timeout: Option<Duration>,
-        mut wake: impl FnMut(Key, Wake),
+        mut wake: impl FnMut(Key),
     ) -> io::Result<()> {
         let mut events = self.events.borrow_mut();
         self.poll.borrow_mut().poll(&mut events, timeout)?;
@@ -126,13 +129,13 @@ impl Reactor {
             if broken || ev.is_readable() || ev.is_read_closed() {
                 reg.readable = true;
                 for k in reg.readers.drain(..) {
-                    wake(k, Wake::Io);
+                    wake(k);
                 }
             }
             if broken || ev.is_writable() || ev.is_write_closed() {
                 reg.writable = true;
                 for k in reg.writers.drain(..) {
-                    wake(k, Wake::Io);
+                    wake(k);
                 }
             }
         }
@@ -205,7 +208,7 @@ impl Reactor {
     /// now), so a wait that clears its bit and then waits for an event
     /// sees the present state: level-triggered semantics for each call,
     /// over an edge-triggered registration.
-    fn attach(&self, fd: RawFd) -> io::Result<Key> {
+    pub(crate) fn attach(&self, fd: RawFd) -> io::Result<Key> {
         let existing = self.by_fd.borrow().get(&fd).copied();
         if let Some(key) = existing {
             self.poll.borrow().registry().reregister(
@@ -221,7 +224,7 @@ impl Reactor {
         self.add(&mut SourceFd(&fd), fd, false)
     }
 
-    fn detach(&self, key: Key) {
+    pub(crate) fn detach(&self, key: Key) {
         let unused = {
             let mut regs = self.regs.borrow_mut();
             match regs.get_mut(key) {
@@ -236,119 +239,34 @@ impl Reactor {
             self.deregister(key, &mut SourceFd(&fd));
         }
     }
-}
 
-/// Removes a wait's interest however the wait ends.
-struct IoWaitGuard<'a> {
-    hub: &'a Hub,
-    reg: Key,
-    dir: Dir,
-    park: Key,
-}
-
-impl Drop for IoWaitGuard<'_> {
-    fn drop(&mut self) {
-        let io = &self.hub.io;
-        if let Some(reg) = io.regs.borrow_mut().get_mut(self.reg) {
-            reg.waiters_mut(self.dir).retain(|&k| k != self.park);
-        }
-        io.waiters.set(io.waiters.get() - 1);
-    }
-}
-
-/// Wait until the registration `reg` is ready in `dir`. With `clear`, the
-/// readiness bit is cleared first (the caller's system call just said
-/// "would block"); without it, a set bit returns at once.
-pub(crate) fn wait_registered(
-    hub: &Hub,
-    reg: Key,
-    dir: Dir,
-    clear: bool,
-    deadline: Option<Instant>,
-) -> io::Result<()> {
-    wait_on(hub, reg, dir, clear, deadline, false)
-}
-
-/// [`wait_readable`](super::wait_readable) / `wait_writable`.
-pub(crate) fn wait_fd(hub: &Hub, fd: RawFd, dir: Dir, timeout: Option<Duration>) -> io::Result<()> {
-    if fd < 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("greenlet::hub: cannot wait on file descriptor {fd}"),
-        ));
-    }
-    let deadline = timeout.map(|t| Instant::now() + t);
-    let reg = match hub.io.attach(fd) {
-        Ok(reg) => reg,
-        // epoll refuses regular files and directories: they are always
-        // ready, as poll(2) reports them.
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    // Wait for the event the (re)registration queues if it is ready now,
-    // not for a bit that an earlier event set (its data may be gone).
-    wait_on(hub, reg, dir, true, deadline, true)
-}
-
-fn wait_on(
-    hub: &Hub,
-    reg: Key,
-    dir: Dir,
-    clear: bool,
-    deadline: Option<Instant>,
-    temporary: bool,
-) -> io::Result<()> {
-    // Detach the temporary registration however this ends (dropped last:
-    // after the wait's interest and its park are gone).
-    struct Detach<'a>(&'a Hub, Key, bool);
-    impl Drop for Detach<'_> {
-        fn drop(&mut self) {
-            if self.2 {
-                self.0.io.detach(self.1);
-            }
-        }
-    }
-    let _detach = Detach(hub, reg, temporary);
-    {
-        let mut regs = hub.io.regs.borrow_mut();
+    /// Whether `reg` is ready in `dir`; with `clear`, forget an earlier
+    /// readiness first (the caller's system call just said "would block"),
+    /// so only a final end (closed) counts.
+    pub(crate) fn is_ready(&self, reg: Key, dir: Dir, clear: bool) -> bool {
+        let mut regs = self.regs.borrow_mut();
         let r = regs.get_mut(reg).expect("a live registration");
         let (bit, closed) = r.ready_mut(dir);
         if clear {
             *bit = closed;
         }
-        if *bit {
-            return Ok(());
-        }
+        *bit
     }
-    let park = hub.new_park();
-    let _park = ParkGuard { hub, key: park };
-    {
-        let mut regs = hub.io.regs.borrow_mut();
+
+    /// Hand `waiter` to the next event of `reg` in `dir`.
+    pub(crate) fn add_waiter(&self, reg: Key, dir: Dir, waiter: Key) {
+        let mut regs = self.regs.borrow_mut();
         let r = regs.get_mut(reg).expect("a live registration");
-        r.waiters_mut(dir).push(park);
+        r.waiters_mut(dir).push(waiter);
+        self.waiters.set(self.waiters.get() + 1);
     }
-    hub.io.waiters.set(hub.io.waiters.get() + 1);
-    let _wait = IoWaitGuard {
-        hub,
-        reg,
-        dir,
-        park,
-    };
-    if let Some(d) = deadline {
-        hub.arm_timer(park, d);
-    }
-    match hub.wait(park) {
-        Wake::Io => Ok(()),
-        Wake::Timer => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!(
-                "greenlet::hub: timed out waiting for the socket to become {}",
-                dir.word()
-            ),
-        )),
-        Wake::Shutdown => Err(io::Error::other(
-            "greenlet::hub: the thread is exiting and its hub has shut down",
-        )),
-        other => unexpected(other),
+
+    /// Undo [`add_waiter`](Reactor::add_waiter) (if an event has not
+    /// already taken the waiter).
+    pub(crate) fn remove_waiter(&self, reg: Key, dir: Dir, waiter: Key) {
+        if let Some(r) = self.regs.borrow_mut().get_mut(reg) {
+            r.waiters_mut(dir).retain(|&k| k != waiter);
+        }
+        self.waiters.set(self.waiters.get() - 1);
     }
 }
