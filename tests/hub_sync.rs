@@ -909,7 +909,9 @@ fn mutex_is_held_across_waits() {
         g.push("main");
     }
     holder.get().unwrap();
-    let m = Rc::try_unwrap(m).ok().expect("one handle");
+    let Ok(m) = Rc::try_unwrap(m) else {
+        panic!("the tasks left their handles of the Mutex behind")
+    };
     assert_eq!(m.into_inner(), ["holder in", "holder out", "main"]);
 }
 
@@ -962,7 +964,9 @@ fn mutex_held_by_a_killed_task_is_unlocked() {
     assert_eq!(drops.get(), 1);
     assert_eq!(waiter.get().unwrap(), 1, "the waiter got the lock");
     assert_eq!(*m.try_lock().expect("unlocked"), 1);
-    let m = Rc::try_unwrap(m).ok().expect("one handle");
+    let Ok(m) = Rc::try_unwrap(m) else {
+        panic!("the tasks left their handles of the Mutex behind")
+    };
     assert_eq!(m.into_inner(), 1);
 }
 
@@ -1734,6 +1738,60 @@ fn rendezvous_close_gives_waiting_putters_their_values_back() {
     assert_eq!(putter.get().unwrap(), Err("v".to_string()));
     assert_eq!(late.get().unwrap(), None, "closed: get gives None");
     assert_eq!(q.try_put("w".to_string()), Err("w".to_string()));
+}
+
+#[test]
+fn rendezvous_value_handed_to_a_getter_killed_before_it_resumes_is_not_taken() {
+    // A getter waits; a putter hands it a value and yields to it; main runs
+    // in between (it was ready first) and kills the getter before it
+    // resumes. No getter has taken the value: the hand-off rule says it is
+    // not lost, the rendezvous rules say put returns only once a getter has
+    // taken it and that the channel holds nothing (len() 0, try_get only
+    // from a waiting putter).
+    let q = Queue::bounded(0);
+    let l = log();
+    let (q2, l2) = (q.clone(), l.clone());
+    let getter = hub::spawn(move || {
+        let v = q2.get();
+        push(&l2, format!("getter got {v:?}"));
+    });
+    hub::sleep(ZERO);
+    assert_eq!(q.waiter_count(), 1, "the getter waits");
+    let (q3, l3) = (q.clone(), l.clone());
+    let putter = hub::spawn(move || {
+        let r = q3.put(7);
+        push(&l3, format!("put returned {r:?}"));
+    });
+    // Ready: the putter, then main. The putter hands 7 to the getter (now
+    // ready behind main) and yields; main runs before the getter.
+    hub::sleep(ZERO);
+    assert!(
+        !getter.is_ready() && strs(&l).is_empty(),
+        "setup: the getter was handed the value and has not resumed: {:?}",
+        strs(&l)
+    );
+    getter.kill();
+    let len_after_kill = q.len();
+    hub::sleep(ZERO); // the putter resumes from its yield
+    let log_after_yield = strs(&l);
+    // A new getter must get the value, exactly once, and only then may the
+    // put return Ok.
+    let late = q.get_timeout(ms(100));
+    hub::sleep(ZERO);
+    let log_at_end = strs(&l);
+    assert_eq!(
+        late,
+        Ok(Some(7)),
+        "the value is not lost: a later get takes it"
+    );
+    assert!(
+        len_after_kill == 0 && log_after_yield.is_empty(),
+        "no getter has taken the value, yet: len() of the rendezvous queue is \
+         {len_after_kill} (must be 0) and the putter's log is {log_after_yield:?} (put \
+         must not return before a getter has taken the value)"
+    );
+    assert_eq!(log_at_end, ["put returned Ok(())"]);
+    assert!(putter.is_ready());
 }
 
 #[test]
