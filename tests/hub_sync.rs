@@ -1801,3 +1801,36 @@ fn rendezvous_put_that_nothing_can_end_is_a_deadlock() {
         let _ = q.put(1);
     });
 }
+
+#[test]
+fn rendezvous_put_after_a_stranded_try_put_value_still_waits_for_its_getter() {
+    // A try_put hands 1 to a waiting getter, which is killed before it
+    // resumes: 1 goes back into the channel (nothing is lost; try_put
+    // cannot take it back). A later put of 2 must still wait until a getter
+    // has taken 2 itself: taking 1 must not move 2 into the channel.
+    let q = Queue::bounded(0);
+    let q2 = q.clone();
+    let getter = hub::spawn(move || q2.get());
+    hub::sleep(ZERO);
+    assert_eq!(q.try_put(1), Ok(()));
+    getter.kill();
+    assert_eq!(q.len(), 1, "the value handed to the killed getter is back");
+    let l = log();
+    let (q3, l3) = (q.clone(), l.clone());
+    let putter = hub::spawn(move || {
+        let r = q3.put(2);
+        push(&l3, format!("put returned {r:?}"));
+    });
+    hub::sleep(ZERO);
+    assert_eq!(q.get(), Some(1));
+    hub::sleep(ZERO);
+    assert!(
+        strs(&l).is_empty(),
+        "put of 2 returned before any getter took 2: {:?}",
+        strs(&l)
+    );
+    assert_eq!(q.len(), 0);
+    assert_eq!(q.get(), Some(2));
+    putter.get().unwrap();
+    assert_eq!(strs(&l), ["put returned Ok(())"]);
+}

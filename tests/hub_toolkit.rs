@@ -601,3 +601,17 @@ fn kill_interrupts_a_sleep_inside_a_generator() {
         );
     }
 }
+
+#[test]
+fn killing_a_task_before_it_starts_leaves_nothing_registered_at_once() {
+    let before = hub::parked_count();
+    let t = hub::spawn(|| 1);
+    assert_eq!(hub::parked_count(), before + 1, "its start is registered");
+    t.kill();
+    assert_eq!(
+        hub::parked_count(),
+        before,
+        "kill removed its start entry without waiting for the hub's next turn"
+    );
+    assert!(t.get().unwrap_err().is::<greenlet::GreenletExit>());
+}

@@ -126,8 +126,12 @@ impl<T> Inner<T> {
         let front = self.items.borrow_mut().pop_front();
         match front {
             Some(v) => {
-                // Room now: the first waiting putter's value moves in.
-                if let Some(p) = self.putters.take_first() {
+                // Room now: the first waiting putter's value moves in (not
+                // in a rendezvous, which has no room: its putters wait for
+                // a getter to take their value).
+                if !self.is_rendezvous()
+                    && let Some(p) = self.putters.take_first()
+                {
                     self.items.borrow_mut().push_back(p);
                 }
                 Some(v)
