@@ -280,7 +280,7 @@ impl Hub {
 
     /// Queue `greenlet` to be started with [`Wake::Start`], after
     /// everything already ready.
-    pub(crate) fn schedule_start(&self, greenlet: Greenlet) {
+    pub(crate) fn schedule_start(&self, greenlet: Greenlet) -> Key {
         let key = self.parks.borrow_mut().insert(Slot {
             greenlet,
             owner: None,
@@ -289,6 +289,16 @@ impl Hub {
             hub_owned: true,
         });
         self.ready.borrow_mut().push_back(key);
+        key
+    }
+
+    /// Drop the start entry `key` of a task killed before it started (a
+    /// stale key, of a task that started, is a no-op).
+    pub(crate) fn cancel_start(&self, key: Key) {
+        let hub_owned = self.parks.borrow().get(key).is_some_and(|p| p.hub_owned);
+        if hub_owned {
+            self.remove_park(key);
+        }
     }
 
     /// End a park: cancel its timer; a stale key is a no-op.

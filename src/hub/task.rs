@@ -25,6 +25,9 @@ struct TaskState<R> {
     result: RefCell<Option<thread::Result<R>>>,
     finished: Cell<bool>,
     joiners: RefCell<Vec<Rc<JoinWait>>>,
+    /// The hub's entry that starts it, until it has started (or been
+    /// killed before it started).
+    start: Cell<Option<Key>>,
 }
 
 impl<R> TaskState<R> {
@@ -103,6 +106,9 @@ where
     let state = Rc::new_cyclic(|weak: &std::rc::Weak<TaskState<R>>| {
         let weak = weak.clone();
         let created = builder.parent(hub.greenlet()).try_create(move |_: Wake| {
+            if let Some(state) = weak.upgrade() {
+                state.start.set(None);
+            }
             let result = panic::catch_unwind(AssertUnwindSafe(f));
             if let Some(state) = weak.upgrade() {
                 state.finish(&super::scheduler::hub(), result);
@@ -118,12 +124,15 @@ where
             result: RefCell::new(None),
             finished: Cell::new(false),
             joiners: RefCell::new(Vec::new()),
+            start: Cell::new(None),
         }
     });
     if let Some(e) = error {
         return Err(e);
     }
-    hub.schedule_start(state.greenlet.clone());
+    state
+        .start
+        .set(Some(hub.schedule_start(state.greenlet.clone())));
     Ok(Task { state })
 }
 
@@ -182,12 +191,18 @@ impl<R> Task<R> {
             join_states(&[&*self.state], None, Need::All, "Task::kill");
             return;
         }
+        let hub = hub();
         self.state.greenlet.kill();
+        if let Some(start) = self.state.start.take() {
+            // Killed before it started: its start entry goes now, so that
+            // nothing of it stays registered.
+            hub.cancel_start(start);
+        }
         if self.state.greenlet.is_dead() {
             // Killed before it started (its body never ran), or it died
             // without finishing normally: record it.
             self.state
-                .finish(&hub(), Err(Box::new(GreenletExit) as Box<dyn Any + Send>));
+                .finish(&hub, Err(Box::new(GreenletExit) as Box<dyn Any + Send>));
         }
     }
 }

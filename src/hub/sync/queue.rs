@@ -28,8 +28,14 @@ use std::time::{Duration, Instant};
 /// * `Queue::bounded(0)` is a rendezvous channel (gevent's `Channel`):
 ///   nothing is stored (`len()` is 0); `put` returns once a getter has
 ///   taken the value, and when a getter was waiting already, `put` first
-///   yields to it, so that it runs before the putter goes on. `try_put`
-///   succeeds only if a getter waits, `try_get` only if a putter does.
+///   yields to it, so that it runs before the putter goes on. If that
+///   getter is killed or timed out before it takes the value, the putter
+///   goes on waiting for the next getter. `try_put` succeeds only if a
+///   getter waits, `try_get` only if a putter does. (One exception to
+///   "stores nothing": a value `try_put` handed to a getter that is killed
+///   before it resumes, with no other getter waiting, stays in the channel
+///   for the next `get`, counted by `len()`, as `try_put` cannot take it
+///   back.)
 /// * A waiting greenlet holds the queue alive: if every other handle is
 ///   dropped meanwhile, nothing can wake it, and its wait ends by its
 ///   timeout or (if every greenlet waits) by the hub's deadlock panic,
@@ -58,23 +64,61 @@ struct Inner<T> {
     /// `None`: unbounded.
     capacity: Option<usize>,
     closed: Cell<bool>,
-    /// Waiting getters: a value is handed into their slot.
-    getters: WaitList<T>,
+    /// Waiting getters. A waker puts `Some(v)` in a getter's slot (a value
+    /// handed to it), or `None`: look again (a rendezvous putter waits now,
+    /// or the queue was closed).
+    getters: WaitList<Option<T>>,
+    /// Getters woken to look again that have not resumed yet: a rendezvous
+    /// putter's value is theirs, not a newcomer's `try_get`'s.
+    looking: Cell<usize>,
     /// Waiting putters: their slot holds the value they offer.
     putters: WaitList<T>,
 }
 
 impl<T> Inner<T> {
+    fn is_rendezvous(&self) -> bool {
+        self.capacity == Some(0)
+    }
+
     fn has_room(&self) -> bool {
         self.capacity
             .is_none_or(|c| self.items.borrow().len() < c && self.putters.is_empty())
     }
 
-    /// A value handed to a getter that did not take it (killed or timed
-    /// out before it resumed): to the next getter, or back to the front.
-    fn pass_on(&self, v: T) {
-        if let Err(v) = self.getters.hand_first(v) {
-            self.items.borrow_mut().push_front(v);
+    /// Hand `v` to the first waiting getter; `Err(v)` if none waits.
+    fn hand_to_getter(&self, v: T) -> Result<(), T> {
+        match self.getters.hand_first(Some(v)) {
+            Ok(()) => Ok(()),
+            Err(v) => Err(v.expect("handed a value")),
+        }
+    }
+
+    /// Wake the first waiting getter to look again (a rendezvous putter
+    /// waits). False if none waits.
+    fn signal_getter(&self) -> bool {
+        let woke = self.getters.hand_first(None).is_ok();
+        if woke {
+            self.looking.set(self.looking.get() + 1);
+        }
+        woke
+    }
+
+    /// What was handed to a getter that did not take it (killed or timed
+    /// out before it resumed): a value goes to the next getter, or back to
+    /// the front; a "look again" goes to the next getter.
+    fn pass_on(&self, x: Option<T>) {
+        match x {
+            Some(v) => {
+                if let Err(v) = self.hand_to_getter(v) {
+                    self.items.borrow_mut().push_front(v);
+                }
+            }
+            None => {
+                self.looking.set(self.looking.get() - 1);
+                if !self.putters.is_empty() {
+                    self.signal_getter();
+                }
+            }
         }
     }
 
@@ -82,14 +126,20 @@ impl<T> Inner<T> {
         let front = self.items.borrow_mut().pop_front();
         match front {
             Some(v) => {
-                // Room now: the first waiting putter's value moves in.
-                if let Some(p) = self.putters.take_first() {
+                // Room now: the first waiting putter's value moves in (not
+                // in a rendezvous, which has no room: its putters wait for
+                // a getter to take their value).
+                if !self.is_rendezvous()
+                    && let Some(p) = self.putters.take_first()
+                {
                     self.items.borrow_mut().push_back(p);
                 }
                 Some(v)
             }
-            // Empty, or a rendezvous: straight from a waiting putter.
-            None => self.putters.take_first(),
+            // A rendezvous: straight from a waiting putter, unless every
+            // waiting putter's value is promised to a getter woken for it.
+            None if self.putters.len() > self.looking.get() => self.putters.take_first(),
+            None => None,
         }
     }
 
@@ -97,7 +147,7 @@ impl<T> Inner<T> {
         if self.closed.get() {
             return Err(v);
         }
-        let v = match self.getters.hand_first(v) {
+        let v = match self.hand_to_getter(v) {
             Ok(()) => return Ok(()),
             Err(v) => v,
         };
@@ -136,6 +186,7 @@ impl<T: 'static> Queue<T> {
                 capacity,
                 closed: Cell::new(false),
                 getters: WaitList::new(),
+                looking: Cell::new(0),
                 putters: WaitList::new(),
             }),
         }
@@ -164,17 +215,20 @@ impl<T: 'static> Queue<T> {
 
     fn put_until(&self, v: T, deadline: Option<Instant>) -> Result<(), T> {
         let inner = &*self.inner;
-        let handed = !inner.getters.is_empty();
-        let v = match inner.try_put(v) {
-            Ok(()) => {
-                if handed && inner.capacity == Some(0) {
-                    // A rendezvous: the getter runs before the putter goes on.
-                    crate::hub::time::sleep(Duration::ZERO);
-                }
-                return Ok(());
+        if inner.closed.get() {
+            return Err(v);
+        }
+        let v = if inner.is_rendezvous() {
+            // Wait as a putter in any case; a waiting getter is woken to
+            // take the value (it runs before this putter goes on), and if
+            // it dies first, the next getter is.
+            inner.signal_getter();
+            v
+        } else {
+            match inner.try_put(v) {
+                Ok(()) => return Ok(()),
+                Err(v) => v,
             }
-            Err(v) if inner.closed.get() => return Err(v),
-            Err(v) => v,
         };
         // An unwinding putter's value was never put: it is dropped with it.
         let w = inner.putters.wait("Queue::put", deadline, Some(v), drop);
@@ -208,24 +262,33 @@ impl<T: 'static> Queue<T> {
     }
 
     fn get_until(&self, deadline: Option<Instant>) -> Result<Option<T>, Elapsed> {
-        if let Some(v) = self.inner.try_get() {
-            return Ok(Some(v));
-        }
-        if self.inner.closed.get() {
-            return Ok(None);
-        }
-        let this = Rc::clone(&self.inner);
-        let w = self
-            .inner
-            .getters
-            .wait("Queue::get", deadline, None, move |v| this.pass_on(v));
-        match w.slot {
-            Some(v) => Ok(Some(v)),
-            // Woken by `close`.
-            None if w.done => Ok(None),
-            // The deadline passed (or the hub shuts down).
-            None if deadline.is_some() => Err(Elapsed),
-            None => Ok(None),
+        let inner = &*self.inner;
+        loop {
+            if let Some(v) = inner.try_get() {
+                return Ok(Some(v));
+            }
+            if inner.closed.get() {
+                return Ok(None);
+            }
+            let this = Rc::clone(&self.inner);
+            let w = inner
+                .getters
+                .wait("Queue::get", deadline, None, move |x| this.pass_on(x));
+            match w.slot {
+                Some(Some(v)) => return Ok(Some(v)),
+                // Look again: a rendezvous putter waits, or it is closed.
+                Some(None) => {
+                    if w.done {
+                        inner.looking.set(inner.looking.get() - 1);
+                    }
+                    if let Some(v) = inner.putters.take_first() {
+                        return Ok(Some(v));
+                    }
+                }
+                // The deadline passed (or the hub shuts down).
+                None if deadline.is_some() => return Err(Elapsed),
+                None => return Ok(None),
+            }
         }
     }
 
@@ -233,9 +296,12 @@ impl<T: 'static> Queue<T> {
     /// with their value back); later puts fail, and gets drain what is left
     /// and then return `None`.
     pub fn close(&self) {
-        self.inner.closed.set(true);
-        self.inner.getters.wake_all(|| None);
-        self.inner.putters.wake_all(|| None);
+        let inner = &*self.inner;
+        inner.closed.set(true);
+        let n = inner.getters.len();
+        inner.looking.set(inner.looking.get() + n);
+        inner.getters.wake_all(|| Some(None));
+        inner.putters.wake_all(|| None);
     }
 
     /// Whether [`close`](Queue::close) has been called.
