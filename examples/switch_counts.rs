@@ -3,7 +3,7 @@
 //! run it with two different N and divide the difference in instructions by
 //! the difference in N (`ci/callgrind.sh` does exactly that).
 //!
-//! Usage: `switch_counts <raw|greenlet|generator|create|corosensei|corosensei_create|call|hub_yield|hub_yield_pair|tokio_yield|queue_msg|tokio_queue_msg|mutex_lock|tokio_mutex_lock|mutex_contended|tokio_mutex_contended> <n>`
+//! Usage: `switch_counts <raw|greenlet|generator|create|corosensei|corosensei_create|call|hub_yield|hub_yield_pair|succession|timeout_task|tokio_yield|queue_msg|tokio_queue_msg|mutex_lock|tokio_mutex_lock|mutex_contended|tokio_mutex_contended> <n>`
 //!
 //! `create` is create + run to completion + drop of a `Greenlet` with a
 //! pooled stack; `corosensei_create` the same with a reused stack. The
@@ -13,6 +13,14 @@
 //! `hub_yield_pair` two tasks yielding to each other (two switches per
 //! round trip); `tokio_yield` one tokio task's `yield_now` on a
 //! `current_thread` runtime.
+//! `succession` is one link of a chain where each greenlet creates its
+//! successor, returns it to main and dies (the dead chain stays alive
+//! until the end): linear only if finding the live ancestor that gets a
+//! death is amortised. `timeout_task` counts hundredths of a task: N/100
+//! tasks (so 1,000 and 11,000 in `ci/callgrind.sh`, all alive at once),
+//! each in a `with_timeout` that expires at once around a loop of yields
+//! (the timeout is delivered at its next wait): the count per unit stays
+//! flat only if that delivery does not scan the other tasks' timeouts.
 //!
 //! The hub's toolkit against tokio's, where N counts messages or locks
 //! instead of round trips:
@@ -171,6 +179,47 @@ fn hub_yield_pairs(n: usize) -> usize {
     let kb = b.get().expect("no panic");
     assert_eq!(ka, kb);
     ka
+}
+
+/// Greenlet `k` creates greenlet `k + 1` (so it is that one's parent),
+/// hands it to main by returning it, and dies: each death delivers its
+/// value past every dead ancestor to main, and the whole chain of dead
+/// greenlets stays alive (each holds its parent) until main drops the
+/// last one.
+#[inline(never)]
+fn successions(n: usize) -> usize {
+    fn link(left: usize) -> Option<Greenlet> {
+        (left > 0).then(|| Greenlet::new(link))
+    }
+    let mut g = Greenlet::new(link);
+    let mut left = n;
+    let mut k = 0;
+    while let Some(next) = g.switch::<usize, Option<Greenlet>>(left) {
+        g = next;
+        left -= 1;
+        k += 1;
+    }
+    k
+}
+
+/// `n` tasks, each in a `with_timeout` that expires at once around a loop
+/// of yields: every timeout fires while its task is ready (not waiting),
+/// so it is delivered at the task's next wait.
+#[inline(never)]
+fn timeout_tasks(n: usize) -> usize {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            greenlet::hub::spawn(|| {
+                greenlet::hub::with_timeout(std::time::Duration::ZERO, || {
+                    loop {
+                        greenlet::hub::sleep(std::time::Duration::ZERO);
+                    }
+                })
+                .is_err()
+            })
+        })
+        .collect();
+    tasks.into_iter().filter(|t| t.join(None)).count()
 }
 
 /// The peer of `hub_yields`: one tokio task on a `current_thread` runtime
@@ -332,7 +381,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(which), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse().ok())) else {
         eprintln!(
-            "usage: switch_counts <raw|greenlet|generator|create|corosensei|corosensei_create|call|hub_yield|hub_yield_pair|tokio_yield|queue_msg|tokio_queue_msg|mutex_lock|tokio_mutex_lock|mutex_contended|tokio_mutex_contended> <n>"
+            "usage: switch_counts <raw|greenlet|generator|create|corosensei|corosensei_create|call|hub_yield|hub_yield_pair|succession|timeout_task|tokio_yield|queue_msg|tokio_queue_msg|mutex_lock|tokio_mutex_lock|mutex_contended|tokio_mutex_contended> <n>"
         );
         std::process::exit(2);
     };
@@ -348,6 +397,8 @@ fn main() {
         "call" => call_round_trips(n),
         "hub_yield" => hub_yields(n),
         "hub_yield_pair" => hub_yield_pairs(n),
+        "succession" => successions(n),
+        "timeout_task" => timeout_tasks(n / 100) * 100,
         "tokio_yield" => tokio_yields(n),
         "queue_msg" => queue_msgs(n),
         "tokio_queue_msg" => tokio_queue_msgs(n),

@@ -76,6 +76,15 @@ pub(crate) struct Inner {
     pub(crate) sp: Cell<StackPointer>,
     /// Counted; null only for main.
     pub(crate) parent: Cell<*const Inner>,
+    /// Only of a dead greenlet, and not counted: an ancestor to jump to
+    /// when looking for the nearest live one (every greenlet between is
+    /// dead), recorded by [`super::switch::live_ancestor`] (path
+    /// compression). Valid while the thread's parent epoch is still
+    /// `skip_epoch`: changing the parent of a dead greenlet starts a new
+    /// epoch. Then the chain of counted parents from here to `skip` is
+    /// unchanged, so `skip` is alive as long as this greenlet is.
+    pub(crate) skip: Cell<*const Inner>,
+    pub(crate) skip_epoch: Cell<u32>,
     /// Not counted: for a generator's greenlet, the greenlet waiting in a
     /// [`crate::Generator::resume`] of it, which gets its next value (and
     /// its death before the parent does). Set when a resume reaches the body
@@ -205,6 +214,8 @@ pub(crate) fn allocate(
         (&raw mut (*p).sp).write(Cell::new(sp));
         (&raw mut (*p).parent).write(Cell::new(parent));
         (&raw mut (*p).resumer).write(Cell::new(ptr::null()));
+        (&raw mut (*p).skip).write(Cell::new(ptr::null()));
+        (&raw mut (*p).skip_epoch).write(Cell::new(0));
         (&raw mut (*p).stack).write(Cell::new(stack));
         (&raw mut (*p).body).write(Cell::new(ptr::null_mut()));
         (&raw mut (*p).drop_body).write(Cell::new(None));

@@ -361,6 +361,10 @@ impl Greenlet {
 
     /// Set the parent (the count of `new` moves in), returning the old one.
     fn replace_parent(&self, new: Option<Greenlet>) -> Option<Greenlet> {
+        if self.is_dead() {
+            // A skip pointer may jump over this greenlet (see `Inner::skip`).
+            thread::new_parent_epoch();
+        }
         let new = new.map_or(ptr::null(), |g| ManuallyDrop::new(g).as_ptr());
         let old = self.inner().parent.replace(new);
         // SAFETY: the parent field owned that count.

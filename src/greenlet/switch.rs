@@ -313,6 +313,12 @@ pub(crate) unsafe fn kill_suspended(p: *const Inner) -> Result<(), Box<dyn Any +
         fn drop(&mut self) {
             if !self.inner.is_main {
                 self.inner.parent.set(self.old);
+                if self.inner.state.get() == DEAD {
+                    // Skip pointers recorded while the killer was its
+                    // parent may jump past a greenlet that is no longer
+                    // an ancestor (see `Inner::skip`).
+                    thread::new_parent_epoch();
+                }
                 // SAFETY: the count taken for the temporary parent. The
                 // killer runs here, and a running greenlet always has a
                 // count besides this one (a handle, main's, or a deferred
@@ -355,16 +361,41 @@ pub(crate) unsafe fn kill_suspended(p: *const Inner) -> Result<(), Box<dyn Any +
 ///
 /// # Safety
 /// `p` is a live greenlet of this thread.
-pub(crate) unsafe fn live_ancestor(mut p: *const Inner) -> *const Inner {
+pub(crate) unsafe fn live_ancestor(start: *const Inner) -> *const Inner {
+    let epoch = thread::parent_epoch();
+    // The next greenlet up from the dead `q`: its skip pointer if it was
+    // recorded in this epoch, else its parent.
+    // SAFETY (of the closure's reads): `q` is live (see below).
+    let up = |q: *const Inner| unsafe {
+        let s = (*q).skip.get();
+        if !s.is_null() && (*q).skip_epoch.get() == epoch {
+            s
+        } else {
+            (*q).parent.get()
+        }
+    };
     // SAFETY: each greenlet holds a count of its parent, so the chain is
-    // live; main never dies, so it ends.
+    // live, and a skip pointer of this epoch jumps along that same
+    // unchanged chain (see `Inner::skip`); main never dies, so it ends.
     unsafe {
+        let mut p = start;
         while (*p).state.get() == DEAD {
-            p = (*p).parent.get();
+            p = up(p);
             debug_assert!(!p.is_null(), "main never dies");
         }
+        // Path compression: every dead greenlet passed on the way now
+        // jumps straight to `p`, so a chain of successions (each greenlet
+        // creating the next and dying) costs amortised constant time per
+        // death instead of a walk over every dead ancestor.
+        let mut q = start;
+        while !ptr::eq(q, p) {
+            let next = up(q);
+            (*q).skip.set(p);
+            (*q).skip_epoch.set(epoch);
+            q = next;
+        }
+        p
     }
-    p
 }
 
 /// Where a greenlet whose body is an `F` starts, on its own stack, entered

@@ -27,6 +27,8 @@ thread_local! {
     /// The rare paths a switch must take, tested once per switch by the
     /// receiver: [`TRACING`], [`DEFERRED_DROPS`].
     static FLAGS: Cell<u8> = const { Cell::new(0) };
+    /// See [`parent_epoch`].
+    static PARENT_EPOCH: Cell<u32> = const { Cell::new(1) };
     /// Counts whose drop waits until their greenlet no longer runs.
     static DEFERRED: RefCell<Vec<NonNull<Inner>>> = const { RefCell::new(Vec::new()) };
     /// Gives one of them back (see [`defer_drop`]).
@@ -75,6 +77,19 @@ pub(crate) fn context() -> *const Inner {
             p = r;
         }
     }
+}
+
+/// The thread's parent epoch: the skip pointers of dead greenlets
+/// (`Inner::skip`) recorded in an older epoch are ignored.
+#[inline]
+pub(crate) fn parent_epoch() -> u32 {
+    PARENT_EPOCH.with(Cell::get)
+}
+
+/// The parent of a dead greenlet changed: every skip pointer recorded so
+/// far may jump past a greenlet that is no longer an ancestor.
+pub(crate) fn new_parent_epoch() {
+    PARENT_EPOCH.with(|e| e.set(e.get().wrapping_add(1).max(1)));
 }
 
 /// This thread's main greenlet (created on first use).
