@@ -440,3 +440,45 @@ fn a_death_follows_the_new_parent_of_a_dead_ancestor() {
     // a's parent() is what was set, not a shortcut.
     assert!(a.parent().expect("not main") == x);
 }
+
+/// `kill` makes the killer the victim's parent while the victim unwinds.
+/// When the killer is the victim's own child, the chain is a loop for that
+/// time (victim -> killer -> victim). A parent walk made then (here:
+/// `set_parent` in the victim's destructor, which checks for a cycle) must
+/// end. Run on a thread of its own, so that a spin fails the test instead
+/// of hanging it.
+#[test]
+fn set_parent_while_a_child_kills_its_parent_ends() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let outcome: Rc<RefCell<Option<bool>>> = Rc::new(RefCell::new(None));
+        struct SetsParent(Rc<RefCell<Option<bool>>>);
+        impl Drop for SetsParent {
+            fn drop(&mut self) {
+                let victim = Greenlet::current();
+                let g = Greenlet::new(|()| ());
+                // Walks victim -> killer (its temporary parent) -> victim ...
+                *self.0.borrow_mut() = Some(g.set_parent(&victim).is_ok());
+            }
+        }
+        let seen = Rc::clone(&outcome);
+        let parent = Greenlet::new(move |()| {
+            let _guard = SetsParent(seen);
+            let me = Greenlet::current();
+            let child = Greenlet::new(move |()| me.kill());
+            child.switch::<(), ()>(());
+            unreachable!("killed by its child");
+        });
+        parent.switch::<(), ()>(());
+        assert!(parent.is_dead());
+        let ok = outcome.borrow().expect("the destructor ran");
+        tx.send(ok).expect("the test waits");
+    });
+    let ok = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("set_parent during the kill returned (no endless parent walk)");
+    assert!(
+        ok,
+        "the victim is no descendant of the new greenlet: no cycle"
+    );
+}

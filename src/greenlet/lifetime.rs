@@ -72,7 +72,7 @@ pub(crate) unsafe fn last_handle_dropped(p: NonNull<Inner>) {
 unsafe fn kill_dropped(p: NonNull<Inner>) {
     // SAFETY: suspended (so not current) and live: we hold a count.
     let killed = panic::catch_unwind(AssertUnwindSafe(|| unsafe {
-        switch::kill_suspended(p.as_ptr())
+        switch::kill_suspended(p.as_ptr(), release_count)
     }));
     if let Err(e) | Ok(Err(e)) = killed {
         eprintln!(

@@ -344,7 +344,9 @@ impl Greenlet {
             _ => {
                 // SAFETY: suspended (so not current), and `self` keeps it
                 // alive.
-                if let Err(p) = unsafe { switch::kill_suspended(self.as_ptr()) } {
+                if let Err(p) =
+                    unsafe { switch::kill_suspended(self.as_ptr(), lifetime::release_count) }
+                {
                     panic::resume_unwind(p);
                 }
             }

@@ -297,10 +297,18 @@ pub(crate) unsafe fn after_switch(origin: *const Inner, event: Event) {
 /// restored afterwards, even on unwind), and return when control comes
 /// back. Whatever value comes back is dropped; a panic comes back as `Err`.
 ///
+/// The count taken of the killer for the time it is the temporary parent
+/// is given back with `release` (the lifetime layer's, handed in): it may
+/// be the killer's last, when the victim dropped the killer's last handle
+/// while it unwound (a child killing its parent, which held the child).
+///
 /// # Safety
 /// `p` is a live, suspended greenlet of this thread (so not current), kept
 /// alive by the caller.
-pub(crate) unsafe fn kill_suspended(p: *const Inner) -> Result<(), Box<dyn Any + Send>> {
+pub(crate) unsafe fn kill_suspended(
+    p: *const Inner,
+    release: thread::DropCount,
+) -> Result<(), Box<dyn Any + Send>> {
     let me = thread::current_known();
     // SAFETY: live, by the caller's promise.
     let inner = unsafe { &*p };
@@ -308,6 +316,7 @@ pub(crate) unsafe fn kill_suspended(p: *const Inner) -> Result<(), Box<dyn Any +
         inner: &'a Inner,
         old: *const Inner,
         temporary: *const Inner,
+        release: thread::DropCount,
     }
     impl Drop for RestoreParent<'_> {
         fn drop(&mut self) {
@@ -319,14 +328,12 @@ pub(crate) unsafe fn kill_suspended(p: *const Inner) -> Result<(), Box<dyn Any +
                     // an ancestor (see `Inner::skip`).
                     thread::new_parent_epoch();
                 }
-                // SAFETY: the count taken for the temporary parent. The
-                // killer runs here, and a running greenlet always has a
-                // count besides this one (a handle, main's, or a deferred
-                // one), so this is never its last.
+                // SAFETY: the count taken for the temporary parent, given
+                // back once. If it is the last (the victim dropped the
+                // killer's last handle), the killer, which runs here, is
+                // kept until it switches away (`release` defers it).
                 unsafe {
-                    let refs = &(*self.temporary).refs;
-                    debug_assert!(refs.get() > 1);
-                    refs.set(refs.get() - 1);
+                    (self.release)(NonNull::new_unchecked(self.temporary.cast_mut()));
                 }
             }
         }
@@ -336,6 +343,7 @@ pub(crate) unsafe fn kill_suspended(p: *const Inner) -> Result<(), Box<dyn Any +
             inner,
             old: ptr::null(),
             temporary: ptr::null(),
+            release,
         }
     } else {
         // SAFETY: `me` runs, so it is live; the parent field owns a count.
@@ -344,6 +352,7 @@ pub(crate) unsafe fn kill_suspended(p: *const Inner) -> Result<(), Box<dyn Any +
             inner,
             old: inner.parent.replace(me),
             temporary: me,
+            release,
         }
     };
     // A typed resume waiting on it does not get its death: the killer does.
