@@ -79,6 +79,13 @@ impl Greenlet {
         unsafe { self.inner.as_ref() }
     }
 
+    /// A word the layer above keeps for this greenlet, opaque to the core
+    /// (the hub keeps the key of the greenlet's current wait there).
+    #[inline(always)]
+    pub(crate) fn wait_word(&self) -> &std::cell::Cell<u64> {
+        &self.inner().wait_word
+    }
+
     #[inline(always)]
     pub(crate) fn as_ptr(&self) -> *const Inner {
         self.inner.as_ptr()

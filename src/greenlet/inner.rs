@@ -85,6 +85,10 @@ pub(crate) struct Inner {
     /// unchanged, so `skip` is alive as long as this greenlet is.
     pub(crate) skip: Cell<*const Inner>,
     pub(crate) skip_epoch: Cell<u32>,
+    /// Opaque to the greenlet core: a word the layer above keeps per
+    /// greenlet (the hub: the key of the wait this greenlet makes now, so
+    /// that a kill or a timeout finds it). 0 until set.
+    pub(crate) wait_word: Cell<u64>,
     /// Not counted: for a generator's greenlet, the greenlet waiting in a
     /// [`crate::Generator::resume`] of it, which gets its next value (and
     /// its death before the parent does). Set when a resume reaches the body
@@ -216,6 +220,7 @@ pub(crate) fn allocate(
         (&raw mut (*p).resumer).write(Cell::new(ptr::null()));
         (&raw mut (*p).skip).write(Cell::new(ptr::null()));
         (&raw mut (*p).skip_epoch).write(Cell::new(0));
+        (&raw mut (*p).wait_word).write(Cell::new(0));
         (&raw mut (*p).stack).write(Cell::new(stack));
         (&raw mut (*p).body).write(Cell::new(ptr::null_mut()));
         (&raw mut (*p).drop_body).write(Cell::new(None));

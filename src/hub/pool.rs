@@ -44,12 +44,18 @@ struct Inner {
 
 /// What the pool needs of a task, whatever its result type.
 trait Member {
-    fn kill(&self);
+    /// [`Task::begin_kill`]: true if it must be waited for.
+    fn begin_kill(&self) -> bool;
+    fn join(&self);
 }
 
 impl<R> Member for Task<R> {
-    fn kill(&self) {
-        Task::kill(self);
+    fn begin_kill(&self) -> bool {
+        Task::begin_kill(self)
+    }
+
+    fn join(&self) {
+        Task::join(self, None);
     }
 }
 
@@ -148,19 +154,28 @@ impl Pool {
         true
     }
 
-    /// Kill every task of the pool (in spawn order), and return once all
-    /// are dead.
+    /// Kill every task of the pool, and return once all are dead: each is
+    /// interrupted (an unstarted one never runs) before any runs again, as
+    /// [`hub::kill_all`](super::kill_all) does.
     pub fn kill(&self) {
         loop {
-            // Cloned out of the borrow: the task's end removes it.
-            let first = self
+            // Cloned out of the borrow: a task's end removes it.
+            let members: Vec<Rc<dyn Member>> = self
                 .inner
                 .members
                 .borrow()
-                .first()
-                .map(|(_, m)| Rc::clone(m));
-            let Some(victim) = first else { return };
-            victim.kill();
+                .iter()
+                .map(|(_, m)| Rc::clone(m))
+                .collect();
+            if members.is_empty() {
+                return;
+            }
+            // Every task is interrupted before any runs again (none starts
+            // meanwhile); then the ones that unwind are waited for.
+            let interrupted: Vec<_> = members.into_iter().filter(|m| m.begin_kill()).collect();
+            for m in interrupted {
+                m.join();
+            }
         }
     }
 
@@ -206,9 +221,8 @@ impl Pool {
             match t.get() {
                 Ok(r) => out.push(r),
                 Err(p) => {
-                    for t in rest {
-                        t.kill();
-                    }
+                    let rest: Vec<Task<R>> = rest.collect();
+                    super::task::kill_all(&rest);
                     panic::resume_unwind(p);
                 }
             }

@@ -107,13 +107,20 @@ struct TimeoutRec {
     armed: bool,
 }
 
-/// A greenlet with active `with_timeout`s: where it waits now, so that an
-/// expiring timeout finds its wait without searching, and the timeouts that
-/// expired while it was not waiting (delivered at its next wait).
-struct Timed {
-    active: usize,
-    park: Option<Key>,
-    pending: Vec<u64>,
+/// Interruptions of a greenlet's waits that could not be delivered when
+/// they came: a `with_timeout` that expired, or a kill, while the greenlet
+/// was not waiting (it was ready, or running), or while a greenlet of the
+/// thread was unwinding (see [`Park::wait`]). Delivered at its next wait.
+#[derive(Default)]
+struct Pending {
+    timeouts: Vec<u64>,
+    kill: bool,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.timeouts.is_empty() && !self.kill
+    }
 }
 
 /// Resume at most this many greenlets between two looks at IO readiness
@@ -126,12 +133,13 @@ pub(crate) struct Hub {
     ready: RefCell<VecDeque<Key>>,
     timers: Timers,
     timeouts: RefCell<HashMap<u64, TimeoutRec>>,
-    /// Timeouts that expired while their greenlet did not wait.
-    pending_timeouts: Cell<usize>,
-    timed: RefCell<HashMap<Greenlet, Timed>>,
-    /// Parks whose owner is another greenlet, by owner (waits in a
-    /// generator's body): how `Task::kill` finds them.
-    delegated: RefCell<HashMap<Greenlet, Key>>,
+    /// Interruptions waiting for their greenlet's next wait, by greenlet.
+    pending: RefCell<HashMap<Greenlet, Pending>>,
+    /// How many: timeouts, plus kills.
+    pending_count: Cell<usize>,
+    /// Parks woken for a reason that a kill replaced before they resumed,
+    /// with that reason (to restore if the kill must be deferred).
+    preempted: RefCell<Vec<(Key, Wake)>>,
     main_park: Cell<Option<Key>>,
     last_park: Cell<Option<Key>>,
     since_poll: Cell<u32>,
@@ -212,9 +220,9 @@ fn create_hub() -> Rc<Hub> {
             ready: RefCell::new(VecDeque::new()),
             timers: Timers::new(),
             timeouts: RefCell::new(HashMap::new()),
-            pending_timeouts: Cell::new(0),
-            timed: RefCell::new(HashMap::new()),
-            delegated: RefCell::new(HashMap::new()),
+            pending: RefCell::new(HashMap::new()),
+            pending_count: Cell::new(0),
+            preempted: RefCell::new(Vec::new()),
             main_park: Cell::new(None),
             last_park: Cell::new(None),
             since_poll: Cell::new(0),
@@ -248,8 +256,9 @@ impl Hub {
             panic!("greenlet::hub: a blocking call ran inside the hub itself");
         }
         let owner = context_if_not(&me);
-        let is_main = owner.as_ref().unwrap_or(&me).is_main();
-        let delegate = owner.clone();
+        let owner_ref = owner.as_ref().unwrap_or(&me);
+        let is_main = owner_ref.is_main();
+        let word: *const Cell<u64> = owner_ref.wait_word();
         let key = self.parks.borrow_mut().insert(Slot {
             greenlet: me,
             owner,
@@ -257,20 +266,10 @@ impl Hub {
             timer: None,
             hub_owned: false,
         });
-        // A greenlet with active `with_timeout`s records where it waits.
-        if !self.timed.borrow().is_empty() {
-            let parks = self.parks.borrow();
-            let slot = parks.get(key).expect("just inserted");
-            if let Some(t) = self.timed.borrow_mut().get_mut(slot.owner()) {
-                t.park = Some(key);
-            }
-        }
-        if let Some(owner) = delegate {
-            // A handle the map already holds for `owner` is dropped here,
-            // inside the borrow: harmless, as `owner` is alive (it waits in
-            // a resume), so it is not a last count.
-            self.delegated.borrow_mut().insert(owner, key);
-        }
+        // Where the owner waits now: how a kill or a timeout finds it.
+        // SAFETY: the word is in the owner's greenlet, which the slot just
+        // inserted holds a count of, so it is alive.
+        unsafe { (*word).set(key.to_word()) };
         if is_main {
             self.main_park.set(Some(key));
         }
@@ -305,32 +304,20 @@ impl Hub {
     fn remove_park(&self, key: Key) {
         let removed = self.parks.borrow_mut().remove(key);
         if let Some(p) = removed {
-            if !self.timed.borrow().is_empty()
-                && let Some(t) = self.timed.borrow_mut().get_mut(p.owner())
-                && t.park == Some(key)
-            {
-                t.park = None;
+            let word = p.owner().wait_word();
+            if word.get() == key.to_word() {
+                word.set(0);
             }
-            let undelegated = match &p.owner {
-                Some(owner) => {
-                    let mut d = self.delegated.borrow_mut();
-                    if d.get(owner) == Some(&key) {
-                        d.remove_entry(owner)
-                    } else {
-                        None
-                    }
-                }
-                None => None,
-            };
             if p.timer.is_some() {
                 self.timers.disarmed();
+            }
+            if !self.preempted.borrow().is_empty() {
+                self.preempted.borrow_mut().retain(|&(k, _)| k != key);
             }
             if self.main_park.get() == Some(key) {
                 self.main_park.set(None);
             }
-            // Outside the borrows: they drop greenlet handles.
-            drop(undelegated);
-            drop(p);
+            drop(p); // outside the borrow: it drops greenlet handles
         }
     }
 
@@ -347,27 +334,121 @@ impl Hub {
         }
     }
 
-    /// Interrupt the wait that `owner` makes inside a generator's body
-    /// (see [`Wake::Kill`]): it resumes with `why` whether it still waits
-    /// or was woken and not yet resumed. False if `owner` has no such wait.
-    pub(crate) fn interrupt_delegated(&self, owner: &Greenlet, why: Wake) -> bool {
-        let Some(key) = self.delegated.borrow().get(owner).copied() else {
+    /// Interrupt the wait `owner` makes now (in its own body, or in the
+    /// body of a generator it resumed) with `why` ([`Wake::Kill`] or
+    /// [`Wake::Timeout`]). If it was woken and has not resumed yet, a kill
+    /// takes the place of that wake (so that what was handed to the wait
+    /// passes on), and a timeout waits for its next wait. False if `owner`
+    /// does not wait in the hub (it is unstarted, running, or suspended
+    /// elsewhere).
+    pub(crate) fn interrupt(&self, owner: &Greenlet, why: Wake) -> bool {
+        let Some(key) = Key::from_word(owner.wait_word().get()) else {
             return false;
         };
-        let mut parks = self.parks.borrow_mut();
-        match parks.get_mut(key) {
-            Some(p) if p.state == ParkState::Waiting => {
-                p.state = ParkState::Woken(why);
-                self.ready.borrow_mut().push_back(key);
-                true
+        let woken = {
+            let mut parks = self.parks.borrow_mut();
+            match parks.get_mut(key) {
+                Some(p) if p.state == ParkState::Waiting => {
+                    p.state = ParkState::Woken(why);
+                    self.ready.borrow_mut().push_back(key);
+                    return true;
+                }
+                Some(p) => match p.state {
+                    ParkState::Woken(before) if why == Wake::Kill => {
+                        if before != Wake::Kill {
+                            p.state = ParkState::Woken(why);
+                            self.preempted.borrow_mut().push((key, before));
+                        }
+                        return true;
+                    }
+                    ParkState::Woken(_) => true,
+                    _ => false,
+                },
+                None => false,
             }
-            Some(p) if matches!(p.state, ParkState::Woken(_)) => {
-                // Already queued: it resumes with the interruption instead.
-                p.state = ParkState::Woken(why);
-                true
-            }
-            _ => false,
+        };
+        if woken {
+            self.add_pending(owner, why);
         }
+        woken
+    }
+
+    /// Deliver `why` at `owner`'s next wait.
+    fn add_pending(&self, owner: &Greenlet, why: Wake) {
+        let mut pending = self.pending.borrow_mut();
+        let rec = pending.entry(owner.clone()).or_default();
+        match why {
+            Wake::Kill if !rec.kill => rec.kill = true,
+            Wake::Timeout(id) => rec.timeouts.push(id),
+            _ => return,
+        }
+        self.pending_count.set(self.pending_count.get() + 1);
+    }
+
+    /// The interruption to deliver to the wait `key` now, if any: a kill
+    /// first, else the oldest (outermost) expired `with_timeout`.
+    fn take_pending(&self, key: Key) -> Option<Wake> {
+        let parks = self.parks.borrow();
+        let owner = parks.get(key)?.owner();
+        let mut pending = self.pending.borrow_mut();
+        let rec = pending.get_mut(owner)?;
+        let why = if rec.kill {
+            rec.kill = false;
+            Wake::Kill
+        } else {
+            let (i, &id) = rec.timeouts.iter().enumerate().min_by_key(|&(_, id)| *id)?;
+            rec.timeouts.swap_remove(i);
+            Wake::Timeout(id)
+        };
+        self.pending_count.set(self.pending_count.get() - 1);
+        let gone = if rec.is_empty() {
+            pending.remove_entry(owner)
+        } else {
+            None
+        };
+        drop(pending);
+        drop(parks);
+        drop(gone); // outside the borrows: a greenlet handle
+        Some(why)
+    }
+
+    /// Forget whatever waits to be delivered to `owner` (it has finished).
+    pub(crate) fn forget_pending(&self, owner: &Greenlet) {
+        if self.pending_count.get() == 0 {
+            return;
+        }
+        let gone = self.pending.borrow_mut().remove_entry(owner);
+        if let Some((_, rec)) = &gone {
+            let n = rec.timeouts.len() + usize::from(rec.kill);
+            self.pending_count.set(self.pending_count.get() - n);
+        }
+        drop(gone);
+    }
+
+    /// The wait `key` was interrupted with `why` while the thread was
+    /// unwinding: it goes on waiting, and `why` waits for the owner's next
+    /// wait made while nothing unwinds.
+    fn defer_interruption(&self, key: Key, why: Wake) {
+        let before = {
+            let mut pre = self.preempted.borrow_mut();
+            pre.iter()
+                .position(|&(k, _)| k == key)
+                .map(|i| pre.swap_remove(i).1)
+        };
+        let owner = {
+            let mut parks = self.parks.borrow_mut();
+            let p = parks.get_mut(key).expect("the deferring wait's park");
+            match before {
+                // The wake the kill replaced: it resumes with that after all.
+                Some(w) => {
+                    p.state = ParkState::Woken(w);
+                    self.ready.borrow_mut().push_back(key);
+                }
+                None => p.state = ParkState::Waiting,
+            }
+            p.owner().clone()
+        };
+        self.add_pending(&owner, why);
     }
 
     /// Switch to the hub until the park `key` (the current greenlet's) is
@@ -377,10 +458,11 @@ impl Hub {
         if self.shutting_down.get() {
             return Wake::Shutdown;
         }
-        if self.pending_timeouts.get() > 0
-            && let Some(id) = self.take_pending_timeout(key)
+        if self.pending_count.get() > 0
+            && !std::thread::panicking()
+            && let Some(why) = self.take_pending(key)
         {
-            return Wake::Timeout(id);
+            return why;
         }
         debug_assert!(self.parks.borrow().get(key).is_some());
         // Every waiting greenlet is suspended here, so any of them can be
@@ -468,15 +550,6 @@ impl Hub {
         let id = self.timers.next_seq();
         let me = Greenlet::current();
         let owner = context_if_not(&me).unwrap_or(me);
-        self.timed
-            .borrow_mut()
-            .entry(owner.clone())
-            .or_insert(Timed {
-                active: 0,
-                park: None,
-                pending: Vec::new(),
-            })
-            .active += 1;
         self.timeouts
             .borrow_mut()
             .insert(id, TimeoutRec { owner, armed: true });
@@ -491,21 +564,21 @@ impl Hub {
     /// End a `with_timeout`, fired or not.
     pub(crate) fn end_timeout(&self, id: u64) {
         let rec = self.timeouts.borrow_mut().remove(&id);
-        if let Some(rec) = rec {
-            if rec.armed {
-                self.timers.disarmed();
-            }
+        let Some(rec) = rec else { return };
+        if rec.armed {
+            self.timers.disarmed();
+        }
+        if self.pending_count.get() > 0 {
             let gone = {
-                let mut timed = self.timed.borrow_mut();
-                match timed.get_mut(&rec.owner) {
-                    Some(t) => {
-                        if let Some(i) = t.pending.iter().position(|&p| p == id) {
-                            t.pending.swap_remove(i);
-                            self.pending_timeouts.set(self.pending_timeouts.get() - 1);
+                let mut pending = self.pending.borrow_mut();
+                match pending.get_mut(&rec.owner) {
+                    Some(p) => {
+                        if let Some(i) = p.timeouts.iter().position(|&t| t == id) {
+                            p.timeouts.swap_remove(i);
+                            self.pending_count.set(self.pending_count.get() - 1);
                         }
-                        t.active -= 1;
-                        if t.active == 0 {
-                            timed.remove_entry(&rec.owner)
+                        if p.is_empty() {
+                            pending.remove_entry(&rec.owner)
                         } else {
                             None
                         }
@@ -513,9 +586,9 @@ impl Hub {
                     None => None,
                 }
             };
-            drop(gone); // outside the borrow: greenlet handles
-            drop(rec);
+            drop(gone); // outside the borrow: a greenlet handle
         }
+        drop(rec);
     }
 
     fn fire_timeout(&self, id: u64, seq: u64) {
@@ -531,28 +604,11 @@ impl Hub {
             self.timers.disarmed();
             rec.owner.clone()
         };
-        // Interrupt the greenlet's current wait, if it is waiting; else
-        // deliver at its next wait.
-        let waiting = self.timed.borrow().get(&owner).and_then(|t| t.park);
-        let woke = waiting.is_some_and(|k| self.wake(k, Wake::Timeout(id)));
-        if !woke && let Some(t) = self.timed.borrow_mut().get_mut(&owner) {
-            t.pending.push(id);
-            self.pending_timeouts.set(self.pending_timeouts.get() + 1);
+        // Interrupt the greenlet's current wait, or deliver at its next.
+        if !self.interrupt(&owner, Wake::Timeout(id)) {
+            self.add_pending(&owner, Wake::Timeout(id));
         }
         drop(owner);
-    }
-
-    /// The oldest pending `with_timeout` of the owner of park `key`: the
-    /// outermost, as it was started first (ids increase).
-    fn take_pending_timeout(&self, key: Key) -> Option<u64> {
-        let parks = self.parks.borrow();
-        let owner = parks.get(key)?.owner();
-        let mut timed = self.timed.borrow_mut();
-        let t = timed.get_mut(owner)?;
-        let (i, &id) = t.pending.iter().enumerate().min_by_key(|&(_, id)| *id)?;
-        t.pending.swap_remove(i);
-        self.pending_timeouts.set(self.pending_timeouts.get() - 1);
-        Some(id)
     }
 
     // -----------------------------------------------------------------------
@@ -650,7 +706,7 @@ impl Hub {
     /// it false, and the caller yields the long way.
     pub(crate) fn yield_alone(&self) -> bool {
         let alone = self.timers.live() == 0
-            && self.pending_timeouts.get() == 0
+            && self.pending_count.get() == 0
             && self.since_poll.get() < POLL_EVERY
             && !self.shutting_down.get()
             && self.ready.borrow().is_empty()
@@ -809,15 +865,27 @@ impl<'h> Park<'h> {
     ///
     /// # Panics
     /// With [`DEADLOCK`]'s message naming the call, if nothing can ever
-    /// wake it. An expired `with_timeout` unwinds to it; a `kill` of the
-    /// task this wait belongs to, made while the wait is in a generator's
-    /// body, unwinds with `GreenletExit`.
+    /// wake it. An expired `with_timeout` unwinds to it, and a `Task::kill`
+    /// of the task this wait belongs to unwinds with `GreenletExit`; but
+    /// while any greenlet of the thread is unwinding, both are deferred to
+    /// the next wait (see the loop).
     pub(crate) fn wait(&self) -> Wake {
-        match self.hub.wait(self.key) {
-            Wake::Deadlock => panic!("{DEADLOCK}; this one waits in {}", self.what),
-            Wake::Timeout(id) => panic::resume_unwind(Box::new(TimeoutUnwind(id))),
-            Wake::Kill => panic::resume_unwind(Box::new(GreenletExit)),
-            why => why,
+        loop {
+            match self.hub.wait(self.key) {
+                Wake::Deadlock => panic!("{DEADLOCK}; this one waits in {}", self.what),
+                why @ (Wake::Timeout(_) | Wake::Kill) if std::thread::panicking() => {
+                    // A greenlet of this thread is unwinding: perhaps this
+                    // one, in a destructor, where a second panic would abort
+                    // the process (the panic state is per thread, so which
+                    // one cannot be told). The wait goes on; the
+                    // interruption comes at the next wait made while
+                    // nothing unwinds.
+                    self.hub.defer_interruption(self.key, why);
+                }
+                Wake::Timeout(id) => panic::resume_unwind(Box::new(TimeoutUnwind(id))),
+                Wake::Kill => panic::resume_unwind(Box::new(GreenletExit)),
+                why => return why,
+            }
         }
     }
 }

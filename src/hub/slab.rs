@@ -15,6 +15,20 @@ impl Key {
     pub(crate) fn index(self) -> usize {
         self.index as usize
     }
+
+    /// The key as one non-zero word (0 stands for "no key").
+    pub(crate) fn to_word(self) -> u64 {
+        (u64::from(self.generation) << 32) | (u64::from(self.index) + 1)
+    }
+
+    /// The key [`to_word`](Key::to_word) made; `None` for 0.
+    pub(crate) fn from_word(w: u64) -> Option<Key> {
+        let low = w as u32;
+        (low != 0).then(|| Key {
+            index: low - 1,
+            generation: (w >> 32) as u32,
+        })
+    }
 }
 
 struct Entry<T> {
@@ -52,7 +66,10 @@ impl<T> Slab<T> {
                 generation: e.generation,
             };
         }
-        let index = u32::try_from(self.entries.len()).expect("more than 2^32 hub entries");
+        let index = u32::try_from(self.entries.len())
+            .ok()
+            .filter(|&i| i < u32::MAX)
+            .expect("more than 2^32 - 1 hub entries");
         self.entries.push(Entry {
             generation: 0,
             value: Some(value),

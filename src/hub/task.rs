@@ -37,6 +37,8 @@ impl<R> TaskState<R> {
             return;
         }
         *self.result.borrow_mut() = Some(result);
+        // A kill that came while it was unwinding (never delivered).
+        hub.forget_pending(&self.greenlet);
         let joiners = std::mem::take(&mut *self.joiners.borrow_mut());
         for j in joiners {
             // A wait_any's count may already be 0 (another task finished
@@ -178,20 +180,41 @@ impl<R> Task<R> {
     /// finished task does nothing. [`get`](Task::get) then returns
     /// `Err(GreenletExit)`.
     ///
-    /// A task that waits inside a generator's body (a generator it resumed,
-    /// at any depth) is interrupted there: `GreenletExit` unwinds that body
-    /// and then the task, as a Python exception thrown into a greenlet
-    /// unwinds the generator frames on its stack. `kill` then waits (letting
-    /// the others run) until the task has finished.
+    /// A task waiting in the hub is interrupted where it waits, also inside
+    /// the body of a generator it resumed (at any depth): `GreenletExit`
+    /// unwinds that body and then the task, as a Python exception thrown
+    /// into a greenlet unwinds the generator frames on its stack. `kill`
+    /// waits (letting the others run) until the task has finished. A task
+    /// that is ready but not resumed yet is interrupted at its next wait.
+    ///
+    /// A task that is already unwinding (a destructor of a panicking or
+    /// dying task waits in the hub) is never thrown a second panic, which
+    /// would abort the process: its wait goes on, `kill` waits until its
+    /// unwinding has ended the task, and `get` returns the panic it was
+    /// unwinding with. While any greenlet of the thread is unwinding, every
+    /// interruption of a wait (a kill, an expired [`with_timeout`]) is
+    /// deferred this way, as the panic state is one per thread (API.md
+    /// §1): it takes effect at that greenlet's next wait.
+    ///
+    /// [`with_timeout`]: super::with_timeout
     pub fn kill(&self) {
-        if self.state.finished.get() {
-            return;
-        }
-        if hub().interrupt_delegated(&self.state.greenlet, Wake::Kill) {
+        if self.begin_kill() {
             join_states(&[&*self.state], None, Need::All, "Task::kill");
-            return;
+        }
+    }
+
+    /// The first half of a kill, which never lets another greenlet run: a
+    /// task waiting in the hub is interrupted there (true: it must be
+    /// waited for); an unstarted one is killed at once, and never runs.
+    pub(crate) fn begin_kill(&self) -> bool {
+        if self.state.finished.get() {
+            return false;
         }
         let hub = hub();
+        if hub.interrupt(&self.state.greenlet, Wake::Kill) {
+            return true;
+        }
+        // Not waiting in the hub: unstarted (or suspended elsewhere).
         self.state.greenlet.kill();
         if let Some(start) = self.state.start.take() {
             // Killed before it started: its start entry goes now, so that
@@ -204,6 +227,7 @@ impl<R> Task<R> {
             self.state
                 .finish(&hub, Err(Box::new(GreenletExit) as Box<dyn Any + Send>));
         }
+        false
     }
 }
 
@@ -241,10 +265,18 @@ pub fn wait_any<R>(tasks: &[Task<R>], timeout: Option<Duration>) -> Option<usize
     tasks.iter().position(Task::is_ready)
 }
 
-/// [`Task::kill`] each of `tasks`, in order; returns when all are dead.
+/// Kill each of `tasks` and return when all are dead (gevent's `killall`).
+/// Every task is interrupted (or, unstarted, killed) before any of them
+/// runs again, so that none of them gets to start or go on meanwhile; then
+/// this waits for the ones that must unwind. As [`Task::kill`] for each.
 pub fn kill_all<R>(tasks: &[Task<R>]) {
-    for t in tasks {
-        t.kill();
+    let interrupted: Vec<&TaskState<R>> = tasks
+        .iter()
+        .filter(|t| t.begin_kill())
+        .map(|t| &*t.state)
+        .collect();
+    if !interrupted.is_empty() {
+        join_states(&interrupted, None, Need::All, "hub::kill_all");
     }
 }
 
