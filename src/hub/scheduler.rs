@@ -38,6 +38,7 @@ use crate::greenlet::{context_if_not, payload_text};
 use crate::{Greenlet, GreenletExit};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
+use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 use std::rc::{Rc, Weak};
@@ -186,34 +187,66 @@ impl Drop for Teardown {
 /// If the hub cannot be created (no poller, no stack), or the thread is
 /// exiting and its hub is already gone.
 pub(crate) fn hub() -> Rc<Hub> {
+    try_hub().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`hub`], returning the error if the hub cannot be created.
+pub(crate) fn try_hub() -> io::Result<Rc<Hub>> {
     let p = HUB.with(Cell::get);
     if !p.is_null() {
         // SAFETY: HUB owns one count, released only by Teardown after it
         // sets HUB to null; this adds one for the caller.
         unsafe {
             Rc::increment_strong_count(p);
-            return Rc::from_raw(p);
+            return Ok(Rc::from_raw(p));
         }
     }
     create_hub()
 }
 
 #[cold]
-fn create_hub() -> Rc<Hub> {
+fn create_hub() -> io::Result<Rc<Hub>> {
     if TEARDOWN.try_with(|_| ()).is_err() {
-        panic!("greenlet::hub: the thread is exiting and its hub is gone");
+        return Err(io::Error::other(
+            "greenlet::hub: the thread is exiting and its hub is gone",
+        ));
     }
-    let io = Reactor::new()
-        .unwrap_or_else(|e| panic!("greenlet::hub: cannot create the hub's poller: {e}"));
+    let io = Reactor::new().map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("greenlet::hub: cannot create the hub's poller: {e}"),
+        )
+    })?;
+    let creator = Greenlet::current();
+    let mut error = None;
     let hub = Rc::new_cyclic(|weak: &Weak<Hub>| {
         let weak = weak.clone();
-        let greenlet = Greenlet::builder()
+        let created = Greenlet::builder()
             .name("hub")
             .parent(&Greenlet::main())
-            .create(move |(): ()| {
+            .try_create(move |(): ()| {
+                // Started at creation, untraced: hand control straight
+                // back. The hub's first turn begins when this switch
+                // returns; a trace callback that panics there is reported,
+                // and the hub goes on (it must never die: every task's
+                // wait depends on it).
+                if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| {
+                    creator.switch::<(), ()>(());
+                })) {
+                    report_panic_in_hub("its start", &*p);
+                }
+                drop(creator);
                 let hub = weak.upgrade().expect("the hub outlives its greenlet");
                 hub.run()
             });
+        let greenlet = created.unwrap_or_else(|e| {
+            error = Some(io::Error::new(
+                e.kind(),
+                format!("greenlet::hub: cannot create the hub's greenlet: {e}"),
+            ));
+            // A placeholder that never runs: the hub is dropped below.
+            Greenlet::main()
+        });
         Hub {
             greenlet,
             parks: RefCell::new(Slab::new()),
@@ -230,8 +263,37 @@ fn create_hub() -> Rc<Hub> {
             io,
         }
     });
+    if let Some(e) = error {
+        return Err(e);
+    }
+    // Start it now, with tracing off for the two switches, so that no
+    // trace callback can kill it before its loop runs.
+    let trace = crate::settrace(None);
+    hub.greenlet.switch::<(), ()>(());
+    crate::settrace(trace);
     HUB.with(|h| h.set(Rc::into_raw(Rc::clone(&hub))));
-    hub
+    Ok(hub)
+}
+
+/// A greenlet waiting in the hub got something other than the hub's word
+/// to go on.
+#[cold]
+#[inline(never)]
+fn resumed_by_a_stranger() -> ! {
+    panic!(
+        "greenlet::hub: a greenlet waiting in the hub was resumed by a direct switch with a \
+         value, not by the hub (greenlets of the hub must not switch to each other directly)"
+    )
+}
+
+/// A panic that came back to the hub's greenlet (a trace callback that
+/// panicked in it, or a bug): reported, and the hub goes on.
+#[cold]
+fn report_panic_in_hub(from: &str, payload: &(dyn std::any::Any + Send)) {
+    eprintln!(
+        "greenlet::hub: a panic reached the hub from {from}: {}",
+        payload_text(payload)
+    );
 }
 
 impl Hub {
@@ -470,10 +532,11 @@ impl Hub {
         // next (which may be this one, if it is the only one ready: then
         // the switch returns at once). The hub itself only ever receives
         // `()`: from a greenlet that goes to it to wait, or a task's end.
-        if let Some((next, why)) = self.direct_handoff() {
-            return next.switch::<Wake, Wake>(why);
-        }
-        self.greenlet.switch::<(), Wake>(())
+        let r = match self.direct_handoff() {
+            Some((next, why)) => next.try_switch::<Wake, Wake>(why),
+            None => self.greenlet.try_switch::<(), Wake>(()),
+        };
+        r.unwrap_or_else(|_| resumed_by_a_stranger())
     }
 
     // -----------------------------------------------------------------------
@@ -736,22 +799,55 @@ impl Hub {
         // Tasks catch their own panics; anything else that comes back here
         // (a bug, or a greenlet that misused the hub) is reported and the
         // hub goes on with the others.
-        let r = panic::catch_unwind(AssertUnwindSafe(|| {
-            greenlet.switch::<Wake, ()>(why);
-        }));
-        if let Err(p) = r {
-            // GreenletExit (or anything during shutdown) was thrown at the
-            // hub itself: it is being killed.
-            if p.is::<GreenletExit>() || self.shutting_down.get() {
-                panic::resume_unwind(p);
-            }
-            eprintln!(
-                "greenlet::hub: a panic reached the hub from {:?}: {}",
-                greenlet,
-                payload_text(&*p)
-            );
+        let r = panic::catch_unwind(AssertUnwindSafe(|| greenlet.try_switch::<Wake, ()>(why)));
+        match r {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => eprintln!(
+                "greenlet::hub: {greenlet:?} (or whatever ran after it) switched to the hub \
+                 with a value, or resumed it without going through a blocking call; ignored"
+            ),
+            Err(p) => self.caught(&format!("{greenlet:?}"), p),
         }
         drop(greenlet);
+    }
+
+    /// A panic came back to the hub's greenlet. During shutdown it goes on
+    /// (the hub is being killed). A kill aimed at the hub is refused: the
+    /// killer (the hub's parent while a kill lasts) gets a panic saying so,
+    /// and the hub goes on. Anything else (a trace callback that panicked
+    /// in the hub, a bug) is reported, and the hub goes on.
+    fn caught(&self, from: &str, p: Box<dyn std::any::Any + Send>) {
+        if self.shutting_down.get() {
+            panic::resume_unwind(p);
+        }
+        if !p.is::<GreenletExit>() {
+            report_panic_in_hub(from, &*p);
+            return;
+        }
+        let Some(killer) = self.greenlet.parent() else {
+            return;
+        };
+        let mut message = Some(
+            "greenlet::hub: the hub's greenlet cannot be killed (kill the tasks instead)"
+                .to_string(),
+        );
+        loop {
+            let r = panic::catch_unwind(AssertUnwindSafe(|| {
+                let m = message.take().expect("thrown once");
+                // Control comes back here when a greenlet goes to the hub.
+                killer.throw::<String, ()>(m);
+            }));
+            match r {
+                Ok(()) => return,
+                Err(p) if p.is::<GreenletExit>() && !self.shutting_down.get() => {
+                    message = Some(
+                        "greenlet::hub: the hub's greenlet cannot be killed (kill the tasks instead)"
+                            .to_string(),
+                    );
+                }
+                Err(p) => return self.caught("a greenlet that resumed it", p),
+            }
+        }
     }
 
     /// Nothing is ready, no timer is armed and no greenlet waits for IO:
@@ -778,9 +874,14 @@ impl Hub {
         }
         // Nobody waits on the hub at all (whoever switched here last did
         // not park): raise it in main, the hub's parent.
-        Greenlet::main().throw::<String, ()>(
-            "greenlet::hub: the hub ran out of work and no greenlet waits on it".to_string(),
-        );
+        let r = panic::catch_unwind(AssertUnwindSafe(|| {
+            Greenlet::main().throw::<String, ()>(
+                "greenlet::hub: the hub ran out of work and no greenlet waits on it".to_string(),
+            );
+        }));
+        if let Err(p) = r {
+            self.caught("main", p);
+        }
     }
 
     /// Thread exit: kill every greenlet the hub holds (their destructors

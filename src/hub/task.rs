@@ -1,6 +1,6 @@
 //! [`Task`]: a spawned greenlet's handle, and joining.
 
-use super::scheduler::{Hub, Park, Wake, hub};
+use super::scheduler::{Hub, Park, Wake, hub, try_hub};
 use super::slab::Key;
 use crate::{Builder, Greenlet, GreenletExit};
 use std::any::Any;
@@ -48,6 +48,33 @@ impl<R> TaskState<R> {
             if left == 1 {
                 hub.wake(j.park, Wake::Signal);
             }
+        }
+    }
+}
+
+/// See `try_spawn_with`: if dropped unused, the task never ran its body,
+/// and ends as killed before it started.
+struct FinishUnstarted<R>(std::rc::Weak<TaskState<R>>);
+
+impl<R> FinishUnstarted<R> {
+    /// The body starts: nothing to do on drop any more.
+    fn take(self) -> std::rc::Weak<TaskState<R>> {
+        let me = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `me` is never dropped nor used again: its one field is
+        // moved out exactly once.
+        unsafe { std::ptr::read(&me.0) }
+    }
+}
+
+impl<R> Drop for FinishUnstarted<R> {
+    fn drop(&mut self) {
+        if let Some(state) = self.0.upgrade()
+            && let Ok(hub) = try_hub()
+        {
+            if let Some(start) = state.start.take() {
+                hub.cancel_start(start);
+            }
+            state.finish(&hub, Err(Box::new(GreenletExit) as Box<dyn Any + Send>));
         }
     }
 }
@@ -103,11 +130,15 @@ where
     F: FnOnce() -> R + 'static,
     R: 'static,
 {
-    let hub = hub();
+    let hub = try_hub()?;
     let mut error = None;
     let state = Rc::new_cyclic(|weak: &std::rc::Weak<TaskState<R>>| {
-        let weak = weak.clone();
+        // Finishes the task if its body never runs: the greenlet is killed
+        // before it starts, or dies at its start (a trace callback that
+        // panics in it). Its closure, which holds this, is dropped then.
+        let unstarted = FinishUnstarted(weak.clone());
         let created = builder.parent(hub.greenlet()).try_create(move |_: Wake| {
+            let weak = unstarted.take();
             if let Some(state) = weak.upgrade() {
                 state.start.set(None);
             }
