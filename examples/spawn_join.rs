@@ -148,5 +148,7 @@ fn minor_faults() -> i64 {
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: as above; RUSAGE_SELF is always valid.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
-    u.ru_minflt
+    // A c_long: i32 on 32-bit targets, where the conversion is not a no-op.
+    #[allow(clippy::useless_conversion)]
+    i64::from(u.ru_minflt)
 }
