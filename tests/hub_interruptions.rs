@@ -199,3 +199,36 @@ fn a_kill_of_another_task_made_while_one_unwinds_is_delivered_afterwards() {
     assert_eq!(done.get(), 1);
     assert_eq!(hub::parked_count(), 0);
 }
+
+#[test]
+fn a_wake_that_comes_between_a_deferred_kill_and_its_delivery_is_kept() {
+    quiet();
+    let done = Rc::new(Cell::new(0));
+    let d = Rc::clone(&done);
+    let unwinding = hub::spawn(move || {
+        let _s = sleeper(30, &d);
+        panic!("first failed");
+    });
+    let event = hub::sync::Event::new();
+    let log = Rc::new(std::cell::RefCell::new(Vec::new()));
+    let (e, l) = (event.clone(), Rc::clone(&log));
+    let waiter = hub::spawn(move || {
+        let woken = e.wait(None);
+        l.borrow_mut().push(format!("woken {woken}"));
+        loop {
+            hub::sleep(ms(1));
+        }
+    });
+    hub::sleep(ms(5)); // `unwinding` sleeps in its destructor; `waiter` waits
+    // Queued before the kill's interruption: sets the event after the kill
+    // has interrupted the wait and before the waiter resumes.
+    let e = event.clone();
+    let setter = hub::spawn(move || e.set());
+    // The kill is deferred (a greenlet unwinds): the wait goes on, and must
+    // end by the set() that came meanwhile, not hang.
+    waiter.kill();
+    assert_eq!(*log.borrow(), ["woken true"]);
+    assert!(waiter.get().unwrap_err().is::<GreenletExit>());
+    assert!(setter.is_ready() && unwinding.is_ready());
+    assert_eq!(hub::parked_count(), 0);
+}

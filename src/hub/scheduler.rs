@@ -392,6 +392,17 @@ impl Hub {
                 self.ready.borrow_mut().push_back(key);
                 true
             }
+            Some(p) if matches!(p.state, ParkState::Woken(Wake::Kill | Wake::Timeout(_))) => {
+                // Interrupted, not resumed yet: if the interruption has to
+                // be deferred, the wait goes on, and must then end by this
+                // wake (its timer has fired, its IO interest or its place
+                // in a wait list is gone).
+                let mut pre = self.preempted.borrow_mut();
+                if !pre.iter().any(|&(k, _)| k == key) {
+                    pre.push((key, why));
+                }
+                false
+            }
             _ => false,
         }
     }
