@@ -224,3 +224,52 @@ fn std_sockets_can_be_taken_over() {
     drop(c);
     assert_eq!(server.get().unwrap(), 4);
 }
+
+/// `TcpListener::bind` listens with the documented backlog of 1024 (mio's
+/// default is 128): a listener that accepts nothing yet lets 1,000
+/// connections complete their handshake (issue 16, item 7: an unpaced
+/// burst of connects overflowed a queue of 128, and some connections were
+/// never served within 10 s).
+#[test]
+fn bind_listens_with_a_backlog_of_1024() {
+    // 1,000 client sockets: more descriptors than the usual soft limit.
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read or write the local struct.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        if lim.rlim_cur < 4096 && lim.rlim_max >= 4096 {
+            lim.rlim_cur = 4096;
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
+        }
+    }
+    if lim.rlim_cur < 4096 {
+        eprintln!(
+            "note: RLIMIT_NOFILE too low for this test ({}): skipped",
+            lim.rlim_cur
+        );
+        return;
+    }
+    std::thread::spawn(|| {
+        let listener = greenlet::hub::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("its address");
+        let mut clients = Vec::new();
+        for _ in 0..1000 {
+            // A full queue drops the SYN: the connect then times out.
+            match std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(200))
+            {
+                Ok(s) => clients.push(s),
+                Err(_) => break,
+            }
+        }
+        assert_eq!(
+            clients.len(),
+            1000,
+            "connections completed before the first accept (backlog + 1 with a backlog of 128)"
+        );
+    })
+    .join()
+    .expect("the scenario's thread");
+}

@@ -76,6 +76,10 @@ impl Registration {
     }
 }
 
+/// The listen backlog of [`TcpListener::bind`]: how many connections the
+/// kernel completes and queues before the hub accepts them (tokio's too).
+const BACKLOG: libc::c_int = 1024;
+
 /// A TCP listening socket whose [`accept`](TcpListener::accept) waits on
 /// the hub.
 pub struct TcpListener {
@@ -93,6 +97,13 @@ impl TcpListener {
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         each_addr(addr, |a| {
             let sock = mio::net::TcpListener::bind(a)?;
+            // mio listens with a backlog of 128. Linux lets a listening
+            // socket call listen(2) again to change it: 1024, as
+            // documented (the kernel caps it at net.core.somaxconn).
+            // SAFETY: listen on a descriptor this function owns.
+            if unsafe { libc::listen(sock.as_raw_fd(), BACKLOG) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
             TcpListener::wrap(sock)
         })
     }
