@@ -89,8 +89,9 @@ struct Slot {
     /// in a generator's body belongs to whoever resumed the generator).
     owner: Option<Greenlet>,
     state: ParkState,
-    /// The sequence number of this park's own armed timer.
-    timer: Option<u64>,
+    /// The sequence number of this park's own armed timer; 0: none
+    /// (sequence numbers start at 1).
+    timer: u64,
     /// A spawned task's start: no waiting call owns it, the hub removes it.
     hub_owned: bool,
 }
@@ -312,7 +313,7 @@ impl Hub {
 
     /// A park for the current greenlet, waiting. Ended by
     /// [`remove_park`](Hub::remove_park) (the [`Park`] guard does it).
-    fn new_park(&self) -> Key {
+    fn new_park(&self, state: ParkState) -> Key {
         let me = Greenlet::current();
         if me == self.greenlet {
             panic!("greenlet::hub: a blocking call ran inside the hub itself");
@@ -324,10 +325,13 @@ impl Hub {
         let key = self.parks.borrow_mut().insert(Slot {
             greenlet: me,
             owner,
-            state: ParkState::Waiting,
-            timer: None,
+            state,
+            timer: 0,
             hub_owned: false,
         });
+        if let ParkState::Woken(_) = state {
+            self.ready.borrow_mut().push_back(key);
+        }
         // Where the owner waits now: how a kill or a timeout finds it.
         // SAFETY: the word is in the owner's greenlet, which the slot just
         // inserted holds a count of, so it is alive.
@@ -346,7 +350,7 @@ impl Hub {
             greenlet,
             owner: None,
             state: ParkState::Woken(Wake::Start),
-            timer: None,
+            timer: 0,
             hub_owned: true,
         });
         self.ready.borrow_mut().push_back(key);
@@ -370,7 +374,7 @@ impl Hub {
             if word.get() == key.to_word() {
                 word.set(0);
             }
-            if p.timer.is_some() {
+            if p.timer != 0 {
                 self.timers.disarmed();
             }
             if !self.preempted.borrow().is_empty() {
@@ -560,8 +564,8 @@ impl Hub {
         {
             let mut parks = self.parks.borrow_mut();
             let p = parks.get_mut(key).expect("arm_timer on a live park");
-            assert!(p.timer.is_none(), "one timer per park");
-            p.timer = Some(seq);
+            assert!(p.timer == 0, "one timer per park");
+            p.timer = seq;
         }
         self.push_timer(TimerEntry {
             deadline,
@@ -579,7 +583,7 @@ impl Hub {
 
     fn is_live(parks: &Slab<Slot>, timeouts: &HashMap<u64, TimeoutRec>, t: &TimerEntry) -> bool {
         match t.target {
-            TimerTarget::Park(key) => parks.get(key).is_some_and(|p| p.timer == Some(t.seq)),
+            TimerTarget::Park(key) => parks.get(key).is_some_and(|p| p.timer == t.seq),
             TimerTarget::Timeout(id) => timeouts.get(&id).is_some_and(|r| id == t.seq && r.armed),
         }
     }
@@ -591,8 +595,8 @@ impl Hub {
             match entry.target {
                 TimerTarget::Park(key) => {
                     let fired = match self.parks.borrow_mut().get_mut(key) {
-                        Some(p) if p.timer == Some(entry.seq) => {
-                            p.timer = None;
+                        Some(p) if p.timer == entry.seq => {
+                            p.timer = 0;
                             self.timers.disarmed();
                             true
                         }
@@ -955,7 +959,19 @@ impl<'h> Park<'h> {
     pub(crate) fn new(hub: &'h Hub, what: &'static str) -> Park<'h> {
         Park {
             hub,
-            key: hub.new_park(),
+            key: hub.new_park(ParkState::Waiting),
+            what,
+        }
+    }
+
+    /// A park that is ready at once: its [`wait`](Park::wait) returns
+    /// [`Wake::Ready`] after every greenlet that was ready has run (a
+    /// yield). The same as [`new`](Park::new) and then waking it, in one
+    /// step.
+    pub(crate) fn ready(hub: &'h Hub, what: &'static str) -> Park<'h> {
+        Park {
+            hub,
+            key: hub.new_park(ParkState::Woken(Wake::Ready)),
             what,
         }
     }

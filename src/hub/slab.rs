@@ -60,7 +60,9 @@ impl<T> Slab<T> {
         if let Some(index) = self.free.pop() {
             let e = &mut self.entries[index as usize];
             debug_assert!(e.value.is_none());
-            e.value = Some(value);
+            // A free slot holds `None`: nothing to drop (and no drop code
+            // on this path).
+            std::mem::forget(e.value.replace(value));
             return Key {
                 index,
                 generation: e.generation,

@@ -37,8 +37,7 @@ fn yield_now() {
     if hub.yield_alone() {
         return;
     }
-    let park = Park::new(&hub, "hub::sleep");
-    hub.wake(park.key(), Wake::Ready);
+    let park = Park::ready(&hub, "hub::sleep");
     match park.wait() {
         Wake::Ready | Wake::Shutdown => {}
         other => unreachable!("greenlet::hub: a yield was resumed with {other:?}"),
