@@ -231,12 +231,21 @@ fn create_hub() -> io::Result<Rc<Hub>> {
                 // returns; a trace callback that panics there is reported,
                 // and the hub goes on (it must never die: every task's
                 // wait depends on it).
-                if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| {
+                let started = panic::catch_unwind(AssertUnwindSafe(|| {
                     creator.switch::<(), ()>(());
-                })) {
+                }));
+                drop(creator);
+                if let Err(p) = started {
+                    // Killed before its first turn (the thread exits with
+                    // a hub that never ran): die. A kill aimed at it while
+                    // the thread goes on cannot come here: every kill of
+                    // the hub comes after its loop runs (its handle is
+                    // reachable only through a task it started).
+                    if p.is::<GreenletExit>() {
+                        panic::resume_unwind(p);
+                    }
                     report_panic_in_hub("its start", &*p);
                 }
-                drop(creator);
                 let hub = weak.upgrade().expect("the hub outlives its greenlet");
                 hub.run()
             });
