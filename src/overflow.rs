@@ -105,8 +105,16 @@ const ALT_STACK_BYTES: usize = 64 * 1024;
 #[inline]
 pub(crate) fn install(lookup: Lookup) {
     if !INSTALLED_HERE.with(Cell::get) {
-        install_slow(|| LOOKUP.store(lookup as usize, Ordering::Release));
+        install_lookup(lookup);
     }
+}
+
+/// [`install`] off its fast path. A function of its own taking the lookup
+/// as an argument, so that the fast path prepares nothing for it.
+#[cold]
+#[inline(never)]
+fn install_lookup(lookup: Lookup) {
+    install_slow(|| LOOKUP.store(lookup as usize, Ordering::Release));
 }
 
 /// [`install`] with the lookup that sees both sides of a switch. Nothing
@@ -123,8 +131,6 @@ pub(crate) fn install_in_use(in_use: InUse) {
 /// The first [`install`] on this thread: the process-wide handler (once,
 /// after `store_lookup`), and this thread's alternate stack, now and at
 /// thread exit.
-#[cold]
-#[inline(never)]
 fn install_slow(store_lookup: impl FnOnce()) {
     INSTALL.call_once(|| {
         store_lookup();

@@ -204,10 +204,22 @@ impl Stack {
         // DEFAULT_STACK_SIZE is the rounded default size: a compare with a
         // constant settles it on every real system (pages of at most 1 MiB)
         // without loading the cached size.
-        if self.usable == DEFAULT_STACK_SIZE || self.usable == default_usable_size() {
+        if self.usable == DEFAULT_STACK_SIZE {
+            pool_push(self);
+        } else {
+            self.release_slow();
+        }
+    }
+
+    /// [`Stack::release`] of a stack whose size is not `DEFAULT_STACK_SIZE`:
+    /// pooled if it is the rounded default size all the same (pages larger
+    /// than 1 MiB), else dropped, which gives it back.
+    #[cold]
+    #[inline(never)]
+    fn release_slow(self) {
+        if self.usable == default_usable_size() {
             pool_push(self);
         }
-        // Otherwise dropping `self` gives it back.
     }
 
     /// One past the highest usable byte: where a new stack pointer starts.
