@@ -894,11 +894,26 @@ fn resident_pages(addr: *mut u8, len: usize) -> usize {
     let page = page_size();
     let mut vec = vec![0u8; len.div_ceil(page)];
     // SAFETY: `addr` is page aligned, `[addr, addr + len)` is mapped (a live
-    // stack's usable part or a slot of an arena, which is never unmapped),
-    // and `vec` has one byte per page.
+    // stack's usable part or a given-back slot of an arena chunk still in
+    // use), and `vec` has one byte per page.
     let rc = unsafe { libc::mincore(addr.cast(), len, vec.as_mut_ptr()) };
     assert_eq!(rc, 0, "mincore: {}", io::Error::last_os_error());
     vec.iter().filter(|&&b| b & 1 != 0).count()
+}
+
+/// Whether the page at `addr` is mapped: mincore fails with ENOMEM on an
+/// unmapped page.
+fn is_mapped(addr: *mut u8) -> bool {
+    let mut vec = [0u8; 1];
+    // SAFETY: mincore only inspects the page tables for one page and writes
+    // one byte into `vec`.
+    let rc = unsafe { libc::mincore(addr.cast(), page_size(), vec.as_mut_ptr()) };
+    if rc == 0 {
+        return true;
+    }
+    let err = io::Error::last_os_error();
+    assert_eq!(err.raw_os_error(), Some(libc::ENOMEM), "mincore: {err}");
+    false
 }
 
 /// Touches the top page of `stack`, as a greenlet's first frame does.
@@ -950,10 +965,19 @@ fn pooled_stacks_beyond_the_warm_ones_hold_no_memory() {
 
 #[test]
 fn arena_slots_are_reused_emptied_and_stay_guarded() {
+    const JOB: &str = "arena_slots";
     if guard_mode() != GuardMode::KernelGuard {
         eprintln!("note: arenas are used in KernelGuard mode only");
         return;
     }
+    if !is_child(JOB) {
+        // In a child process of its own, so that no other test's mapping
+        // takes the place of a chunk unmapped here.
+        let child = run_child("arena_slots_are_reused_emptied_and_stay_guarded", JOB);
+        assert!(child.status.success(), "{}", child.describe());
+        return;
+    }
+    child_started(JOB);
     let page = page_size();
     // A size no other test uses, so this arena is ours alone.
     let size = 5 * MIN_STACK_SIZE + 3 * page;
@@ -973,20 +997,38 @@ fn arena_slots_are_reused_emptied_and_stay_guarded() {
         assert!(pair[0].1 <= pair[1].0, "slots overlap: {pair:?}");
     }
     let tops: Vec<*mut u8> = stacks.iter().map(Stack::top).collect();
-    drop(stacks);
-    // Given back: no resident page, but still mapped (mincore succeeds)
-    // and the guard survives MADV_DONTNEED.
-    for &top in &tops {
+    // Chunks of 1, 1, 2, 4, ... 64 slots: stacks 64..100 are in the last
+    // one. Keep stack 0 (alone in the first chunk) and stacks 64 and 99;
+    // give the rest back.
+    let mut stacks: Vec<Option<Stack>> = stacks.into_iter().map(Some).collect();
+    let kept = [0, 64, 99];
+    for (i, stack) in stacks.iter_mut().enumerate() {
+        if !kept.contains(&i) {
+            *stack = None;
+        }
+    }
+    // Given back into a chunk that is still in use: no resident page, still
+    // mapped (mincore succeeds), and the guard survives MADV_DONTNEED.
+    for &top in &tops[65..99] {
         assert_eq!(resident_pages(top.wrapping_sub(page), page), 0);
         let guard = top as usize - size - page;
         assert_eq!(kernel_read_errno(guard), Some(libc::EFAULT));
     }
+    // Given back from chunks none of whose stacks is in use: unmapped.
+    for &top in &tops[1..64] {
+        assert!(!is_mapped(top.wrapping_sub(page)), "{top:?} still mapped");
+    }
     // Reused, last in first out, zeroed.
     let again = Stack::new(size).unwrap();
-    assert_eq!(again.top(), tops[99]);
+    assert_eq!(again.top(), tops[98]);
     // SAFETY: top() - 1 is the highest usable byte of a live stack.
     assert_eq!(unsafe { ptr::read_volatile(again.top().sub(1)) }, 0);
     assert_eq!(kernel_read_errno(again.guard().start), Some(libc::EFAULT));
+    drop(again);
+    drop(stacks);
+    for &top in &tops {
+        assert!(!is_mapped(top.wrapping_sub(page)), "{top:?} still mapped");
+    }
     // Stacks above ARENA_MAX_STACK_SIZE get a mapping of their own, still
     // with a kernel guard.
     let big = Stack::new(stack::ARENA_MAX_STACK_SIZE + page).unwrap();

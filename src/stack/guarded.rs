@@ -1,0 +1,328 @@
+//! The [`Stack`] type: one guarded stack, in an arena slot or a mapping of
+//! its own; how it is made, taken from and given back to the pool, and
+//! given back to the kernel.
+
+use super::arena;
+use super::error::{StackError, Step};
+use super::mode::MADV_GUARD_INSTALL;
+use super::pool::{pool_pop, pool_push};
+use super::sizes::{default_usable_size, usable_size};
+use super::sys::{forget_pages_of, map_anonymous};
+use super::valgrind::{valgrind_deregister, valgrind_register};
+use super::{ARENA_MAX_STACK_SIZE, DEFAULT_STACK_SIZE, GuardMode, guard_mode, page_size};
+use std::fmt;
+use std::io;
+use std::ops::Range;
+use std::ptr::NonNull;
+
+/// One guarded stack: `[guard page][usable bytes]`, growing down from
+/// [`top`](Stack::top).
+///
+/// A `Stack` owns its memory: dropping it unmaps its own mapping, or gives
+/// an arena slot's pages back to the kernel and the slot to its arena (see
+/// the [module documentation](super)). It hands out only raw pointers and
+/// addresses, never references to its memory: the memory belongs to
+/// whatever code runs on the stack.
+///
+/// `Stack` is `Send`: it may be dropped on any thread, and moved to another
+/// thread (for example to be released into that thread's pool).
+pub struct Stack {
+    /// The lowest address: the start of the guard page. Written through raw
+    /// pointers by code running on the stack, never through references.
+    base: NonNull<u8>,
+    /// Bytes of guard at the low end (one page).
+    guard: usize,
+    /// Usable bytes above the guard.
+    usable: usize,
+    /// [`IN_ARENA`] if this is a slot of the arena for `usable`-byte stacks,
+    /// else [`OWN_MAPPING`] (`guard + usable` bytes at `base` are a mapping
+    /// of its own). A `u8` rather than a `bool`: a `bool`'s spare values
+    /// would become the niche of `Option<Stack>` and `io::Result<Stack>`,
+    /// which makes moving a stack through them cost more instructions on
+    /// the pooled creation path than the `NonNull` niche does.
+    origin: u8,
+    /// The id Valgrind gave this stack when it was registered
+    /// (`VALGRIND_STACK_REGISTER`, when it was made), to deregister it when
+    /// it is given back. Natively it is 0. It fits in the padding after
+    /// `origin`.
+    valgrind_id: u32,
+}
+
+// SAFETY: a `Stack` exclusively owns its memory (a mapping, or an arena slot
+// no one else is handed), and it only exposes addresses, never references.
+// Unmapping or returning a slot works from any thread: the arena registry is
+// behind a mutex.
+unsafe impl Send for Stack {}
+
+/// [`Stack::origin`] of an arena slot.
+const IN_ARENA: u8 = 1;
+/// [`Stack::origin`] of a stack in a mapping of its own.
+const OWN_MAPPING: u8 = 0;
+// SAFETY: `&Stack` only allows reading the addresses and sizes, which never
+// change.
+unsafe impl Sync for Stack {}
+
+impl Stack {
+    /// Makes a stack with at least `size` usable bytes and one guard page
+    /// below them. The per-thread pool is not used: in
+    /// [`GuardMode::Mprotect`] mode this always makes a new mapping; in
+    /// [`GuardMode::KernelGuard`] mode it takes a free slot of the arena for
+    /// this size (carving a new one, or mapping a new arena chunk, when
+    /// there is none), or maps a stack of its own when `size` is above
+    /// [`ARENA_MAX_STACK_SIZE`].
+    ///
+    /// `size` is rounded up to at least [`MIN_STACK_SIZE`](super::MIN_STACK_SIZE) and then to
+    /// whole pages; [`size`](Stack::size) reports the result. A fresh
+    /// stack's memory reads as zero; a reused arena slot's memory was given
+    /// back with `MADV_DONTNEED` and reads as zero too.
+    ///
+    /// # Errors
+    ///
+    /// * [`io::ErrorKind::InvalidInput`] if `size` is so large that the
+    ///   rounded size plus the guard page overflows or exceeds `isize::MAX`.
+    /// * [`io::ErrorKind::OutOfMemory`] if the kernel refuses the mapping,
+    ///   the arena chunk or the guard page with `ENOMEM`: memory or address
+    ///   space (`RLIMIT_AS`) is exhausted, or the process has reached
+    ///   `vm.max_map_count` mappings. The message gives the current mapping
+    ///   count, the limits, and what to do; [`Error::source`] on the
+    ///   returned error is the original OS error.
+    /// * Any other OS error from `mmap`, `mprotect` or `madvise`, with the
+    ///   same kind of explanation.
+    ///
+    /// Nothing is leaked on failure.
+    pub fn new(size: usize) -> io::Result<Stack> {
+        let usable = usable_size(size)?;
+        let guard = page_size();
+        match guard_mode() {
+            GuardMode::KernelGuard if usable <= ARENA_MAX_STACK_SIZE => {
+                let base = arena::take(usable, guard)?;
+                Ok(Stack {
+                    base,
+                    guard,
+                    usable,
+                    origin: IN_ARENA,
+                    valgrind_id: valgrind_register(base.as_ptr().wrapping_add(guard), usable),
+                })
+            }
+            mode => Stack::map_own(usable, guard, mode),
+        }
+    }
+
+    /// A stack in a mapping of its own, guarded according to `mode`.
+    fn map_own(usable: usize, guard: usize, mode: GuardMode) -> io::Result<Stack> {
+        // `usable_size` checked that this sum neither overflows nor exceeds
+        // `isize::MAX`.
+        let total = usable + guard;
+        let base = map_anonymous(total)
+            .map_err(|os| StackError::new(Step::Map, usable, guard, os).with_mode(mode))?;
+        let (rc, step) = match mode {
+            // SAFETY: `base` is a live anonymous mapping of `total` bytes
+            // that we own exclusively; it is page aligned and `guard` is one
+            // page, so `[base, base + guard)` lies inside it and is page
+            // aligned as mprotect requires. Nothing has been handed out yet,
+            // so no one can be using the page we make inaccessible.
+            GuardMode::Mprotect => (
+                unsafe { libc::mprotect(base.as_ptr().cast(), guard, libc::PROT_NONE) },
+                Step::Guard,
+            ),
+            // SAFETY: as above, for installing a guard marker instead.
+            GuardMode::KernelGuard => (
+                unsafe { libc::madvise(base.as_ptr().cast(), guard, MADV_GUARD_INSTALL) },
+                Step::KernelGuard,
+            ),
+        };
+        if rc != 0 {
+            let os = io::Error::last_os_error();
+            // SAFETY: unmaps exactly the mapping made above, which nothing
+            // refers to.
+            unsafe { libc::munmap(base.as_ptr().cast(), total) };
+            return Err(StackError::new(step, usable, guard, os).into_io());
+        }
+        Ok(Stack {
+            base,
+            guard,
+            usable,
+            origin: OWN_MAPPING,
+            valgrind_id: valgrind_register(base.as_ptr().wrapping_add(guard), usable),
+        })
+    }
+
+    /// Returns a stack with at least `size` usable bytes, taking it from
+    /// this thread's pool when possible.
+    ///
+    /// If `size` rounds to the same usable size as [`DEFAULT_STACK_SIZE`]
+    /// and the pool is not empty, the most recently released stack is
+    /// reused without any system call. Otherwise this is
+    /// [`Stack::new(size)`](Stack::new).
+    ///
+    /// A reused stack may still hold whatever its previous user left in it;
+    /// stack memory is not cleared.
+    ///
+    /// # Errors
+    ///
+    /// As [`Stack::new`].
+    #[inline]
+    pub fn acquire(size: usize) -> io::Result<Stack> {
+        // The default size needs no rounding to know it is the pool's.
+        if size == DEFAULT_STACK_SIZE
+            && let Some(stack) = pool_pop()
+        {
+            return Ok(stack);
+        }
+        Stack::acquire_slow(size)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn acquire_slow(size: usize) -> io::Result<Stack> {
+        if usable_size(size)? == default_usable_size()
+            && let Some(stack) = pool_pop()
+        {
+            return Ok(stack);
+        }
+        Stack::new(size)
+    }
+
+    /// Gives the stack back for reuse by [`Stack::acquire`] on this thread.
+    ///
+    /// A default-size stack goes into this thread's pool if the pool holds
+    /// fewer than [`POOL_CAPACITY`](super::POOL_CAPACITY) stacks; any other stack is dropped
+    /// (unmapped, or returned to its arena), except that a default-size
+    /// arena stack released into a full pool waits until [`RELEASE_BATCH`](super::RELEASE_BATCH)
+    /// of them can be given back together (or the thread exits).
+    ///
+    /// The [`WARM_STACKS`](super::WARM_STACKS) most recently pooled stacks keep their memory, so
+    /// that reusing them costs nothing; when a stack falls out of that
+    /// window its pages are returned to the kernel with `MADV_DONTNEED`
+    /// (one system call). The pool is dropped when the thread exits.
+    ///
+    /// This never panics, even when called from a thread-local destructor
+    /// after the pool itself is gone: the stack is then simply dropped.
+    #[inline]
+    pub fn release(self) {
+        // A usable size is a whole number of pages, so one equal to
+        // DEFAULT_STACK_SIZE is the rounded default size: a compare with a
+        // constant settles it on every real system (pages of at most 1 MiB)
+        // without loading the cached size.
+        if self.usable == DEFAULT_STACK_SIZE {
+            pool_push(self);
+        } else {
+            self.release_slow();
+        }
+    }
+
+    /// [`Stack::release`] of a stack whose size is not `DEFAULT_STACK_SIZE`:
+    /// pooled if it is the rounded default size all the same (pages larger
+    /// than 1 MiB), else dropped, which gives it back.
+    #[cold]
+    #[inline(never)]
+    fn release_slow(self) {
+        if self.usable == default_usable_size() {
+            pool_push(self);
+        }
+    }
+
+    /// One past the highest usable byte: where a new stack pointer starts.
+    /// Page aligned.
+    #[must_use]
+    pub fn top(&self) -> *mut u8 {
+        self.base.as_ptr().wrapping_add(self.guard + self.usable)
+    }
+
+    /// The lowest usable byte, immediately above the guard page.
+    #[must_use]
+    pub fn bottom(&self) -> *mut u8 {
+        self.base.as_ptr().wrapping_add(self.guard)
+    }
+
+    /// The number of usable bytes: `top() - bottom()`.
+    ///
+    /// This is the requested size rounded up to at least [`MIN_STACK_SIZE`](super::MIN_STACK_SIZE)
+    /// and to whole pages; the guard page is not included.
+    #[must_use]
+    pub fn size(&self) -> usize {
+        self.usable
+    }
+
+    /// The address range of the guard page(s) right below the usable
+    /// memory, in both guard modes. Any access there faults with SIGSEGV;
+    /// the kernel's own accesses (a `write()` from there) fail with
+    /// `EFAULT`. In [`GuardMode::KernelGuard`] mode the page lies inside a
+    /// read/write mapping in `/proc/self/maps`: only the page tables know
+    /// it is a guard.
+    #[must_use]
+    pub fn guard(&self) -> Range<usize> {
+        let start = self.base.as_ptr() as usize;
+        start..start + self.guard
+    }
+
+    /// Whether `addr` lies in the usable range `bottom()..top()`.
+    #[must_use]
+    pub fn contains(&self, addr: usize) -> bool {
+        (self.bottom() as usize..self.top() as usize).contains(&addr)
+    }
+
+    /// Returns the usable pages to the kernel (`MADV_DONTNEED`); the guard
+    /// stays. The memory reads as zero afterwards.
+    pub(super) fn forget_pages(&self) {
+        // SAFETY: `[bottom, top)` is the usable part of memory this stack
+        // owns, page aligned; nothing runs on a stack that is being pooled
+        // or dropped, so discarding its contents harms no one.
+        unsafe { libc::madvise(self.bottom().cast(), self.usable, libc::MADV_DONTNEED) };
+    }
+
+    /// Whether this stack is a slot of an arena (not a mapping of its own).
+    pub(super) fn in_arena(&self) -> bool {
+        self.origin == IN_ARENA
+    }
+
+    /// Gives every stack of `stacks` back, as dropping each would, with the
+    /// pages of the arena slots among them returned to the kernel in as few
+    /// system calls as possible ([`forget_pages_of`]).
+    pub(super) fn drop_all(stacks: &mut Vec<Stack>) {
+        let done = forget_pages_of(stacks);
+        for (i, stack) in stacks.drain(..).enumerate() {
+            if i < done && stack.in_arena() {
+                // Its pages are gone already: only the slot goes back.
+                valgrind_deregister(stack.valgrind_id);
+                arena::give_back(stack.base, stack.usable);
+                std::mem::forget(stack);
+            }
+            // Otherwise dropping it gives it back, pages and all.
+        }
+    }
+}
+
+impl Drop for Stack {
+    /// Cold and out of line: most stacks are pooled, not dropped, and
+    /// inlined into a caller such as [`Stack::release`] (which drops only the
+    /// stacks the pool does not take) this body makes the caller save more
+    /// registers on the pooled path: 26 more instructions per greenlet
+    /// creation, measured.
+    #[cold]
+    #[inline(never)]
+    fn drop(&mut self) {
+        valgrind_deregister(self.valgrind_id);
+        if self.in_arena() {
+            // The pages go before the slot becomes another stack's.
+            self.forget_pages();
+            arena::give_back(self.base, self.usable);
+        } else {
+            // SAFETY: `base` is the start of a mapping of `guard + usable`
+            // bytes that this stack owns and that nothing runs on any more.
+            unsafe { libc::munmap(self.base.as_ptr().cast(), self.guard + self.usable) };
+        }
+    }
+}
+
+impl fmt::Debug for Stack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stack")
+            .field("bottom", &self.bottom())
+            .field("top", &self.top())
+            .field("size", &self.usable)
+            .field("guard", &self.guard())
+            .field("in_arena", &(self.origin == IN_ARENA))
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,125 @@
+//! The guard mode: how guard pages are made in this process, decided once
+//! by a probe of the kernel (see the [module documentation](super), "Guard
+//! modes").
+
+use super::page_size;
+use std::io;
+use std::ptr;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// `madvise` advice that installs guard markers in the page tables: any
+/// access to the range then faults (SIGSEGV), and the kernel's own accesses
+/// fail with `EFAULT`. Added in Linux 6.13 (`include/uapi/asm-generic/mman-common.h`:
+/// `#define MADV_GUARD_INSTALL 102`); the markers survive `MADV_DONTNEED`
+/// and `MADV_FREE`. The libc crate does not define it on every target yet.
+pub(super) const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// Environment variable that overrides the guard mode: `mprotect` forces
+/// [`GuardMode::Mprotect`]; any other value (or none) lets [`guard_mode`]
+/// probe the kernel.
+pub const GUARD_MODE_ENV: &str = "GREENLET_GUARD_MODE";
+
+/// How guard pages are made in this process; see the [module
+/// documentation](self).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GuardMode {
+    /// `madvise(MADV_GUARD_INSTALL)` guards (Linux 6.13+), stacks carved
+    /// from shared arenas: a few kernel mappings in all.
+    KernelGuard,
+    /// `mprotect(PROT_NONE)` guards, one mapping per stack: two kernel
+    /// mappings per stack.
+    Mprotect,
+}
+
+/// 0: not decided yet; otherwise `mode_code(mode)`.
+static GUARD_MODE: AtomicU8 = AtomicU8::new(0);
+
+const KERNEL_GUARD_CODE: u8 = 1;
+const MPROTECT_CODE: u8 = 2;
+
+/// The guard mode of this process, decided on first use and then fixed.
+///
+/// [`GuardMode::Mprotect`] if the environment variable [`GUARD_MODE_ENV`]
+/// (`GREENLET_GUARD_MODE`) is `mprotect`. Otherwise a probe maps two pages,
+/// installs a guard on the first with `madvise(MADV_GUARD_INSTALL)` and,
+/// without trusting `madvise`'s return value, checks that the kernel really
+/// refuses to read it: `write()`ing one byte from the guard page into a pipe
+/// must fail with `EFAULT` (while writing from the second page succeeds).
+/// Kernels before 6.13 reject the advice (`EINVAL`); qemu-user accepts it
+/// but installs nothing, and the write succeeds. Either way the mode is
+/// [`GuardMode::Mprotect`].
+#[must_use]
+pub fn guard_mode() -> GuardMode {
+    let code = match GUARD_MODE.load(Ordering::Relaxed) {
+        0 => {
+            let forced = std::env::var_os(GUARD_MODE_ENV).is_some_and(|v| v == "mprotect");
+            let code = if !forced && kernel_guard_works() {
+                KERNEL_GUARD_CODE
+            } else {
+                MPROTECT_CODE
+            };
+            // Racing threads may both probe; the first decision wins so that
+            // the mode never changes once a stack has been made.
+            match GUARD_MODE.compare_exchange(0, code, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => code,
+                Err(earlier) => earlier,
+            }
+        }
+        code => code,
+    };
+    if code == KERNEL_GUARD_CODE {
+        GuardMode::KernelGuard
+    } else {
+        GuardMode::Mprotect
+    }
+}
+
+/// The probe of [`guard_mode`]: whether `MADV_GUARD_INSTALL` really makes a
+/// page inaccessible. Leaves no mapping or file descriptor behind.
+fn kernel_guard_works() -> bool {
+    let page = page_size();
+    // SAFETY: an anonymous private mapping at an address of the kernel's
+    // choosing; it overlaps nothing of ours.
+    let map = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            2 * page,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if map == libc::MAP_FAILED {
+        return false;
+    }
+    let mut fds = [-1; 2];
+    // SAFETY: `fds` is a writable array of two ints, as pipe2 requires.
+    let piped = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } == 0;
+    // SAFETY: `map` is our live mapping of two pages; the guard goes on the
+    // first one, which nothing uses.
+    let installed = piped && unsafe { libc::madvise(map, page, MADV_GUARD_INSTALL) } == 0;
+    let works = installed && {
+        // SAFETY: `fds[1]` is our pipe's write end and both source bytes
+        // lie in our mapping. Reading them happens in the kernel, which
+        // reports an inaccessible page as EFAULT instead of faulting.
+        let (plain, guarded) = unsafe {
+            let plain = libc::write(fds[1], map.cast::<u8>().add(page).cast(), 1);
+            let guarded = libc::write(fds[1], map.cast_const(), 1);
+            (plain, guarded)
+        };
+        let errno = io::Error::last_os_error().raw_os_error();
+        plain == 1 && guarded == -1 && errno == Some(libc::EFAULT)
+    };
+    if piped {
+        for fd in fds {
+            // SAFETY: `fd` is an open descriptor of the pipe made above,
+            // closed exactly once.
+            unsafe { libc::close(fd) };
+        }
+    }
+    // SAFETY: unmaps exactly the probe mapping made above, which nothing
+    // refers to any more.
+    unsafe { libc::munmap(map, 2 * page) };
+    works
+}

@@ -1,0 +1,101 @@
+//! The memory system calls of stacks: mapping anonymous memory, and giving
+//! stacks' pages back to the kernel, one range at a time or many with one
+//! `process_madvise`.
+
+use super::{RELEASE_BATCH, Stack};
+use crate::raw;
+use std::io;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Maps `len` bytes of anonymous, private, read/write, unreserved memory.
+pub(super) fn map_anonymous(len: usize) -> io::Result<NonNull<u8>> {
+    // SAFETY: a new anonymous mapping at an address of the kernel's choosing
+    // overlaps nothing of ours.
+    let map = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+            -1,
+            0,
+        )
+    };
+    if map == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    NonNull::new(map.cast()).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))
+}
+
+/// An address inside an arena chunk.
+/// `PIDFD_SELF_THREAD` (`include/uapi/linux/pidfd.h`, Linux 6.15): as the
+/// process file descriptor of a `pidfd_*` call or `process_madvise`, the
+/// calling thread (and so its process) without opening a descriptor; the
+/// libc crate does not define it yet. Always the caller's own process, also
+/// in the child of a `fork`.
+const PIDFD_SELF_THREAD: libc::c_int = -10000;
+
+/// Whether `process_madvise` may work here: cleared on its first failure
+/// (a kernel before 6.15, a seccomp filter, qemu-user) or under Valgrind,
+/// after which [`forget_pages_of`] only uses `madvise`.
+static BATCH_MADVISE: AtomicBool = AtomicBool::new(true);
+
+/// Returns the usable pages of the first stacks of `stacks` to the kernel
+/// (`MADV_DONTNEED`) with one `process_madvise` system call for all of
+/// them, and how many stacks that covered: all of them normally; 0 where
+/// the kernel refuses (then the caller gives each its own `madvise`).
+/// At most [`RELEASE_BATCH`] stacks are taken at once.
+pub(super) fn forget_pages_of(stacks: &[Stack]) -> usize {
+    if !BATCH_MADVISE.load(Ordering::Relaxed) || stacks.is_empty() {
+        return 0;
+    }
+    if raw::running_on_valgrind() != 0 {
+        // Valgrind (3.19) does not know the system call: it would fail
+        // anyway, after a warning on stderr.
+        BATCH_MADVISE.store(false, Ordering::Relaxed);
+        return 0;
+    }
+    let n = stacks.len().min(RELEASE_BATCH);
+    let mut iov = [libc::iovec {
+        iov_base: ptr::null_mut(),
+        iov_len: 0,
+    }; RELEASE_BATCH];
+    for (v, stack) in iov.iter_mut().zip(stacks) {
+        *v = libc::iovec {
+            iov_base: stack.bottom().cast(),
+            iov_len: stack.size(),
+        };
+    }
+    // SAFETY: each range is the usable part of a stack given to us to give
+    // back (nothing runs on it), page aligned, as `forget_pages` requires;
+    // the kernel only reads the `n` iovecs, which live in this frame.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_process_madvise,
+            PIDFD_SELF_THREAD,
+            iov.as_ptr(),
+            n,
+            libc::MADV_DONTNEED,
+            0,
+        )
+    };
+    let Ok(mut bytes) = usize::try_from(rc) else {
+        // EBADF (no PIDFD_SELF_THREAD), EINVAL (MADV_DONTNEED not allowed
+        // through process_madvise before 6.13), ENOSYS, EPERM: give up on
+        // it for the rest of the process.
+        BATCH_MADVISE.store(false, Ordering::Relaxed);
+        return 0;
+    };
+    // A short count means the kernel stopped after the first few ranges:
+    // only the ones it covered whole are done.
+    let mut done = 0;
+    for v in &iov[..n] {
+        if bytes < v.iov_len {
+            break;
+        }
+        bytes -= v.iov_len;
+        done += 1;
+    }
+    done
+}
