@@ -274,11 +274,9 @@ fn an_overflow_in_a_thread_local_destructor_run_by_exit_is_reported() {
 
 /// The same when the thread used a greenlet before the hub: the hub's
 /// teardown destructor is then registered after the overflow module's, so
-/// it runs before the alternate stack is armed again, and must arm it
-/// itself: `crate::overflow::arm();` as the first line of the hub's
-/// `Teardown::drop` (src/hub/scheduler.rs), which is not this change's file.
+/// it runs before the alternate stack is armed again, and arms it itself
+/// (the first thing the hub's `Teardown::drop` does).
 #[test]
-#[ignore = "needs crate::overflow::arm() at the start of the hub's Teardown::drop (issue 16)"]
 fn an_overflow_in_a_hub_task_killed_at_exit_after_an_earlier_greenlet_is_reported() {
     assert_reported_any("hub_after_a_greenlet_at_exit");
 }

@@ -41,6 +41,14 @@ pub use public_types::{Event, GreenletExit, ParentError, SwitchError};
 pub(crate) use thread::{current_known, flags};
 pub use trace::{TraceFn, settrace};
 
+/// Make sure a guard fault on this thread can still be reported from here
+/// on: called before greenlets run from a thread-local destructor (the
+/// hub's teardown at thread exit), when Rust has already taken its own
+/// alternate signal stack away (see `crate::overflow::arm`).
+pub(crate) fn arm_fault_reports() {
+    crate::overflow::arm();
+}
+
 /// The greenlet the running code belongs to, if it is not `current`: the
 /// greenlet that resumed the generator whose body runs (up the chain of
 /// generators), as a new handle; `None` outside generators. The hub counts

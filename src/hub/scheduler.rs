@@ -168,6 +168,10 @@ impl Drop for Teardown {
         if p.is_null() {
             return;
         }
+        // The shutdown runs greenlets (their destructors) after Rust has
+        // taken the thread's alternate signal stack away: arm one, so that
+        // an overflow there is reported, not a bare SIGSEGV.
+        crate::greenlet::arm_fault_reports();
         // SAFETY: HUB holds the count that `Rc::into_raw` gave up in
         // `hub()`; this takes a second count for the duration.
         let hub = unsafe {
