@@ -11,19 +11,6 @@ use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-/// Wait until the registration `reg` is ready in `dir`. With `clear`, the
-/// readiness bit is cleared first (the caller's system call just said
-/// "would block"); without it, a set bit returns at once.
-pub(crate) fn wait_registered(
-    hub: &Hub,
-    reg: Key,
-    dir: Dir,
-    clear: bool,
-    deadline: Option<Instant>,
-) -> io::Result<()> {
-    wait_on(hub, reg, dir, clear, deadline)
-}
-
 /// [`wait_readable`](super::wait_readable) / `wait_writable`.
 pub(crate) fn wait_fd(hub: &Hub, fd: RawFd, dir: Dir, timeout: Option<Duration>) -> io::Result<()> {
     if fd < 0 {
@@ -50,10 +37,13 @@ pub(crate) fn wait_fd(hub: &Hub, fd: RawFd, dir: Dir, timeout: Option<Duration>)
     let _detach = Detach(hub, reg);
     // Wait for the event the (re)registration queues if it is ready now,
     // not for a bit that an earlier event set (its data may be gone).
-    wait_on(hub, reg, dir, true, deadline)
+    wait_registered(hub, reg, dir, true, deadline)
 }
 
-fn wait_on(
+/// Wait until the registration `reg` is ready in `dir`. With `clear`, the
+/// readiness bit is cleared first (the caller's system call just said
+/// "would block"); without it, a set bit returns at once.
+pub(crate) fn wait_registered(
     hub: &Hub,
     reg: Key,
     dir: Dir,
