@@ -273,9 +273,11 @@ mod tests {
     use super::*;
 
     /// A usable size no other test uses (each test passes its own `k`), so
-    /// that its arena is the test's alone.
-    fn private_size(k: usize) -> usize {
-        MIN_STACK_SIZE + (1000 + k) * page_size()
+    /// that its arena is the test's alone; `None` if it would be too large
+    /// for an arena (32-bit targets allow 2 MiB, and pages may be 64 KiB).
+    fn private_size(k: usize) -> Option<usize> {
+        let size = MIN_STACK_SIZE + (101 + k) * page_size();
+        (size + page_size() <= ARENA_MAX_STACK_SIZE).then_some(size)
     }
 
     #[test]
@@ -283,7 +285,9 @@ mod tests {
         if guard_mode() != GuardMode::KernelGuard {
             return; // arenas are used in KernelGuard mode only
         }
-        let usable = private_size(0);
+        let Some(usable) = private_size(0) else {
+            return;
+        };
         let stride = usable + page_size();
         let mut stacks = Vec::new();
         for n in 1..=100 {
@@ -313,8 +317,11 @@ mod tests {
         if guard_mode() != GuardMode::KernelGuard {
             return;
         }
+        if private_size(359).is_none() {
+            return;
+        }
         for k in 1..=359 {
-            let usable = private_size(k);
+            let usable = private_size(k).expect("checked above");
             let stack = Stack::new(usable).unwrap();
             assert_eq!(stack.size(), usable);
             assert_eq!(arena_of(usable), Some((1, usable + page_size(), 1)));
