@@ -313,7 +313,9 @@ fn spawn_later_starts_no_earlier_than_its_delay() {
 #[test]
 fn spawn_later_tasks_start_in_deadline_order() {
     let order = Rc::new(RefCell::new(Vec::new()));
-    let tasks: Vec<Task<()>> = [30u64, 10, 20]
+    // Gaps of 100 ms: far more than starting three tasks takes, even under
+    // Valgrind (with 10 ms gaps a slow start reordered them there).
+    let tasks: Vec<Task<()>> = [300u64, 100, 200]
         .into_iter()
         .map(|d| {
             let o = order.clone();
@@ -321,7 +323,7 @@ fn spawn_later_tasks_start_in_deadline_order() {
         })
         .collect();
     assert_eq!(hub::join_all(&tasks, None), 3);
-    assert_eq!(*order.borrow(), [10, 20, 30]);
+    assert_eq!(*order.borrow(), [100, 200, 300]);
 }
 
 #[test]
@@ -351,7 +353,8 @@ fn spawn_later_killed_before_it_starts_never_runs() {
 
 #[test]
 fn wait_any_returns_the_first_to_finish() {
-    let tasks: Vec<Task<u64>> = [30u64, 10, 20]
+    // Gaps of 100 ms, as above.
+    let tasks: Vec<Task<u64>> = [300u64, 100, 200]
         .into_iter()
         .map(|d| {
             hub::spawn(move || {
@@ -362,7 +365,7 @@ fn wait_any_returns_the_first_to_finish() {
         .collect();
     let t0 = Instant::now();
     assert_eq!(hub::wait_any(&tasks, None), Some(1));
-    assert!(t0.elapsed() >= ms(10));
+    assert!(t0.elapsed() >= ms(100));
     assert!(tasks[1].is_ready());
     assert!(!tasks[0].is_ready());
     assert_eq!(hub::join_all(&tasks, None), 3);
