@@ -4,7 +4,11 @@
 //! `RLIMIT_NOFILE`), in a child process so that the limit touches no other
 //! test.
 
+#[path = "common/panic_text.rs"]
+mod panic_text;
+
 use greenlet::{Greenlet, hub};
+use panic_text::panic_text;
 use std::process::Command;
 
 const CHILD_ENV: &str = "GREENLET_HUB_CREATION_CHILD";
@@ -31,10 +35,7 @@ fn child() {
     // `spawn` panics, with the same message.
     let r = std::panic::catch_unwind(|| hub::spawn(|| 1));
     match r {
-        Err(p) => println!(
-            "spawn panicked: {}",
-            p.downcast_ref::<String>().cloned().unwrap_or_default()
-        ),
+        Err(p) => println!("spawn panicked: {}", panic_text(&*p)),
         Ok(_) => println!("spawn returned"),
     }
 }
@@ -80,7 +81,7 @@ fn killing_the_hub_greenlet_is_refused_and_the_hub_goes_on() {
         for _ in 0..3 {
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hub_greenlet.kill()));
             let p = r.expect_err("the kill is refused with a panic");
-            let text = p.downcast_ref::<String>().cloned().unwrap_or_default();
+            let text = panic_text(&*p);
             assert!(
                 text.contains("the hub's greenlet cannot be killed"),
                 "a clear message, got {text:?}"
@@ -113,11 +114,7 @@ fn a_direct_switch_into_a_waiting_task_names_no_internal_type() {
         let waiting = hub::spawn(move || {
             *publish.borrow_mut() = Some(Greenlet::current());
             let r = std::panic::catch_unwind(|| hub::sleep(std::time::Duration::from_secs(5)));
-            let p = r.expect_err("resumed by a stranger");
-            p.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default()
+            panic_text(&*r.expect_err("resumed by a stranger"))
         });
         hub::sleep(std::time::Duration::ZERO);
         let g = slot.borrow_mut().take().expect("the task published itself");

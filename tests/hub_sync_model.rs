@@ -26,10 +26,13 @@
 //! The scripts follow from the seed; the interleaving also depends on
 //! timers, so a rerun of a failing seed may not fail the same way.
 
+#[path = "common/panic_text.rs"]
+mod panic_text;
+
 use greenlet::GreenletExit;
 use greenlet::hub::sync::{Event, Mutex, MutexGuard, Permit, Queue, Semaphore};
 use greenlet::hub::{self, Task};
-use std::any::Any;
+use panic_text::panic_text;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
@@ -787,7 +790,7 @@ impl Run {
             if let Err(p) = t.get()
                 && !p.is::<GreenletExit>()
             {
-                other.push(format!("task {k}: {}", text(&*p)));
+                other.push(format!("task {k}: {}", panic_text(&*p)));
             }
         }
         if !other.is_empty() {
@@ -809,16 +812,6 @@ impl Run {
             w.added.get(),
             w.forgotten.get()
         )
-    }
-}
-
-fn text(p: &(dyn Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else if let Some(s) = p.downcast_ref::<&'static str>() {
-        (*s).to_string()
-    } else {
-        "<non-string payload>".to_string()
     }
 }
 
@@ -867,7 +860,7 @@ fn random_operations_keep_the_invariants() {
         let t0 = Instant::now();
         thread::spawn(move || {
             let r = panic::catch_unwind(AssertUnwindSafe(|| run_seed(seed)));
-            let _ = tx.send(r.map_err(|p| text(&*p)));
+            let _ = tx.send(r.map_err(|p| panic_text(&*p)));
         });
         match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(Ok(summary)) => {

@@ -3,7 +3,7 @@
 //! that nothing can ever end panics, with a message that says "deadlock"
 //! and names the call waited in, instead of hanging.
 
-use std::any::Any;
+use super::panic_text::panic_text;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::thread;
@@ -41,17 +41,6 @@ pub fn on_own_thread<T: Send + 'static>(
     }
 }
 
-/// The text of a panic payload.
-fn text(p: &(dyn Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else if let Some(s) = p.downcast_ref::<&'static str>() {
-        (*s).to_string()
-    } else {
-        "<non-string payload>".to_string()
-    }
-}
-
 /// Run `scenario` on a thread of its own: it must end in a waiting call of
 /// the main greenlet that nothing can ever end, which must panic within 5 s
 /// with a message containing "deadlock" and naming `call` (and no other of
@@ -61,7 +50,7 @@ pub fn assert_deadlock_in(call: &'static str, scenario: impl FnOnce() + Send + '
     let outcome = on_own_thread(Duration::from_secs(5), move || {
         panic::catch_unwind(AssertUnwindSafe(scenario))
             .err()
-            .map(|p| text(&*p))
+            .map(|p| panic_text(&*p))
     });
     let message = outcome.unwrap_or_else(|| {
         panic!("{call}: the waiting call returned; it should have panicked as a deadlock")
