@@ -289,6 +289,10 @@ fn create_hub() -> io::Result<Rc<Hub>> {
     Ok(hub)
 }
 
+/// The panic a greenlet that tries to kill the hub's greenlet gets.
+const KILL_REFUSED: &str =
+    "greenlet::hub: the hub's greenlet cannot be killed (kill the tasks instead)";
+
 /// A greenlet waiting in the hub got something other than the hub's word
 /// to go on.
 #[cold]
@@ -852,27 +856,20 @@ impl Hub {
             report_panic_in_hub(from, &*p);
             return;
         }
-        let Some(killer) = self.greenlet.parent() else {
-            return;
-        };
-        let mut message = Some(
-            "greenlet::hub: the hub's greenlet cannot be killed (kill the tasks instead)"
-                .to_string(),
-        );
         loop {
+            // The killer is the hub's parent for as long as its kill lasts.
+            let Some(killer) = self.greenlet.parent() else {
+                return;
+            };
             let r = panic::catch_unwind(AssertUnwindSafe(|| {
-                let m = message.take().expect("thrown once");
                 // Control comes back here when a greenlet goes to the hub.
-                killer.throw::<String, ()>(m);
+                killer.throw::<String, ()>(KILL_REFUSED.to_string());
             }));
             match r {
                 Ok(()) => return,
-                Err(p) if p.is::<GreenletExit>() && !self.shutting_down.get() => {
-                    message = Some(
-                        "greenlet::hub: the hub's greenlet cannot be killed (kill the tasks instead)"
-                            .to_string(),
-                    );
-                }
+                // Killed again (by whoever is the hub's parent now) while
+                // the last killer had the refusal: refuse that one too.
+                Err(p) if p.is::<GreenletExit>() && !self.shutting_down.get() => {}
                 Err(p) => return self.caught("a greenlet that resumed it", p),
             }
         }
