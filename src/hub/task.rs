@@ -245,16 +245,12 @@ impl<R> Task<R> {
         if hub.interrupt(&self.state.greenlet, Wake::Kill) {
             return true;
         }
-        // Not waiting in the hub: unstarted (or suspended elsewhere).
+        // Not waiting in the hub: unstarted (or suspended elsewhere). An
+        // unstarted one is finished, and its start entry removed, by its
+        // dropped body (`FinishUnstarted`).
         self.state.greenlet.kill();
-        if let Some(start) = self.state.start.take() {
-            // Killed before it started: its start entry goes now, so that
-            // nothing of it stays registered.
-            hub.cancel_start(start);
-        }
         if self.state.greenlet.is_dead() {
-            // Killed before it started (its body never ran), or it died
-            // without finishing normally: record it.
+            // It died without finishing normally: record it.
             self.state
                 .finish(&hub, Err(Box::new(GreenletExit) as Box<dyn Any + Send>));
         }
