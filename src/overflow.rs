@@ -19,8 +19,7 @@
 //!   use ([`InUse`]): the running greenlet, and, in the window of a switch
 //!   where the running greenlet is already recorded as the target but the
 //!   sender still runs its last instructions and pushes on its own stack,
-//!   the sender too. (The older form, [`Lookup`], answers for the running
-//!   greenlet only.)
+//!   the sender too.
 //! * It runs on an alternate signal stack (an overflowed stack has no room
 //!   left); see "The alternate signal stack" below.
 //! * It is async-signal-safe: no allocation, no locks; the line is written
@@ -64,14 +63,6 @@ use std::sync::{Once, OnceLock};
 
 static INSTALL: Once = Once::new();
 
-/// How the handler finds the running greenlet's guard page: given the
-/// faulting address, call the reporter with the greenlet's name and stack
-/// size and return true, or return false if the address is not in that
-/// guard. Must be async-signal-safe. The form the greenlet layer hands to
-/// [`install`] today; it cannot see the sender of a switch in progress (see
-/// [`InUse`]).
-pub(crate) type Lookup = fn(usize, &mut dyn FnMut(Option<&str>, usize)) -> bool;
-
 /// How the handler learns which greenlets' stacks this thread may be
 /// running on: calls `visit(name, guard range, usable size)` for the
 /// running greenlet and, during the window of a switch in which the
@@ -80,16 +71,14 @@ pub(crate) type Lookup = fn(usize, &mut dyn FnMut(Option<&str>, usize)) -> bool;
 /// Main (on the thread's own stack) is not visited. Must be
 /// async-signal-safe: read plain thread-local words and fields, no
 /// allocation, no locks. Handed in by the greenlet layer at
-/// [`install_in_use`], so that this module imports nothing above it.
+/// [`install`], so that this module imports nothing above it.
 pub(crate) type InUse = fn(&mut Visit<'_>);
 
 /// What an [`InUse`] calls for each greenlet: `(name, guard range, usable
 /// size)`.
 pub(crate) type Visit<'a> = dyn FnMut(Option<&str>, Range<usize>, usize) + 'a;
 
-/// The [`Lookup`] handed to [`install`], as an address (0: none).
-static LOOKUP: AtomicUsize = AtomicUsize::new(0);
-/// The [`InUse`] handed to [`install_in_use`], as an address (0: none).
+/// The [`InUse`] handed to [`install`], as an address (0: none).
 static IN_USE: AtomicUsize = AtomicUsize::new(0);
 
 const SIGNALS: [libc::c_int; 2] = [libc::SIGSEGV, libc::SIGBUS];
@@ -99,33 +88,22 @@ const SIGNALS: [libc::c_int; 2] = [libc::SIGSEGV, libc::SIGBUS];
 const ALT_STACK_BYTES: usize = 64 * 1024;
 
 /// Install the handler (once per process) and arm this thread's alternate
-/// signal stack (see the module documentation). `lookup` is how the
-/// handler recognises the running greenlet's guard page; the first call's
-/// lookup (of either form) is kept.
+/// signal stack (see the module documentation). `in_use` is how the
+/// handler learns which greenlets' stacks this thread may be running on;
+/// the first call's is kept.
 #[inline]
-pub(crate) fn install(lookup: Lookup) {
+pub(crate) fn install(in_use: InUse) {
     if !INSTALLED_HERE.with(Cell::get) {
-        install_lookup(lookup);
+        install_in_use(in_use);
     }
 }
 
-/// [`install`] off its fast path. A function of its own taking the lookup
-/// as an argument, so that the fast path prepares nothing for it.
+/// [`install`] off its fast path. A function of its own taking `in_use` as
+/// an argument, so that the fast path prepares nothing for it.
 #[cold]
 #[inline(never)]
-fn install_lookup(lookup: Lookup) {
-    install_slow(|| LOOKUP.store(lookup as usize, Ordering::Release));
-}
-
-/// [`install`] with the lookup that sees both sides of a switch. Nothing
-/// calls it yet: the greenlet layer's switch must record its sender first
-/// (issue 16: a guard fault inside the switch window).
-#[allow(dead_code, reason = "waits for the greenlet layer to hand in an InUse")]
-#[inline]
-pub(crate) fn install_in_use(in_use: InUse) {
-    if !INSTALLED_HERE.with(Cell::get) {
-        install_slow(|| IN_USE.store(in_use as usize, Ordering::Release));
-    }
+fn install_in_use(in_use: InUse) {
+    install_slow(|| IN_USE.store(in_use as usize, Ordering::Release));
 }
 
 /// The first [`install`] on this thread: the process-wide handler (once,
@@ -485,25 +463,19 @@ fn report(name: Option<&str>, size: usize) {
 /// thread; if so, the report has been written.
 fn reported_overflow(addr: usize) -> bool {
     let in_use = IN_USE.load(Ordering::Acquire);
-    if in_use != 0 {
-        // SAFETY: a non-zero IN_USE was stored from an `InUse`.
-        let in_use: InUse = unsafe { std::mem::transmute::<usize, InUse>(in_use) };
-        let mut found = false;
-        in_use(&mut |name, guard, size| {
-            if !found && guard.contains(&addr) {
-                found = true;
-                report(name, size);
-            }
-        });
-        return found;
-    }
-    let lookup = LOOKUP.load(Ordering::Acquire);
-    if lookup == 0 {
+    if in_use == 0 {
         return false;
     }
-    // SAFETY: a non-zero LOOKUP was stored from a `Lookup`.
-    let lookup: Lookup = unsafe { std::mem::transmute::<usize, Lookup>(lookup) };
-    lookup(addr, &mut report)
+    // SAFETY: a non-zero IN_USE was stored from an `InUse`.
+    let in_use: InUse = unsafe { std::mem::transmute::<usize, InUse>(in_use) };
+    let mut found = false;
+    in_use(&mut |name, guard, size| {
+        if !found && guard.contains(&addr) {
+            found = true;
+            report(name, size);
+        }
+    });
+    found
 }
 
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
@@ -746,7 +718,7 @@ mod tests {
             g[1].store(stack.guard().end, Ordering::Relaxed);
             g[2].store(stack.size(), Ordering::Relaxed);
         }
-        install_in_use(fake_in_use);
+        install(fake_in_use);
         let addr = match which {
             "sender" => sender.guard().start + 8,
             "target" => target.guard().end - 8,

@@ -73,8 +73,30 @@ fn leave_a_hub_task_that_overflows_when_killed() {
     hub::sleep(std::time::Duration::from_millis(1));
 }
 
+/// Recurses `n` frames deep, then switches back to main from the deepest
+/// frame: the switch's own pushes are the deepest stack accesses.
+#[inline(never)]
+fn dive(n: u32) {
+    if n == 0 {
+        Greenlet::main().switch::<(), ()>(());
+    } else {
+        dive(black_box(n - 1));
+        black_box(n);
+    }
+}
+
 fn child_case(which: &str) {
     eprintln!("{STARTED}");
+    if let Some(depth) = which.strip_prefix("dive:") {
+        let depth: u32 = depth.parse().unwrap();
+        let g = Greenlet::builder()
+            .name("diver")
+            .stack_size(16 * 1024)
+            .create(move |()| dive(depth));
+        g.switch::<(), ()>(());
+        eprintln!("overflow-child-survived");
+        std::process::exit(0);
+    }
     match which {
         "recursion" => {
             let g = Greenlet::builder()
@@ -211,6 +233,44 @@ fn assert_reported(which: &str, name: &str) {
         "{which}: says how to fix:\n{stderr}"
     );
     assert_eq!(signal, Some(libc::SIGABRT), "{which}: aborts:\n{stderr}");
+}
+
+/// Issue 16: a guard fault inside the switch window. The sender of a
+/// switch used to record the target as the running greenlet before the
+/// raw switch pushed its registers on the sender's stack, so a push into
+/// the sender's guard page was checked against the target's stack and died
+/// as a bare SIGSEGV. This finds the deepest `dive` whose switch back to
+/// main still fits (children are deterministic: same code, same stack
+/// layout), then checks that one frame deeper (where the first access
+/// below the usable stack is the switch's deepest push, on the CPUs where
+/// the raw switch is the innermost frame) and a few more are reported as
+/// the overflow of "diver".
+#[test]
+fn a_guard_fault_inside_a_switch_is_reported_as_the_senders_overflow() {
+    let survives = |depth: u32| {
+        let (stderr, signal) = run(&format!("dive:{depth}"));
+        if stderr.contains("overflow-child-survived") {
+            return true;
+        }
+        assert!(
+            stderr.contains(
+                "greenlet: stack overflow in greenlet \"diver\" with a stack of 16384 bytes"
+            ),
+            "dive:{depth}: died without the report (signal {signal:?}):\n{stderr}"
+        );
+        false
+    };
+    assert!(survives(0), "a shallow switch must fit");
+    // 16-byte frames at the least: 2,048 of them do not fit in 16 KiB.
+    let (mut lo, mut hi) = (0u32, 2048u32);
+    assert!(!survives(hi));
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if survives(mid) { lo = mid } else { hi = mid }
+    }
+    for depth in hi..hi + 4 {
+        assert!(!survives(depth), "dive:{depth} fits, deeper than dive:{hi}");
+    }
 }
 
 #[test]

@@ -556,7 +556,7 @@ impl Builder {
         A: 'static,
         R: 'static,
     {
-        crate::overflow::install(thread::overflowed_greenlet);
+        crate::overflow::install(thread::stacks_in_use);
         let stack = Stack::acquire(self.stack_size)?;
         if body::fits::<F>(&stack) {
             Ok(self.create_on(stack, f))

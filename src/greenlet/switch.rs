@@ -109,7 +109,7 @@ unsafe fn resume(me: *const Inner, target: *const Inner) -> Transfer {
     // named it, at least until it runs).
     let target_ref = unsafe { &*target };
     target_ref.state.set(RUNNING);
-    thread::set_current(target);
+    thread::begin_switch(me, target);
     let sp = target_ref.sp.get();
     // ASan (feature `asan`) is told about every change of stack; no-ops
     // otherwise.
@@ -180,6 +180,7 @@ pub(crate) unsafe fn receive_slow<R: 'static>(origin: *const Inner) -> Result<R,
         // SAFETY: the tag says the slot holds an `R`, for us alone.
         let value = unsafe { origin_ref.out_slot.get().cast::<R>().read() };
         // Its value is taken: nothing reads its stack any more.
+        thread::forget_dead_sender();
         origin_ref.release();
         return Ok(value);
     }
@@ -281,6 +282,7 @@ pub(crate) unsafe fn after_switch(origin: *const Inner, event: Event) {
     }
     if origin_ref.state.get() == DEAD {
         // Its value has been taken: nothing reads its stack any more.
+        thread::forget_dead_sender();
         origin_ref.release();
     }
     if flags & DEFERRED_DROPS != 0 {
@@ -488,7 +490,7 @@ unsafe fn die(me: *const Inner, slot: *mut u8, tag: &'static Tag) -> ! {
     // counts, or a resumer suspended in its resume) and not us.
     let target_ref = unsafe { &*target };
     target_ref.state.set(RUNNING);
-    thread::set_current(target);
+    thread::begin_switch(me, target);
     let sp = target_ref.sp.get();
     inner.out_slot.set(slot);
     inner.out_tag.set(&DEATH);

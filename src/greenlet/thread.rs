@@ -17,10 +17,26 @@ pub(crate) const TRACING: u8 = 1;
 /// [`flags`] bit: [`DEFERRED`] holds counts to drop.
 pub(crate) const DEFERRED_DROPS: u8 = 2;
 
-thread_local! {
+/// Which greenlets' stacks this thread is running on.
+struct Running {
     /// The running greenlet. Not counted (see [`super::inner`]). Null until
     /// the thread first uses the API.
-    static CURRENT: Cell<*const Inner> = const { Cell::new(ptr::null()) };
+    current: Cell<*const Inner>,
+    /// The sender of the latest switch: the greenlet whose stack the raw
+    /// switch may still be pushing on while `current` already names the
+    /// target (for the overflow report, [`stacks_in_use`]). Not counted:
+    /// null, or a greenlet whose stack is still its own, because
+    /// [`forget_dead_sender`] clears it before a dead sender's stack goes back.
+    sender: Cell<*const Inner>,
+}
+
+thread_local! {
+    /// The running greenlet and the sender of the latest switch (see
+    /// [`Running`]). One thread-local, so that a switch's two stores share
+    /// one address computation.
+    static RUN: Running = const {
+        Running { current: Cell::new(ptr::null()), sender: Cell::new(ptr::null()) }
+    };
     /// This thread's main greenlet; owns one count for the life of the
     /// thread.
     static MAIN: Cell<*const Inner> = const { Cell::new(ptr::null()) };
@@ -40,7 +56,7 @@ thread_local! {
 /// The running greenlet, creating this thread's main greenlet on first use.
 #[inline]
 pub(crate) fn current() -> *const Inner {
-    let p = CURRENT.with(Cell::get);
+    let p = RUN.with(|r| r.current.get());
     if p.is_null() { init_main() } else { p }
 }
 
@@ -49,14 +65,30 @@ pub(crate) fn current() -> *const Inner {
 /// does).
 #[inline(always)]
 pub(crate) fn current_known() -> *const Inner {
-    let p = CURRENT.with(Cell::get);
+    let p = RUN.with(|r| r.current.get());
     debug_assert!(!p.is_null());
     p
 }
 
+/// The switch from `sender` to `target` begins: `target` is the running
+/// greenlet from now on, and `sender`'s stack stays in use until the raw
+/// switch has left it.
 #[inline(always)]
-pub(crate) fn set_current(p: *const Inner) {
-    CURRENT.with(|c| c.set(p));
+pub(crate) fn begin_switch(sender: *const Inner, target: *const Inner) {
+    RUN.with(|r| {
+        r.sender.set(sender);
+        r.current.set(target);
+    });
+}
+
+/// The sender of the latest switch died, and its receiver is about to give
+/// its stack back: the overflow report must not look at it any more. (Only
+/// a dead sender's stack goes back while it is the sender: an unstarted
+/// greenlet has never switched, and a dead one's stack is given back by the
+/// receiver of its last switch, here.)
+#[inline(always)]
+pub(crate) fn forget_dead_sender() {
+    RUN.with(|r| r.sender.set(ptr::null()));
 }
 
 /// The greenlet the running code belongs to: the current greenlet, or, for
@@ -105,7 +137,7 @@ fn init_main() -> *const Inner {
     // lives as long as the thread.
     let p = main.as_ptr().cast_const();
     MAIN.with(|m| m.set(p));
-    CURRENT.with(|c| c.set(p));
+    RUN.with(|r| r.current.set(p));
     p
 }
 
@@ -185,31 +217,30 @@ pub(crate) unsafe fn call_trace(event: Event, origin: NonNull<Inner>) {
 }
 
 /// For the stack-overflow handler ([`crate::overflow`], which is handed
-/// this function): if `addr` lies in the guard page of the running
-/// greenlet's stack, call `report` with its name and usable stack size and
-/// return true.
+/// this function): visit the stacks this thread may be running on, each as
+/// `(name, guard range, usable size)`: the running greenlet's and, because
+/// a guard fault may come from the raw switch's pushes after `current`
+/// already names the target, the latest sender's (issue 16). Main, on the
+/// thread's own stack, is not visited. A sender that has finished its
+/// switch is visited too: it is suspended, so no fault of its stack can
+/// come from it, and visiting it costs a comparison in a fault handler
+/// instead of a store on every switch.
 ///
-/// Async-signal-safe: it reads `CURRENT` (a plain thread-local word) and the
-/// greenlet's fields through raw pointers, without allocating or locking. A
-/// fault in a guard page happens in user code running on that stack, never
-/// inside the switch's own updates of these fields.
-pub(crate) fn overflowed_greenlet(
-    addr: usize,
-    report: &mut dyn FnMut(Option<&str>, usize),
-) -> bool {
-    let p = CURRENT.with(Cell::get);
-    if p.is_null() {
-        return false;
+/// Async-signal-safe: it reads `current` and `sender` (plain thread-local
+/// words) and the greenlets' fields through raw pointers, without
+/// allocating or locking. Both are live with their stacks (see
+/// [`Running`]); the fault interrupted code that does not change these
+/// fields (a guard fault comes from a push or a frame's store, never from
+/// the switch's own updates of them).
+pub(crate) fn stacks_in_use(visit: &mut crate::overflow::Visit<'_>) {
+    for p in [RUN.with(|r| r.current.get()), RUN.with(|r| r.sender.get())] {
+        if p.is_null() {
+            continue;
+        }
+        // SAFETY: live, its stack slot read in place (see above).
+        let inner = unsafe { &*p };
+        if let Some(stack) = unsafe { &*inner.stack.as_ptr() } {
+            visit(inner.name.as_deref(), stack.guard(), stack.size());
+        }
     }
-    // SAFETY: the running greenlet is live (see `super::inner`); its stack
-    // slot is only read, in place.
-    let inner = unsafe { &*p };
-    let Some(stack) = (unsafe { &*inner.stack.as_ptr() }) else {
-        return false; // main: the thread's own stack
-    };
-    if !stack.guard().contains(&addr) {
-        return false;
-    }
-    report(inner.name.as_deref(), stack.size());
-    true
 }
