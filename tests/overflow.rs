@@ -133,6 +133,26 @@ fn child_case(which: &str) {
             unsafe { std::ptr::write_volatile(16 as *mut u64, 1) };
         }
         "thread_local_at_exit" => greenlet_killed_by_a_thread_local_at_exit(),
+        // The thread-local holding the greenlet is first used after the
+        // thread's first greenlet: its destructor runs before the one that
+        // arms the alternate stack again at thread exit.
+        "thread_local_after_a_greenlet_at_exit" => std::thread::spawn(|| {
+            let g = Greenlet::new(|()| ());
+            g.switch::<(), ()>(());
+            HELD.with(|h| {
+                let g = Greenlet::builder()
+                    .name("held")
+                    .stack_size(64 * 1024)
+                    .create(|()| {
+                        let _boom = OverflowOnDrop;
+                        Greenlet::main().switch::<(), ()>(());
+                    });
+                g.switch::<(), ()>(());
+                *h.borrow_mut() = Some(g);
+            });
+        })
+        .join()
+        .unwrap(),
         // The hub is the thread's first user of greenlets.
         "hub_at_exit" => std::thread::spawn(leave_a_hub_task_that_overflows_when_killed)
             .join()
@@ -311,6 +331,15 @@ fn a_segfault_outside_any_greenlet_still_kills_by_sigsegv() {
 #[test]
 fn an_overflow_in_a_greenlet_killed_by_a_thread_local_at_thread_exit_is_reported() {
     assert_reported_any("thread_local_at_exit");
+}
+
+/// Issue 16: the same when the thread-local was first used after the
+/// thread's first greenlet, so its destructor runs before the overflow
+/// module's re-arming one: dropping a suspended greenlet arms the alternate
+/// stack itself before it kills.
+#[test]
+fn an_overflow_in_a_greenlet_killed_by_a_later_thread_local_at_thread_exit_is_reported() {
+    assert_reported_any("thread_local_after_a_greenlet_at_exit");
 }
 
 #[test]

@@ -70,6 +70,14 @@ pub(crate) unsafe fn last_handle_dropped(p: NonNull<Inner>) {
 /// # Safety
 /// `p` is suspended, not main, and the caller owns its only count.
 unsafe fn kill_dropped(p: NonNull<Inner>) {
+    // The drop may come from a thread-local destructor at thread exit, when
+    // Rust has taken the thread's alternate signal stack away and before the
+    // overflow module arms its own again (if this thread-local was first
+    // used after the thread's first greenlet, its destructor runs first):
+    // without one, an overflow in the killed greenlet's unwinding would die
+    // by a bare SIGSEGV. One `sigaltstack` call, next to the switch and the
+    // unwinding of the kill.
+    super::arm_fault_reports();
     // SAFETY: suspended (so not current) and live: we hold a count.
     let killed = panic::catch_unwind(AssertUnwindSafe(|| unsafe {
         switch::kill_suspended(p.as_ptr(), release_count)

@@ -257,6 +257,19 @@ impl Greenlet {
     ///   or unstarted greenlet arrives as a *value* instead, as in Python.
     /// * The current greenlet: raised right here.
     ///
+    /// **Not into a greenlet that is unwinding.** A greenlet suspended inside
+    /// a destructor that runs because it is panicking (a `Drop` that
+    /// switched away mid-unwind) must not be thrown into, nor
+    /// [`kill`](Greenlet::kill)ed: the new panic would leave a destructor
+    /// during cleanup, and Rust aborts the process for that. This layer
+    /// cannot tell such a greenlet from others, because the panic state is
+    /// one count per thread (see the type's documentation), and refusing
+    /// every throw while any greenlet of the thread unwinds would refuse the
+    /// common safe case (a handle dropped during a panic kills its
+    /// greenlet). The hub, which can wait, defers instead: its `Task::kill`
+    /// and `with_timeout` end a wait with a panic only while no greenlet of
+    /// the thread is unwinding, and hold the interruption back until then.
+    ///
     /// ```
     /// use greenlet::Greenlet;
     /// use std::panic::{catch_unwind, panic_any};
@@ -320,6 +333,8 @@ impl Greenlet {
     ///
     /// An unstarted greenlet never runs and is dead; a dead one is left
     /// alone; killing the current greenlet raises `GreenletExit` right here.
+    /// As with [`throw`](Greenlet::throw), never kill a greenlet suspended
+    /// in a destructor while it unwinds: Rust aborts for that.
     ///
     /// ```
     /// use greenlet::Greenlet;
