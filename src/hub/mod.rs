@@ -85,9 +85,12 @@
 //! assert_eq!(*balance.lock(), 60); // no update lost
 //! ```
 
+mod blocking;
+mod channel;
 pub mod net;
 mod pool;
 mod reactor;
+mod remote;
 mod scheduler;
 mod slab;
 pub mod sync;
@@ -95,7 +98,10 @@ mod task;
 mod time;
 mod timers;
 mod wait;
+mod workers;
 
+pub use blocking::spawn_blocking;
+pub use channel::{Receiver, Sender, channel};
 pub use pool::Pool;
 pub use task::{
     Task, join_all, kill_all, spawn, spawn_later, spawn_with, try_spawn_with, wait_any,
@@ -127,6 +133,20 @@ pub fn wait_readable(fd: RawFd, timeout: Option<Duration>) -> std::io::Result<()
 /// As [`wait_readable`].
 pub fn wait_writable(fd: RawFd, timeout: Option<Duration>) -> std::io::Result<()> {
     wait::wait_fd(&hub(), fd, reactor::Dir::Write, timeout)
+}
+
+/// The worker pool of [`spawn_blocking`]: `(threads running now, most
+/// threads)`. For tests.
+#[doc(hidden)]
+pub fn blocking_threads() -> (usize, usize) {
+    (workers::threads(), workers::max_threads())
+}
+
+/// How many turns this thread's hub loop has made: for tests that check
+/// that a hub waiting for another thread sleeps instead of spinning.
+#[doc(hidden)]
+pub fn loop_turns() -> u64 {
+    hub().turns()
 }
 
 /// How many parks (waiting calls, and tasks not yet started) this thread's

@@ -75,6 +75,10 @@ impl Reg {
     }
 }
 
+/// The token of the hub's cross-thread waker: no registration's index
+/// (slab indices are `u32`).
+const WAKER: Token = Token(usize::MAX);
+
 pub(crate) struct Reactor {
     poll: RefCell<Poll>,
     events: RefCell<Events>,
@@ -114,6 +118,11 @@ impl Reactor {
         self.poll.borrow_mut().poll(&mut events, timeout)?;
         let mut regs = self.regs.borrow_mut();
         for ev in events.iter() {
+            if ev.token() == WAKER {
+                // Another thread woke the poller: the scheduler looks at
+                // its inbox on every turn.
+                continue;
+            }
             let Some(reg) = regs.get_by_index_mut(ev.token().0) else {
                 continue;
             };
@@ -140,6 +149,12 @@ impl Reactor {
             }
         }
         Ok(())
+    }
+
+    /// A waker that makes a [`poll`](Reactor::poll) in progress (or the
+    /// next one) return, from any thread. One per reactor (mio's rule).
+    pub(crate) fn waker(&self) -> io::Result<mio::Waker> {
+        mio::Waker::new(self.poll.borrow().registry(), WAKER)
     }
 
     /// Register `source` (whose descriptor is `fd`) for its life; it starts

@@ -32,16 +32,18 @@
 //! the hub).
 
 use super::reactor::Reactor;
+use super::remote::Remote;
 use super::slab::{Key, Slab};
 use super::timers::{TimerEntry, TimerTarget, Timers};
 use crate::greenlet::{context_if_not, payload_text};
 use crate::{Greenlet, GreenletExit};
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Why the hub resumed a waiting greenlet.
@@ -147,6 +149,15 @@ pub(crate) struct Hub {
     since_poll: Cell<u32>,
     shutting_down: Cell<bool>,
     pub(crate) io: Reactor,
+    /// The inbox for wakes from other threads, made on first use.
+    remote: OnceCell<Arc<Remote>>,
+    /// Waits that another thread will end (a `spawn_blocking` call, a
+    /// `Receiver` with live senders): not a deadlock while any is counted.
+    remote_waiters: Cell<usize>,
+    /// Where the keys taken from `remote` go (reused).
+    remote_keys: RefCell<Vec<u64>>,
+    /// Turns of the loop so far (for tests: an idle hub must not spin).
+    turns: Cell<u64>,
 }
 
 // ---------------------------------------------------------------------------
@@ -275,6 +286,10 @@ fn create_hub() -> io::Result<Rc<Hub>> {
             since_poll: Cell::new(0),
             shutting_down: Cell::new(false),
             io,
+            remote: OnceCell::new(),
+            remote_waiters: Cell::new(0),
+            remote_keys: RefCell::new(Vec::new()),
+            turns: Cell::new(0),
         }
     });
     if let Some(e) = error {
@@ -318,6 +333,11 @@ impl Hub {
     /// Parks registered now (waiting calls, unstarted tasks).
     pub(crate) fn parked_count(&self) -> usize {
         self.parks.borrow().len()
+    }
+
+    /// Turns of the hub's loop so far.
+    pub(crate) fn turns(&self) -> u64 {
+        self.turns.get()
     }
 
     /// The hub's own greenlet (the parent of every spawned task).
@@ -707,10 +727,55 @@ impl Hub {
     }
 
     // -----------------------------------------------------------------------
+    // Wakes from other threads.
+
+    /// This hub's inbox for wakes from other threads (made on first use:
+    /// its waker is a registration with the poller).
+    pub(crate) fn remote(&self) -> io::Result<Arc<Remote>> {
+        if let Some(r) = self.remote.get() {
+            return Ok(Arc::clone(r));
+        }
+        let waker = self.io.waker().map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("greenlet::hub: cannot make the hub's cross-thread waker: {e}"),
+            )
+        })?;
+        let remote = Arc::new(Remote::new(waker));
+        if self.shutting_down.get() {
+            remote.close();
+        }
+        Ok(Arc::clone(self.remote.get_or_init(|| remote)))
+    }
+
+    /// Count a wait that another thread will end, for as long as the
+    /// returned guard lives: the deadlock check does not fire meanwhile.
+    pub(crate) fn expect_remote_wake(&self) -> RemoteWait<'_> {
+        self.remote_waiters.set(self.remote_waiters.get() + 1);
+        RemoteWait(self)
+    }
+
+    fn take_remote_wakes(&self, remote: &Remote) {
+        let mut keys = self.remote_keys.borrow_mut();
+        remote.take(&mut keys);
+        for &w in keys.iter() {
+            if let Some(key) = Key::from_word(w) {
+                self.wake(key, Wake::Signal);
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------------
     // The loop.
 
     fn run(&self) -> ! {
         loop {
+            self.turns.set(self.turns.get().wrapping_add(1));
+            if let Some(remote) = self.remote.get()
+                && remote.has_wakes()
+            {
+                self.take_remote_wakes(remote);
+            }
             let mut now = None;
             if self.timers.live() > 0 {
                 let t = Instant::now();
@@ -723,7 +788,7 @@ impl Hub {
                 } else {
                     None
                 };
-                if deadline.is_none() && self.io.waiters() == 0 {
+                if deadline.is_none() && self.io.waiters() == 0 && self.remote_waiters.get() == 0 {
                     self.deadlock();
                     continue;
                 }
@@ -913,6 +978,9 @@ impl Hub {
     /// run; blocking calls made meanwhile return at once), then the hub.
     fn shutdown(&self) {
         self.shutting_down.set(true);
+        if let Some(remote) = self.remote.get() {
+            remote.close();
+        }
         loop {
             self.ready.borrow_mut().clear();
             let victims: Vec<(Key, Greenlet)> = {
@@ -934,6 +1002,15 @@ impl Hub {
             }
         }
         kill_quietly(&self.greenlet);
+    }
+}
+
+/// See [`Hub::expect_remote_wake`].
+pub(crate) struct RemoteWait<'h>(&'h Hub);
+
+impl Drop for RemoteWait<'_> {
+    fn drop(&mut self) {
+        self.0.remote_waiters.set(self.0.remote_waiters.get() - 1);
     }
 }
 

@@ -1,0 +1,93 @@
+//! The hub's inbox for wakes from other threads: a worker of
+//! [`spawn_blocking`](super::spawn_blocking) that finished, a
+//! [`Sender`](super::Sender) whose receiver waits. Like the reactor, it
+//! knows no greenlets: what arrives is a park's [`Key`] (as a word), and
+//! the scheduler wakes that park. A stale key (the wait ended meanwhile, by
+//! a kill or a timeout) wakes nothing.
+//!
+//! Another thread [`wake`](Remote::wake)s: it pushes the key under a mutex
+//! and, unless a wake is already on its way, wakes the hub's poller through
+//! a `mio::Waker` (an `eventfd` on Linux). The hub looks at
+//! [`has_wakes`](Remote::has_wakes) (one atomic load) on every turn of its
+//! loop and takes the keys; when it has nothing else to do it blocks in the
+//! poller, which the waker interrupts. So a busy hub takes cross-thread
+//! wakes without a system call, and an idle one sleeps until one comes.
+//!
+//! When the hub's thread exits, the inbox is [`close`](Remote::close)d:
+//! later wakes are dropped, and senders learn that nobody will receive.
+
+use super::slab::Key;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub(crate) struct Remote {
+    inbox: Mutex<Inbox>,
+    /// Keys are waiting in the inbox and the poller has been (or is being)
+    /// woken for them: later wakes skip the system call. Cleared by the hub
+    /// before it takes the keys, so a key pushed after the take wakes it
+    /// again.
+    notified: AtomicBool,
+    waker: mio::Waker,
+}
+
+struct Inbox {
+    keys: Vec<u64>,
+    /// The hub's thread has exited (or is tearing its hub down).
+    closed: bool,
+}
+
+impl Remote {
+    pub(crate) fn new(waker: mio::Waker) -> Remote {
+        Remote {
+            inbox: Mutex::new(Inbox {
+                keys: Vec::new(),
+                closed: false,
+            }),
+            notified: AtomicBool::new(false),
+            waker,
+        }
+    }
+
+    /// From any thread: wake the park `key` of this hub. False if the hub
+    /// is gone (its thread exited): nothing will ever look at the key.
+    pub(crate) fn wake(&self, key: Key) -> bool {
+        {
+            let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
+            if inbox.closed {
+                return false;
+            }
+            inbox.keys.push(key.to_word());
+        }
+        if !self.notified.swap(true, Ordering::AcqRel) {
+            // A failed write to the eventfd leaves the key in the inbox;
+            // the hub still finds it at its next turn (it is busy, or it
+            // will be woken by its next timer or event). Nothing to report
+            // to the waker's caller, which must not fail.
+            let _ = self.waker.wake();
+        }
+        true
+    }
+
+    /// Whether keys may be waiting (one atomic load, for every turn of the
+    /// hub's loop).
+    #[inline]
+    pub(crate) fn has_wakes(&self) -> bool {
+        self.notified.load(Ordering::Acquire)
+    }
+
+    /// Take the keys that arrived, into `out` (cleared first).
+    pub(crate) fn take(&self, out: &mut Vec<u64>) {
+        out.clear();
+        self.notified.store(false, Ordering::Release);
+        let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::swap(&mut inbox.keys, out);
+    }
+
+    /// The hub is going away: drop what is in the inbox, refuse later
+    /// wakes.
+    pub(crate) fn close(&self) {
+        let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
+        inbox.closed = true;
+        inbox.keys = Vec::new();
+    }
+}
