@@ -235,3 +235,32 @@ fn calls_beyond_the_pool_size_wait_for_a_free_thread() {
         );
     });
 }
+
+/// At thread exit the hub's teardown kills a task whose destructor calls
+/// `spawn_blocking`: no hub loop runs any more, so the call blocks the
+/// thread until the worker is done, and returns its result.
+#[test]
+fn a_call_made_while_the_hub_shuts_down_blocks_the_thread_until_done() {
+    struct CallOnDrop(Arc<AtomicUsize>);
+    impl Drop for CallOnDrop {
+        fn drop(&mut self) {
+            let v = hub::spawn_blocking(|| {
+                thread::sleep(ms(20));
+                7
+            });
+            self.0.store(v, Ordering::SeqCst);
+        }
+    }
+    let got = Arc::new(AtomicUsize::new(0));
+    let inner = Arc::clone(&got);
+    thread::spawn(move || {
+        let _task = hub::spawn(move || {
+            let _call = CallOnDrop(inner);
+            hub::sleep(Duration::from_secs(3600));
+        });
+        hub::sleep(ms(1));
+    })
+    .join()
+    .unwrap();
+    assert_eq!(got.load(Ordering::SeqCst), 7);
+}

@@ -1,5 +1,5 @@
 //! The hub's network examples, run as programs: the echo server's demo and
-//! client modes, and the multi-core echo.
+//! client modes, the multi-core echo, and the blocking offload.
 
 #[path = "common/example.rs"]
 mod example;
@@ -255,4 +255,32 @@ fn chat_server_relays_in_order_and_a_client_that_never_reads_stalls_no_one() {
     );
     let status = server.wait().expect("wait");
     assert!(status.success(), "{status:?}");
+}
+
+/// Both reads of `blocking_offload` give the same checksum, and the client
+/// got answers during the offloaded read. (Latencies are printed, not
+/// asserted: timing belongs to benchmarks.)
+#[test]
+fn blocking_offload_reads_the_file_both_ways() {
+    let out = example("blocking_offload").arg("4").output().expect("run");
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let sum = |l: &str| {
+        l.split("checksum ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .map(str::to_owned)
+    };
+    assert!(
+        lines[0].starts_with("read of 4 MiB with spawn_blocking: "),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("read of 4 MiB on the hub's thread: "),
+        "{text}"
+    );
+    assert_eq!(sum(lines[0]), sum(lines[1]), "{text}");
+    assert!(sum(lines[0]).is_some_and(|s| s.len() == 16), "{text}");
 }

@@ -60,7 +60,10 @@ where
     let hub = hub();
     let remote = hub.remote().unwrap_or_else(|e| panic!("{e}"));
     let done = Arc::new(Done {
-        result: Mutex::new(None),
+        result: Mutex::new(Outcome {
+            value: None,
+            blocked: false,
+        }),
         finished: Condvar::new(),
     });
     let park = Park::new(&hub, "hub::spawn_blocking");
@@ -73,8 +76,14 @@ where
             // If the caller's wait ended (killed, timed out), nobody takes
             // the result: it is dropped with the last `Arc`, which may be
             // this one, here on the worker's thread.
-            *done.lock() = Some(r);
-            done.finished.notify_all();
+            let blocked = {
+                let mut out = done.lock();
+                out.value = Some(r);
+                out.blocked
+            };
+            if blocked {
+                done.finished.notify_all();
+            }
             remote.wake(key);
         })
     };
@@ -86,9 +95,10 @@ where
         Wake::Shutdown => {
             // The thread is exiting: no hub loop will wake this wait, so
             // block the thread until the worker is done.
-            let mut r = done.lock();
-            while r.is_none() {
-                r = done.finished.wait(r).unwrap_or_else(|e| e.into_inner());
+            let mut out = done.lock();
+            out.blocked = true;
+            while out.value.is_none() {
+                out = done.finished.wait(out).unwrap_or_else(|e| e.into_inner());
             }
         }
         other => unreachable!("greenlet::hub: spawn_blocking was resumed with {other:?}"),
@@ -96,6 +106,7 @@ where
     drop(park);
     let r = done
         .lock()
+        .value
         .take()
         .expect("greenlet::hub: spawn_blocking woken before its result came");
     match r {
@@ -106,13 +117,20 @@ where
 
 /// Where the worker leaves the result of `f`.
 struct Done<R> {
-    result: Mutex<Option<thread::Result<R>>>,
-    /// Signalled with the result, for a caller that blocks the thread.
+    result: Mutex<Outcome<R>>,
+    /// Signalled with the result if the caller blocks the thread for it
+    /// (a notify is a system call even with nobody waiting, so only then).
     finished: Condvar,
 }
 
+struct Outcome<R> {
+    value: Option<thread::Result<R>>,
+    /// The caller blocks the thread on `finished` (its hub shuts down).
+    blocked: bool,
+}
+
 impl<R> Done<R> {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<thread::Result<R>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Outcome<R>> {
         // Only this module's code runs under the lock, and it cannot panic
         // there: a poisoned lock still holds a consistent value.
         self.result.lock().unwrap_or_else(|e| e.into_inner())
