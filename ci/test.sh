@@ -136,7 +136,6 @@ cross_env() {
         # For binaries exec'd directly through binfmt_misc (tests that
         # re-execute themselves as a child), which get no -L.
         export "QEMU_LD_PREFIX=/usr/${gnu}"
-        export GREENLET_UNDER_QEMU=1
     fi
 }
 

@@ -5,6 +5,9 @@
 //!
 //! These tests are written against the public contract only.
 
+#[path = "common/emulation.rs"]
+mod emulation;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::any::{Any, type_name};
 use std::cell::{Cell, RefCell};
@@ -2075,8 +2078,7 @@ fn many_greenlets_all_suspended_at_once_then_resumed_to_completion() {
     // qemu-user with a 32-bit guest (qemu-arm 7.2) keeps the host mappings
     // of unmapped guest memory, so exhausting the map count there would
     // starve every later test of the process: stay well below the limit.
-    let qemu_32 =
-        cfg!(target_pointer_width = "32") && std::env::var_os("GREENLET_UNDER_QEMU").is_some();
+    let qemu_32 = cfg!(target_pointer_width = "32") && emulation::maps_hide_prot_none();
     // Under Valgrind (ci/test.sh's valgrind step sets GREENLET_UNDER_VALGRIND)
     // every switch between registered stacks looks the target up in a list
     // of all of them, so 100,000 would take many minutes: 2,000 still
