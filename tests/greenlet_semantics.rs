@@ -6,6 +6,7 @@
 //! These tests are written against the public contract only.
 
 #[path = "common/emulation.rs"]
+#[allow(dead_code, reason = "this file asks about /proc/self/maps only")]
 mod emulation;
 
 use std::alloc::{GlobalAlloc, Layout, System};
