@@ -1,80 +1,14 @@
-//! TCP sockets that wait on the hub instead of blocking the thread.
-//!
-//! Their descriptors are non-blocking and registered with this thread's hub
-//! for their whole life (edge-triggered). An operation first makes the
-//! system call; only if it would block does the greenlet wait in the hub
-//! for the socket to become ready, while the other greenlets run. A socket
-//! belongs to the thread that made it (`!Send`).
-//!
-//! Errors (refused, reset, broken pipe, a peer gone mid-stream) come back
-//! as `io::Error`; nothing here panics on them. To bound an operation in
-//! time, wrap it in [`with_timeout`](super::with_timeout).
-//!
-//! ```
-//! use greenlet::hub::{self, net::{TcpListener, TcpStream}};
-//! use std::io::{Read, Write};
-//!
-//! let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-//! let addr = listener.local_addr().unwrap();
-//! let server = hub::spawn(move || {
-//!     let (mut s, _) = listener.accept().unwrap();
-//!     let mut buf = [0; 5];
-//!     s.read_exact(&mut buf).unwrap();
-//!     s.write_all(&buf).unwrap();
-//! });
-//! let mut c = TcpStream::connect(addr).unwrap();
-//! c.write_all(b"hello").unwrap();
-//! let mut back = [0; 5];
-//! c.read_exact(&mut back).unwrap();
-//! assert_eq!(&back, b"hello");
-//! server.get().unwrap();
-//! ```
+//! TCP: [`TcpListener`] and [`TcpStream`].
 
-use super::reactor::Dir;
-use super::scheduler::{Hub, hub};
-use super::slab::Key;
-use super::wait::wait_registered;
+use super::addr::each_addr;
+use super::registration::Registration;
+use crate::hub::reactor::Dir;
+use crate::hub::wait::wait_registered;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
-use std::rc::Rc;
 use std::time::{Duration, Instant};
-
-/// A socket's registration with the hub.
-struct Registration {
-    hub: Rc<Hub>,
-    key: Key,
-}
-
-impl Registration {
-    fn new(source: &mut impl mio::event::Source, fd: RawFd) -> io::Result<Registration> {
-        let hub = hub();
-        let key = hub.io.register(source, fd)?;
-        Ok(Registration { hub, key })
-    }
-
-    /// Run `op` (a non-blocking system call) until it does not say "would
-    /// block", waiting in the hub for readiness in `dir` in between.
-    fn run<T>(
-        &self,
-        dir: Dir,
-        deadline: Option<Instant>,
-        mut op: impl FnMut() -> io::Result<T>,
-    ) -> io::Result<T> {
-        let mut clear = false;
-        loop {
-            // A cleared bit means the last call would have blocked and no
-            // event came since: wait before trying again.
-            wait_registered(&self.hub, self.key, dir, clear, deadline)?;
-            match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => clear = true,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => clear = false,
-                r => return r,
-            }
-        }
-    }
-}
 
 /// The listen backlog of [`TcpListener::bind`]: how many connections the
 /// kernel completes and queues before the hub accepts them (tokio's too).
@@ -351,25 +285,4 @@ impl fmt::Debug for TcpStream {
             .field("fd", &self.sock.as_raw_fd())
             .finish()
     }
-}
-
-/// Try `f` on each address `addr` resolves to; the first success, else the
-/// last error.
-fn each_addr<T>(
-    addr: impl ToSocketAddrs,
-    mut f: impl FnMut(SocketAddr) -> io::Result<T>,
-) -> io::Result<T> {
-    let mut last = None;
-    for a in addr.to_socket_addrs()? {
-        match f(a) {
-            Ok(v) => return Ok(v),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the address resolved to no socket address",
-        )
-    }))
 }
