@@ -30,8 +30,29 @@
 //! server.get().unwrap();
 //! ```
 
+//!
+//! # Handing sockets over
+//!
+//! * `from_std` takes over a std socket (made with options this module
+//!   does not offer, say through `socket2`) and makes it non-blocking.
+//! * `into_std` leaves the hub: the socket is deregistered and comes back
+//!   as the std type **in blocking mode**, since std's users expect a
+//!   blocking socket. `O_NONBLOCK` belongs to the open file description,
+//!   which every `try_clone` of the socket shares: a clone still in the hub
+//!   would then block its whole thread. Convert the last handle only (or
+//!   call `set_nonblocking(true)` on the std socket yourself).
+//! * `try_clone` makes a second descriptor for the same socket (`dup(2)`)
+//!   and registers it with the hub on its own: a reader greenlet and a
+//!   writer greenlet can each own one and wait at the same time. Both
+//!   handles belong to this thread.
+//! * Every socket type is `AsFd` and `AsRawFd`, so that it can be handed
+//!   to [`wait_readable`](super::wait_readable) or to `socket2::SockRef`
+//!   for options. Reading or writing through the descriptor behind the
+//!   hub's back is allowed; the hub finds out at its next call.
+
 mod addr;
 mod registration;
 mod tcp;
+mod trait_impls;
 
 pub use tcp::{TcpListener, TcpStream};

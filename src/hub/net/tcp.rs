@@ -1,13 +1,13 @@
 //! TCP: [`TcpListener`] and [`TcpStream`].
 
 use super::addr::each_addr;
-use super::registration::Registration;
+use super::registration::Registered;
+use super::trait_impls::{impl_fd, impl_stream_io};
 use crate::hub::reactor::Dir;
-use crate::hub::wait::wait_registered;
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 /// The listen backlog of [`TcpListener::bind`]: how many connections the
@@ -17,8 +17,7 @@ const BACKLOG: libc::c_int = 1024;
 /// A TCP listening socket whose [`accept`](TcpListener::accept) waits on
 /// the hub.
 pub struct TcpListener {
-    reg: Registration,
-    sock: mio::net::TcpListener,
+    reg: Registered<mio::net::TcpListener>,
 }
 
 impl TcpListener {
@@ -52,10 +51,10 @@ impl TcpListener {
         TcpListener::wrap(mio::net::TcpListener::from_std(listener))
     }
 
-    fn wrap(mut sock: mio::net::TcpListener) -> io::Result<TcpListener> {
-        let fd = sock.as_raw_fd();
-        let reg = Registration::new(&mut sock, fd)?;
-        Ok(TcpListener { reg, sock })
+    fn wrap(sock: mio::net::TcpListener) -> io::Result<TcpListener> {
+        Ok(TcpListener {
+            reg: Registered::new(sock)?,
+        })
     }
 
     /// Wait (in the hub) for a connection and accept it.
@@ -63,7 +62,7 @@ impl TcpListener {
     /// # Errors
     /// The `accept(2)` error, e.g. `EMFILE` when out of descriptors.
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (sock, addr) = self.reg.run(Dir::Read, None, || self.sock.accept())?;
+        let (sock, addr) = self.reg.run(Dir::Read, None, || self.reg.sock().accept())?;
         Ok((TcpStream::wrap(sock)?, addr))
     }
 
@@ -72,27 +71,39 @@ impl TcpListener {
     /// # Errors
     /// As `getsockname(2)`.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.local_addr()
+        self.reg.sock().local_addr()
     }
-}
 
-impl Drop for TcpListener {
-    fn drop(&mut self) {
-        self.reg.hub.io.deregister(self.reg.key, &mut self.sock);
+    /// A second handle to the same listening socket, registered on its own
+    /// (see [the module docs](super#handing-sockets-over)): two greenlets
+    /// may accept on it at once.
+    ///
+    /// # Errors
+    /// `dup(2)`'s (`EMFILE`, ...), or the hub's registration's.
+    pub fn try_clone(&self) -> io::Result<TcpListener> {
+        Ok(TcpListener {
+            reg: self.reg.try_clone()?,
+        })
     }
-}
 
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.sock.as_raw_fd()
+    /// Leave the hub: deregister the listener and return it as a std
+    /// listener, in blocking mode again (see
+    /// [the module docs](super#handing-sockets-over)).
+    ///
+    /// # Errors
+    /// If it cannot be set back to blocking (it is closed then).
+    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
+        let l = std::net::TcpListener::from(self.reg.into_inner());
+        l.set_nonblocking(false)?;
+        Ok(l)
     }
 }
 
 impl fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpListener")
-            .field("addr", &self.sock.local_addr().ok())
-            .field("fd", &self.sock.as_raw_fd())
+            .field("addr", &self.local_addr().ok())
+            .field("fd", &self.as_raw_fd())
             .finish()
     }
 }
@@ -100,10 +111,10 @@ impl fmt::Debug for TcpListener {
 /// A TCP connection whose reads and writes wait on the hub.
 ///
 /// `Read` and `Write` are implemented for `&TcpStream` too, so one greenlet
-/// may read while another writes.
+/// may read while another writes; or give each its own handle with
+/// [`try_clone`](TcpStream::try_clone).
 pub struct TcpStream {
-    reg: Registration,
-    sock: mio::net::TcpStream,
+    reg: Registered<mio::net::TcpStream>,
 }
 
 impl TcpStream {
@@ -132,11 +143,11 @@ impl TcpStream {
         // SO_ERROR holds its error or it has a peer.
         let mut clear = true;
         loop {
-            wait_registered(&s.reg.hub, s.reg.key, Dir::Write, clear, deadline)?;
-            if let Some(e) = s.sock.take_error()? {
+            s.reg.wait(Dir::Write, clear, deadline)?;
+            if let Some(e) = s.reg.sock().take_error()? {
                 return Err(e);
             }
-            match s.sock.peer_addr() {
+            match s.reg.sock().peer_addr() {
                 Ok(_) => return Ok(s),
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => clear = true,
                 Err(e) => return Err(e),
@@ -153,10 +164,10 @@ impl TcpStream {
         TcpStream::wrap(mio::net::TcpStream::from_std(stream))
     }
 
-    fn wrap(mut sock: mio::net::TcpStream) -> io::Result<TcpStream> {
-        let fd = sock.as_raw_fd();
-        let reg = Registration::new(&mut sock, fd)?;
-        Ok(TcpStream { reg, sock })
+    fn wrap(sock: mio::net::TcpStream) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            reg: Registered::new(sock)?,
+        })
     }
 
     /// Shut down the read half, the write half, or both (`shutdown(2)`).
@@ -164,7 +175,7 @@ impl TcpStream {
     /// # Errors
     /// As `shutdown(2)` (`NotConnected` if the peer is gone).
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.sock.shutdown(how)
+        self.reg.sock().shutdown(how)
     }
 
     /// The peer's address.
@@ -172,7 +183,7 @@ impl TcpStream {
     /// # Errors
     /// As `getpeername(2)`.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.peer_addr()
+        self.reg.sock().peer_addr()
     }
 
     /// The local address.
@@ -180,7 +191,7 @@ impl TcpStream {
     /// # Errors
     /// As `getsockname(2)`.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.sock.local_addr()
+        self.reg.sock().local_addr()
     }
 
     /// Set `TCP_NODELAY` (turn Nagle's algorithm off).
@@ -188,7 +199,7 @@ impl TcpStream {
     /// # Errors
     /// As `setsockopt(2)`.
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.sock.set_nodelay(nodelay)
+        self.reg.sock().set_nodelay(nodelay)
     }
 
     /// Whether `TCP_NODELAY` is set.
@@ -196,93 +207,66 @@ impl TcpStream {
     /// # Errors
     /// As `getsockopt(2)`.
     pub fn nodelay(&self) -> io::Result<bool> {
-        self.sock.nodelay()
+        self.reg.sock().nodelay()
+    }
+
+    /// A second handle to the same connection, registered with the hub on
+    /// its own (see [the module docs](super#handing-sockets-over)): give one
+    /// to a reading greenlet and the other to a writing one.
+    ///
+    /// ```
+    /// use greenlet::hub::{self, net::{TcpListener, TcpStream}};
+    /// use std::io::{Read, Write};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// let (server, _) = listener.accept().unwrap();
+    /// let mut writer = server.try_clone().unwrap();
+    /// let w = hub::spawn(move || writer.write_all(b"from the writer").unwrap());
+    /// let mut reader = server;
+    /// let r = hub::spawn(move || {
+    ///     let mut buf = [0; 3];
+    ///     reader.read_exact(&mut buf).unwrap();
+    ///     buf
+    /// });
+    /// client.write_all(b"abc").unwrap();
+    /// let mut got = [0; 15];
+    /// client.read_exact(&mut got).unwrap();
+    /// assert_eq!(&got, b"from the writer");
+    /// assert_eq!(&r.get().unwrap(), b"abc");
+    /// w.get().unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// `dup(2)`'s (`EMFILE`, ...), or the hub's registration's.
+    pub fn try_clone(&self) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            reg: self.reg.try_clone()?,
+        })
+    }
+
+    /// Leave the hub: deregister the connection and return it as a std
+    /// stream, in blocking mode again (see
+    /// [the module docs](super#handing-sockets-over)).
+    ///
+    /// # Errors
+    /// If it cannot be set back to blocking (it is closed then).
+    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
+        let s = std::net::TcpStream::from(self.reg.into_inner());
+        s.set_nonblocking(false)?;
+        Ok(s)
     }
 }
 
-impl Read for &TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut sock = &self.sock;
-        let len = buf.len();
-        let n = self.reg.run(Dir::Read, None, || sock.read(buf))?;
-        if n > 0 && n < len {
-            // Less than asked: the receive buffer is empty now, and epoll
-            // reports every arrival after this; skip the read that would
-            // only say "would block".
-            self.reg.hub.io.clear_ready(self.reg.key, Dir::Read);
-        }
-        Ok(n)
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
-        let mut sock = &self.sock;
-        self.reg.run(Dir::Read, None, || sock.read_vectored(bufs))
-    }
-}
-
-impl Write for &TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut sock = &self.sock;
-        let n = self.reg.run(Dir::Write, None, || sock.write(buf))?;
-        if n > 0 && n < buf.len() {
-            // A short write filled the send buffer: wait for room.
-            self.reg.hub.io.clear_ready(self.reg.key, Dir::Write);
-        }
-        Ok(n)
-    }
-
-    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        let mut sock = &self.sock;
-        self.reg.run(Dir::Write, None, || sock.write_vectored(bufs))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
-        (&*self).read_vectored(bufs)
-    }
-}
-
-impl Write for TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Drop for TcpStream {
-    fn drop(&mut self) {
-        self.reg.hub.io.deregister(self.reg.key, &mut self.sock);
-    }
-}
-
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.sock.as_raw_fd()
-    }
-}
+impl_fd!(TcpListener, TcpStream);
+impl_stream_io!(TcpStream);
 
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpStream")
-            .field("local", &self.sock.local_addr().ok())
-            .field("peer", &self.sock.peer_addr().ok())
-            .field("fd", &self.sock.as_raw_fd())
+            .field("local", &self.local_addr().ok())
+            .field("peer", &self.peer_addr().ok())
+            .field("fd", &self.as_raw_fd())
             .finish()
     }
 }
