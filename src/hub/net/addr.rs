@@ -1,4 +1,5 @@
-//! Socket addresses: trying each address a name resolves to.
+//! Socket addresses: resolving them (on this thread, for now), and trying
+//! each address a name resolves to.
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -22,4 +23,18 @@ pub(super) fn each_addr<T>(
             "the address resolved to no socket address",
         )
     }))
+}
+
+/// The first address `addr` resolves to, as std's `UdpSocket::send_to`
+/// takes it.
+///
+/// # Errors
+/// The resolver's, or `InvalidInput` if `addr` resolves to nothing.
+pub(super) fn first_addr(addr: impl ToSocketAddrs) -> io::Result<SocketAddr> {
+    addr.to_socket_addrs()?.next().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the address resolved to no socket address to send to",
+        )
+    })
 }

@@ -54,5 +54,7 @@ mod addr;
 mod registration;
 mod tcp;
 mod trait_impls;
+mod udp;
 
 pub use tcp::{TcpListener, TcpStream};
+pub use udp::UdpSocket;
