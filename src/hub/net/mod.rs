@@ -1,4 +1,7 @@
-//! TCP sockets that wait on the hub instead of blocking the thread.
+//! Sockets that wait on the hub instead of blocking the thread: TCP
+//! ([`TcpListener`], [`TcpStream`]), UDP ([`UdpSocket`]) and Unix domain
+//! streams ([`UnixListener`], [`UnixStream`]). Their methods are shaped as
+//! std's types' are.
 //!
 //! Their descriptors are non-blocking and registered with this thread's hub
 //! for their whole life (edge-triggered). An operation first makes the
@@ -29,7 +32,6 @@
 //! assert_eq!(&back, b"hello");
 //! server.get().unwrap();
 //! ```
-
 //!
 //! # Handing sockets over
 //!
@@ -55,6 +57,8 @@ mod registration;
 mod tcp;
 mod trait_impls;
 mod udp;
+mod unix;
 
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
+pub use unix::{UnixListener, UnixStream};
