@@ -1,6 +1,10 @@
 //! `hub::net`: TCP sockets that wait on the hub. Each test runs on its own
 //! thread (its own hub) over loopback.
 
+#[path = "common/fd_mode.rs"]
+mod fd_mode;
+
+use fd_mode::nonblocking;
 use greenlet::hub::net::{TcpListener, TcpStream};
 use greenlet::hub::{self, Elapsed, Task};
 use std::io::{ErrorKind, Read, Write};
@@ -321,14 +325,6 @@ fn two_clones_of_a_listener_accept_concurrently() {
     for t in tasks {
         assert!(t.get().unwrap());
     }
-}
-
-/// Whether `fd` is in non-blocking mode.
-fn nonblocking(fd: &impl AsRawFd) -> bool {
-    // SAFETY: F_GETFL on a descriptor the caller holds open.
-    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
-    assert!(flags >= 0, "fcntl");
-    flags & libc::O_NONBLOCK != 0
 }
 
 /// `into_std` deregisters the socket and hands it back blocking; `from_std`

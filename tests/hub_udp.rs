@@ -1,6 +1,10 @@
 //! `hub::net::UdpSocket`. Each test runs on its own thread (its own hub)
 //! over loopback.
 
+#[path = "common/fd_mode.rs"]
+mod fd_mode;
+
+use fd_mode::nonblocking;
 use greenlet::hub::{self, Elapsed, net::UdpSocket, sync::Semaphore};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -154,11 +158,18 @@ fn a_recv_under_with_timeout_ends_and_the_socket_works_afterwards() {
     assert!(matches!(r, Err(Elapsed)), "{r:?}");
     assert!(t.elapsed() >= Duration::from_millis(30));
     assert_eq!(hub::parked_count(), 0, "nothing left waiting");
+    receives_a_datagram_sent_later(&s, addr);
+}
+
+/// `s` (bound to `addr`) receives a datagram that a new peer sends after
+/// `s` started waiting: only an epoll event can wake it.
+fn receives_a_datagram_sent_later(s: &UdpSocket, addr: SocketAddr) {
     let (peer, _) = bind();
     let sender = hub::spawn(move || {
         hub::sleep(Duration::from_millis(5));
         peer.send_to(b"later", addr).unwrap();
     });
+    let mut buf = [0u8; 16];
     let n = hub::with_timeout(BOUND, || s.recv(&mut buf))
         .unwrap()
         .unwrap();
@@ -237,14 +248,6 @@ fn a_clone_receives_while_the_original_sends() {
     assert_eq!(echo.get().unwrap(), 50);
 }
 
-/// Whether `fd` is in non-blocking mode.
-fn nonblocking(fd: &impl AsRawFd) -> bool {
-    // SAFETY: F_GETFL on a descriptor the caller holds open.
-    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
-    assert!(flags >= 0, "fcntl");
-    flags & libc::O_NONBLOCK != 0
-}
-
 /// `into_std` deregisters the socket and hands it back blocking; `from_std`
 /// takes it back into the hub.
 #[test]
@@ -265,13 +268,5 @@ fn into_std_and_back() {
     assert_eq!((&buf[..n], from), (&b"to std"[..], peer_addr));
     let s = UdpSocket::from_std(std_sock).unwrap();
     assert!(nonblocking(&s));
-    let sender = hub::spawn(move || {
-        hub::sleep(Duration::from_millis(5));
-        peer.send_to(b"back in the hub", addr).unwrap();
-    });
-    let n = hub::with_timeout(BOUND, || s.recv(&mut buf))
-        .unwrap()
-        .unwrap();
-    assert_eq!(&buf[..n], b"back in the hub");
-    sender.get().unwrap();
+    receives_a_datagram_sent_later(&s, addr);
 }

@@ -1,6 +1,10 @@
 //! `hub::net::{UnixListener, UnixStream}`. Each test runs on its own thread
 //! (its own hub); socket files go in a directory of the test's own.
 
+#[path = "common/fd_mode.rs"]
+mod fd_mode;
+
+use fd_mode::nonblocking;
 use greenlet::hub::{
     self,
     net::{UnixListener, UnixStream},
@@ -231,14 +235,6 @@ fn a_reader_and_a_writer_each_with_a_clone() {
     assert_eq!(got.len(), n);
     assert!(got.iter().enumerate().all(|(i, &b)| b == (i % 253) as u8));
     assert_eq!(echo.get().unwrap(), n);
-}
-
-/// Whether `fd` is in non-blocking mode.
-fn nonblocking(fd: &impl AsRawFd) -> bool {
-    // SAFETY: F_GETFL on a descriptor the caller holds open.
-    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
-    assert!(flags >= 0, "fcntl");
-    flags & libc::O_NONBLOCK != 0
 }
 
 /// `into_std` deregisters a stream (and a listener) and hands it back

@@ -47,12 +47,36 @@
 //!   and registers it with the hub on its own: a reader greenlet and a
 //!   writer greenlet can each own one and wait at the same time. Both
 //!   handles belong to this thread.
+//!
+//! ```
+//! use greenlet::hub::{self, net::{TcpListener, TcpStream}};
+//! use std::io::{Read, Write};
+//!
+//! let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+//! let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+//! let (mut reader, _) = listener.accept().unwrap();
+//! let mut writer = reader.try_clone().unwrap();
+//! let w = hub::spawn(move || writer.write_all(b"from the writer").unwrap());
+//! let r = hub::spawn(move || {
+//!     let mut buf = [0; 3];
+//!     reader.read_exact(&mut buf).unwrap();
+//!     buf
+//! });
+//! client.write_all(b"abc").unwrap();
+//! let mut got = [0; 15];
+//! client.read_exact(&mut got).unwrap();
+//! assert_eq!(&got, b"from the writer");
+//! assert_eq!(&r.get().unwrap(), b"abc");
+//! w.get().unwrap();
+//! ```
+//!
 //! * Every socket type is `AsFd` and `AsRawFd`, so that it can be handed
 //!   to [`wait_readable`](super::wait_readable) or to `socket2::SockRef`
 //!   for options. Reading or writing through the descriptor behind the
 //!   hub's back is allowed; the hub finds out at its next call.
 
 mod addr;
+mod handles;
 mod registration;
 mod tcp;
 mod trait_impls;

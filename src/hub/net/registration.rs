@@ -85,37 +85,16 @@ impl<S: Source + AsRawFd> Registered<S> {
         wait_registered(&self.hub, self.key, dir, clear, deadline)
     }
 
-    /// A read of a byte stream into `len` bytes: [`run`](Registered::run)
-    /// in the read direction. A read that returns less than asked emptied
-    /// the receive buffer, and epoll reports every arrival after it: the
-    /// next read waits for that event instead of making the call that
+    /// A read or write of `len` bytes on a byte stream:
+    /// [`run`](Registered::run) in `dir`. A read that returns less than
+    /// asked emptied the receive buffer, and a short write filled the send
+    /// buffer; epoll reports every change after that, so the next call in
+    /// `dir` waits for that event instead of first making the call that
     /// would only say "would block".
     ///
     /// # Errors
     /// As `run`.
-    pub(super) fn read_stream(
-        &self,
-        len: usize,
-        op: impl FnMut() -> io::Result<usize>,
-    ) -> io::Result<usize> {
-        self.partial(Dir::Read, len, op)
-    }
-
-    /// A write of `len` bytes to a byte stream; a short write filled the
-    /// send buffer, so the next write waits for room first. As
-    /// [`read_stream`](Registered::read_stream).
-    ///
-    /// # Errors
-    /// As `run`.
-    pub(super) fn write_stream(
-        &self,
-        len: usize,
-        op: impl FnMut() -> io::Result<usize>,
-    ) -> io::Result<usize> {
-        self.partial(Dir::Write, len, op)
-    }
-
-    fn partial(
+    pub(super) fn run_stream(
         &self,
         dir: Dir,
         len: usize,

@@ -1,6 +1,7 @@
 //! TCP: [`TcpListener`] and [`TcpStream`].
 
 use super::addr::each_addr;
+use super::handles::impl_handles;
 use super::registration::Registered;
 use super::trait_impls::{impl_fd, impl_stream_io};
 use crate::hub::reactor::Dir;
@@ -41,22 +42,6 @@ impl TcpListener {
         })
     }
 
-    /// Take over a listener made elsewhere (say, with `SO_REUSEPORT` set
-    /// through `socket2`); it is made non-blocking.
-    ///
-    /// # Errors
-    /// If it cannot be made non-blocking or registered.
-    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
-        listener.set_nonblocking(true)?;
-        TcpListener::wrap(mio::net::TcpListener::from_std(listener))
-    }
-
-    fn wrap(sock: mio::net::TcpListener) -> io::Result<TcpListener> {
-        Ok(TcpListener {
-            reg: Registered::new(sock)?,
-        })
-    }
-
     /// Wait (in the hub) for a connection and accept it.
     ///
     /// # Errors
@@ -72,30 +57,6 @@ impl TcpListener {
     /// As `getsockname(2)`.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.reg.sock().local_addr()
-    }
-
-    /// A second handle to the same listening socket, registered on its own
-    /// (see [the module docs](super#handing-sockets-over)): two greenlets
-    /// may accept on it at once.
-    ///
-    /// # Errors
-    /// `dup(2)`'s (`EMFILE`, ...), or the hub's registration's.
-    pub fn try_clone(&self) -> io::Result<TcpListener> {
-        Ok(TcpListener {
-            reg: self.reg.try_clone()?,
-        })
-    }
-
-    /// Leave the hub: deregister the listener and return it as a std
-    /// listener, in blocking mode again (see
-    /// [the module docs](super#handing-sockets-over)).
-    ///
-    /// # Errors
-    /// If it cannot be set back to blocking (it is closed then).
-    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
-        let l = std::net::TcpListener::from(self.reg.into_inner());
-        l.set_nonblocking(false)?;
-        Ok(l)
     }
 }
 
@@ -155,21 +116,6 @@ impl TcpStream {
         }
     }
 
-    /// Take over a connection made elsewhere; it is made non-blocking.
-    ///
-    /// # Errors
-    /// If it cannot be made non-blocking or registered.
-    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
-        stream.set_nonblocking(true)?;
-        TcpStream::wrap(mio::net::TcpStream::from_std(stream))
-    }
-
-    fn wrap(sock: mio::net::TcpStream) -> io::Result<TcpStream> {
-        Ok(TcpStream {
-            reg: Registered::new(sock)?,
-        })
-    }
-
     /// Shut down the read half, the write half, or both (`shutdown(2)`).
     ///
     /// # Errors
@@ -209,55 +155,20 @@ impl TcpStream {
     pub fn nodelay(&self) -> io::Result<bool> {
         self.reg.sock().nodelay()
     }
-
-    /// A second handle to the same connection, registered with the hub on
-    /// its own (see [the module docs](super#handing-sockets-over)): give one
-    /// to a reading greenlet and the other to a writing one.
-    ///
-    /// ```
-    /// use greenlet::hub::{self, net::{TcpListener, TcpStream}};
-    /// use std::io::{Read, Write};
-    ///
-    /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    /// let (server, _) = listener.accept().unwrap();
-    /// let mut writer = server.try_clone().unwrap();
-    /// let w = hub::spawn(move || writer.write_all(b"from the writer").unwrap());
-    /// let mut reader = server;
-    /// let r = hub::spawn(move || {
-    ///     let mut buf = [0; 3];
-    ///     reader.read_exact(&mut buf).unwrap();
-    ///     buf
-    /// });
-    /// client.write_all(b"abc").unwrap();
-    /// let mut got = [0; 15];
-    /// client.read_exact(&mut got).unwrap();
-    /// assert_eq!(&got, b"from the writer");
-    /// assert_eq!(&r.get().unwrap(), b"abc");
-    /// w.get().unwrap();
-    /// ```
-    ///
-    /// # Errors
-    /// `dup(2)`'s (`EMFILE`, ...), or the hub's registration's.
-    pub fn try_clone(&self) -> io::Result<TcpStream> {
-        Ok(TcpStream {
-            reg: self.reg.try_clone()?,
-        })
-    }
-
-    /// Leave the hub: deregister the connection and return it as a std
-    /// stream, in blocking mode again (see
-    /// [the module docs](super#handing-sockets-over)).
-    ///
-    /// # Errors
-    /// If it cannot be set back to blocking (it is closed then).
-    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
-        let s = std::net::TcpStream::from(self.reg.into_inner());
-        s.set_nonblocking(false)?;
-        Ok(s)
-    }
 }
 
+impl_handles!(
+    TcpListener,
+    mio::net::TcpListener,
+    std::net::TcpListener,
+    "TCP listener"
+);
+impl_handles!(
+    TcpStream,
+    mio::net::TcpStream,
+    std::net::TcpStream,
+    "TCP stream"
+);
 impl_fd!(TcpListener, TcpStream);
 impl_stream_io!(TcpStream);
 

@@ -30,7 +30,9 @@ macro_rules! impl_stream_io {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 let mut sock = self.reg.sock();
                 let len = buf.len();
-                self.reg.read_stream(len, || std::io::Read::read(&mut sock, buf))
+                self.reg.run_stream(crate::hub::reactor::Dir::Read, len, || {
+                    std::io::Read::read(&mut sock, buf)
+                })
             }
 
             fn read_vectored(
@@ -47,7 +49,9 @@ macro_rules! impl_stream_io {
         impl std::io::Write for &$t {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 let mut sock = self.reg.sock();
-                self.reg.write_stream(buf.len(), || std::io::Write::write(&mut sock, buf))
+                self.reg.run_stream(crate::hub::reactor::Dir::Write, buf.len(), || {
+                    std::io::Write::write(&mut sock, buf)
+                })
             }
 
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {

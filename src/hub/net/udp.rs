@@ -1,6 +1,7 @@
 //! UDP: [`UdpSocket`].
 
 use super::addr::{each_addr, first_addr};
+use super::handles::impl_handles;
 use super::registration::Registered;
 use super::trait_impls::impl_fd;
 use crate::hub::reactor::Dir;
@@ -58,21 +59,6 @@ impl UdpSocket {
     /// `addr` resolves to nothing. Name resolution itself blocks the thread.
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
         each_addr(addr, |a| UdpSocket::wrap(mio::net::UdpSocket::bind(a)?))
-    }
-
-    /// Take over a socket made elsewhere; it is made non-blocking.
-    ///
-    /// # Errors
-    /// If it cannot be made non-blocking or registered.
-    pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
-        socket.set_nonblocking(true)?;
-        UdpSocket::wrap(mio::net::UdpSocket::from_std(socket))
-    }
-
-    fn wrap(sock: mio::net::UdpSocket) -> io::Result<UdpSocket> {
-        Ok(UdpSocket {
-            reg: Registered::new(sock)?,
-        })
     }
 
     /// Set the peer: [`send`](UdpSocket::send) goes to it, and only its
@@ -147,31 +133,14 @@ impl UdpSocket {
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.reg.sock().peer_addr()
     }
-
-    /// A second handle to the same socket, registered with the hub on its
-    /// own (see [the module docs](super#handing-sockets-over)).
-    ///
-    /// # Errors
-    /// `dup(2)`'s (`EMFILE`, ...), or the hub's registration's.
-    pub fn try_clone(&self) -> io::Result<UdpSocket> {
-        Ok(UdpSocket {
-            reg: self.reg.try_clone()?,
-        })
-    }
-
-    /// Leave the hub: deregister the socket and return it as a std socket,
-    /// in blocking mode again (see
-    /// [the module docs](super#handing-sockets-over)).
-    ///
-    /// # Errors
-    /// If it cannot be set back to blocking (it is closed then).
-    pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
-        let s = std::net::UdpSocket::from(self.reg.into_inner());
-        s.set_nonblocking(false)?;
-        Ok(s)
-    }
 }
 
+impl_handles!(
+    UdpSocket,
+    mio::net::UdpSocket,
+    std::net::UdpSocket,
+    "UDP socket"
+);
 impl_fd!(UdpSocket);
 
 impl fmt::Debug for UdpSocket {

@@ -1,5 +1,6 @@
 //! Unix domain stream sockets: [`UnixListener`] and [`UnixStream`].
 
+use super::handles::impl_handles;
 use super::registration::Registered;
 use super::trait_impls::{impl_fd, impl_stream_io};
 use crate::hub::reactor::Dir;
@@ -90,21 +91,6 @@ impl UnixListener {
         UnixListener::wrap(mio::net::UnixListener::bind_addr(addr)?)
     }
 
-    /// Take over a listener made elsewhere; it is made non-blocking.
-    ///
-    /// # Errors
-    /// If it cannot be made non-blocking or registered.
-    pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
-        listener.set_nonblocking(true)?;
-        UnixListener::wrap(mio::net::UnixListener::from_std(listener))
-    }
-
-    fn wrap(sock: mio::net::UnixListener) -> io::Result<UnixListener> {
-        Ok(UnixListener {
-            reg: Registered::new(sock)?,
-        })
-    }
-
     /// Wait (in the hub) for a connection and accept it. The address of a
     /// client is usually unnamed (clients seldom bind).
     ///
@@ -121,30 +107,6 @@ impl UnixListener {
     /// As `getsockname(2)`.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.reg.sock().local_addr()
-    }
-
-    /// A second handle to the same listening socket, registered with the
-    /// hub on its own (see [the module docs](super#handing-sockets-over)).
-    ///
-    /// # Errors
-    /// `dup(2)`'s (`EMFILE`, ...), or the hub's registration's.
-    pub fn try_clone(&self) -> io::Result<UnixListener> {
-        Ok(UnixListener {
-            reg: self.reg.try_clone()?,
-        })
-    }
-
-    /// Leave the hub: deregister the listener and return it as a std
-    /// listener, in blocking mode again (see
-    /// [the module docs](super#handing-sockets-over)). The socket file
-    /// stays.
-    ///
-    /// # Errors
-    /// If it cannot be set back to blocking (it is closed then).
-    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixListener> {
-        let l = std::os::unix::net::UnixListener::from(self.reg.into_inner());
-        l.set_nonblocking(false)?;
-        Ok(l)
     }
 }
 
@@ -230,21 +192,6 @@ impl UnixStream {
         Ok((UnixStream::wrap(a)?, UnixStream::wrap(b)?))
     }
 
-    /// Take over a connection made elsewhere; it is made non-blocking.
-    ///
-    /// # Errors
-    /// If it cannot be made non-blocking or registered.
-    pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
-        stream.set_nonblocking(true)?;
-        UnixStream::wrap(mio::net::UnixStream::from_std(stream))
-    }
-
-    fn wrap(sock: mio::net::UnixStream) -> io::Result<UnixStream> {
-        Ok(UnixStream {
-            reg: Registered::new(sock)?,
-        })
-    }
-
     /// Shut down the read half, the write half, or both (`shutdown(2)`).
     ///
     /// # Errors
@@ -269,32 +216,20 @@ impl UnixStream {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.reg.sock().local_addr()
     }
-
-    /// A second handle to the same connection, registered with the hub on
-    /// its own (see [the module docs](super#handing-sockets-over)): give one
-    /// to a reading greenlet and the other to a writing one.
-    ///
-    /// # Errors
-    /// `dup(2)`'s (`EMFILE`, ...), or the hub's registration's.
-    pub fn try_clone(&self) -> io::Result<UnixStream> {
-        Ok(UnixStream {
-            reg: self.reg.try_clone()?,
-        })
-    }
-
-    /// Leave the hub: deregister the connection and return it as a std
-    /// stream, in blocking mode again (see
-    /// [the module docs](super#handing-sockets-over)).
-    ///
-    /// # Errors
-    /// If it cannot be set back to blocking (it is closed then).
-    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixStream> {
-        let s = std::os::unix::net::UnixStream::from(self.reg.into_inner());
-        s.set_nonblocking(false)?;
-        Ok(s)
-    }
 }
 
+impl_handles!(
+    UnixListener,
+    mio::net::UnixListener,
+    std::os::unix::net::UnixListener,
+    "Unix listener"
+);
+impl_handles!(
+    UnixStream,
+    mio::net::UnixStream,
+    std::os::unix::net::UnixStream,
+    "Unix stream"
+);
 impl_fd!(UnixListener, UnixStream);
 impl_stream_io!(UnixStream);
 
