@@ -9,6 +9,12 @@
 //! for the socket to become ready, while the other greenlets run. A socket
 //! belongs to the thread that made it (`!Send`).
 //!
+//! ```compile_fail
+//! // A socket is registered with its thread's hub: it cannot move away.
+//! fn needs_send<T: Send>(_: T) {}
+//! needs_send(greenlet::hub::net::UdpSocket::bind("127.0.0.1:0").unwrap());
+//! ```
+//!
 //! Errors (refused, reset, broken pipe, a peer gone mid-stream) come back
 //! as `io::Error`; nothing here panics on them. To bound an operation in
 //! time, wrap it in [`with_timeout`](super::with_timeout).
