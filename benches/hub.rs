@@ -28,6 +28,8 @@
 //!   they hold the lock (so that the other 99 queue up on it), and
 //!   unlocking, in a loop; one iteration is one lock + unlock of one task,
 //!   hand-off to the next waiter included.
+//! * `udp_echo/<runtime>`: UDP echo round trips on one thread; see the
+//!   section at the end of this file.
 //!
 //! `cargo bench --bench hub`.
 
@@ -432,4 +434,31 @@ criterion_group!(
     queue_pingpong_bench,
     mutex_bench
 );
-criterion_main!(benches);
+criterion_main!(benches, udp_benches);
+
+// ---------------------------------------------------------------------------
+// UDP echo (issue 15).
+//
+// `udp_echo/<runtime>`: a client and an echo server on one thread (one hub,
+// or one tokio `current_thread` runtime), two UDP sockets over loopback
+// (`examples/common/udp_echo.rs`). One iteration is one round trip of a
+// 64-byte datagram. The sockets are made anew for each sample, outside the
+// timed part.
+
+#[path = "../examples/common/udp_echo.rs"]
+mod udp_echo;
+
+fn udp_echo_bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("udp_echo");
+    g.throughput(Throughput::Elements(1)); // one round trip
+    g.bench_function("greenlet_hub", |b| {
+        b.iter_custom(|iters| udp_echo::hub_round_trips(iters).1)
+    });
+    let rt = udp_echo::tokio_runtime();
+    g.bench_function("tokio_current_thread", |b| {
+        b.iter_custom(|iters| udp_echo::tokio_round_trips(&rt, iters).1)
+    });
+    g.finish();
+}
+
+criterion_group!(udp_benches, udp_echo_bench);

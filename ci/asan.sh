@@ -45,7 +45,8 @@ if [[ ${#args[@]} -eq 0 ]]; then
         --test stack --test stack_arena --test backtrace --test overflow
         --test seed_examples --test hub --test hub_net --test hub_examples
         --test greenlet_tracing --test greenlet_local --test greenlet_ownership
-        --test generator_paths --test hub_sync --test hub_toolkit --test hub_sync_model --test hub_interruptions --test hub_creation --test trace_panics --test hub_blocking --test hub_channel)
+        --test generator_paths --test hub_sync --test hub_toolkit --test hub_sync_model --test hub_interruptions --test hub_creation --test trace_panics
+        --test hub_udp --test hub_unix --test hub_fd_reuse --test hub_blocking --test hub_channel)
 fi
 export CARGO_TARGET_DIR=target/asan
 export RUSTFLAGS="-Zsanitizer=address"

@@ -18,6 +18,11 @@
 #
 # Environment:
 #   GREENLET_BUDGETS  budget file for --check (default: ci/budgets.txt)
+#   GREENLET_CALLGRIND_N1, GREENLET_CALLGRIND_N2
+#                     the two lengths (default: 100000 and 1100000); the
+#                     kinds that make system calls (udp_echo,
+#                     tokio_udp_echo, not in the default list) want
+#                     smaller ones, e.g. 10000 and 60000
 #
 # Installs valgrind (apt-get, as root or through sudo) when it is missing.
 set -euo pipefail
@@ -92,8 +97,10 @@ target_dir=$(cargo metadata --format-version 1 --no-deps |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 bin=${target_dir:-target}/release/examples/switch_counts
 [[ -x "$bin" ]] || die "$bin was not built"
-n1=100000
-n2=1100000
+n1=${GREENLET_CALLGRIND_N1:-100000}
+n2=${GREENLET_CALLGRIND_N2:-1100000}
+[[ "$n1" =~ ^[0-9]+$ && "$n2" =~ ^[0-9]+$ && $n2 -gt $n1 ]] ||
+    die "GREENLET_CALLGRIND_N1 and _N2 must be whole numbers, N2 > N1 (got $n1, $n2)"
 count() { # kind n -> instructions
     local out log rc=0
     out=$(mktemp)

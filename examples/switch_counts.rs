@@ -3,7 +3,7 @@
 //! run it with two different N and divide the difference in instructions by
 //! the difference in N (`ci/callgrind.sh` does exactly that).
 //!
-//! Usage: `switch_counts <raw|greenlet|generator|create|corosensei|corosensei_create|call|hub_yield|hub_yield_pair|succession|timeout_task|tokio_yield|queue_msg|tokio_queue_msg|mutex_lock|tokio_mutex_lock|mutex_contended|tokio_mutex_contended> <n>`
+//! Usage: `switch_counts <raw|greenlet|generator|create|corosensei|corosensei_create|call|hub_yield|hub_yield_pair|succession|timeout_task|tokio_yield|queue_msg|tokio_queue_msg|mutex_lock|tokio_mutex_lock|mutex_contended|tokio_mutex_contended|udp_echo|tokio_udp_echo> <n>`
 //!
 //! `create` is create + run to completion + drop of a `Greenlet` with a
 //! pooled stack; `corosensei_create` the same with a reused stack. The
@@ -32,6 +32,16 @@
 //! `mutex_contended` is one lock + unlock by one of 100 tasks that each
 //! yield while they hold the lock (so every unlock hands it to a waiter),
 //! `tokio_mutex_contended` the same in tokio.
+//!
+//! `udp_echo` is one round trip of a 64-byte UDP datagram between a client
+//! and an echo task on one hub over loopback (the `udp_echo` bench,
+//! `examples/common/udp_echo.rs`), `tokio_udp_echo` the same with tokio's
+//! `UdpSocket` on a `current_thread` runtime. Callgrind counts user-space
+//! instructions only: the system calls (four a round trip, plus the
+//! poller's) run in the kernel, uncounted. They are not in
+//! `ci/callgrind.sh`'s default list (a million round trips of system calls
+//! take minutes under callgrind): `GREENLET_CALLGRIND_N1=10000
+//! GREENLET_CALLGRIND_N2=60000 ci/callgrind.sh udp_echo tokio_udp_echo`.
 
 #[cfg(peer_corosensei)]
 use corosensei::{Coroutine, CoroutineResult};
@@ -39,6 +49,9 @@ use greenlet::raw::{self, StackPointer};
 use greenlet::stack::Stack;
 use greenlet::{Generator, GeneratorState, Greenlet};
 use std::hint::black_box;
+
+#[path = "common/udp_echo.rs"]
+mod udp_echo;
 
 unsafe extern "C" fn add_one(mut from: StackPointer, mut data: usize) -> ! {
     loop {
@@ -381,7 +394,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(which), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse().ok())) else {
         eprintln!(
-            "usage: switch_counts <raw|greenlet|generator|create|corosensei|corosensei_create|call|hub_yield|hub_yield_pair|succession|timeout_task|tokio_yield|queue_msg|tokio_queue_msg|mutex_lock|tokio_mutex_lock|mutex_contended|tokio_mutex_contended> <n>"
+            "usage: switch_counts <raw|greenlet|generator|create|corosensei|corosensei_create|call|hub_yield|hub_yield_pair|succession|timeout_task|tokio_yield|queue_msg|tokio_queue_msg|mutex_lock|tokio_mutex_lock|mutex_contended|tokio_mutex_contended|udp_echo|tokio_udp_echo> <n>"
         );
         std::process::exit(2);
     };
@@ -406,6 +419,10 @@ fn main() {
         "tokio_mutex_lock" => tokio_mutex_locks(1, n),
         "mutex_contended" => mutex_locks(CONTENDERS, n),
         "tokio_mutex_contended" => tokio_mutex_locks(CONTENDERS, n),
+        "udp_echo" => udp_echo::hub_round_trips(n as u64).0 as usize,
+        "tokio_udp_echo" => {
+            udp_echo::tokio_round_trips(&udp_echo::tokio_runtime(), n as u64).0 as usize
+        }
         other => {
             eprintln!("unknown kind {other}");
             std::process::exit(2);

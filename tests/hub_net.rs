@@ -1,10 +1,15 @@
 //! `hub::net`: TCP sockets that wait on the hub. Each test runs on its own
 //! thread (its own hub) over loopback.
 
+#[path = "common/fd_mode.rs"]
+mod fd_mode;
+
+use fd_mode::nonblocking;
 use greenlet::hub::net::{TcpListener, TcpStream};
 use greenlet::hub::{self, Elapsed, Task};
 use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -272,4 +277,84 @@ fn bind_listens_with_a_backlog_of_1024() {
     })
     .join()
     .expect("the scenario's thread");
+}
+
+/// A reader task and a writer task, each with its own handle (a clone) of
+/// one connection, wait at once: the writer fills the socket buffers while
+/// the reader drains the echoes.
+#[test]
+fn a_reader_and_a_writer_each_with_a_clone() {
+    let (l, addr) = listener();
+    let server = echo_server(l, 1);
+    let c = TcpStream::connect(addr).unwrap();
+    let mut writer_half = c.try_clone().unwrap();
+    assert_ne!(writer_half.as_raw_fd(), c.as_raw_fd());
+    assert_eq!(writer_half.local_addr().unwrap(), c.local_addr().unwrap());
+    let n = 4 << 20;
+    let writer = hub::spawn(move || {
+        let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+        writer_half.write_all(&data).unwrap();
+        writer_half.shutdown(Shutdown::Write).unwrap();
+    });
+    let mut reader_half = c;
+    let reader = hub::spawn(move || {
+        let mut got = Vec::with_capacity(n);
+        reader_half.read_to_end(&mut got).unwrap();
+        got
+    });
+    let got = hub::with_timeout(Duration::from_secs(60), || reader.get())
+        .expect("in time")
+        .unwrap();
+    writer.get().unwrap();
+    assert_eq!(got.len(), n);
+    assert!(got.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+    assert_eq!(server.get().unwrap(), n);
+}
+
+/// Two clones of one listener accept at once, from two tasks.
+#[test]
+fn two_clones_of_a_listener_accept_concurrently() {
+    let (l, addr) = listener();
+    let l2 = l.try_clone().unwrap();
+    assert_eq!(l2.local_addr().unwrap(), addr);
+    let acceptor = |l: TcpListener| hub::spawn(move || l.accept().map(|_| ()).is_ok());
+    let tasks = [acceptor(l), acceptor(l2)];
+    let _c1 = TcpStream::connect(addr).unwrap();
+    let _c2 = TcpStream::connect(addr).unwrap();
+    assert_eq!(hub::join_all(&tasks, Some(Duration::from_secs(30))), 2);
+    for t in tasks {
+        assert!(t.get().unwrap());
+    }
+}
+
+/// `into_std` deregisters the socket and hands it back blocking; `from_std`
+/// takes it back.
+#[test]
+fn into_std_and_back() {
+    let (l, addr) = listener();
+    let std_l = l.into_std().unwrap();
+    assert!(!nonblocking(&std_l), "into_std returns a blocking listener");
+    let mut c = TcpStream::connect(addr).unwrap();
+    let (s, _) = std_l.accept().unwrap(); // blocking: the client is queued
+    let mut std_s = TcpStream::from_std(s).unwrap().into_std().unwrap();
+    assert!(!nonblocking(&std_s), "into_std returns a blocking stream");
+    c.write_all(b"to std").unwrap();
+    let mut buf = [0u8; 6];
+    std_s.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"to std");
+    let s = TcpStream::from_std(std_s).unwrap();
+    assert!(nonblocking(&s));
+    let server = echo_server(TcpListener::from_std(std_l).unwrap(), 0);
+    let echo = hub::spawn(move || {
+        let mut s = s;
+        let mut b = [0u8; 4];
+        s.read_exact(&mut b).unwrap();
+        s.write_all(&b).unwrap();
+    });
+    c.write_all(b"back").unwrap();
+    let mut b = [0u8; 4];
+    c.read_exact(&mut b).unwrap();
+    assert_eq!(&b, b"back");
+    echo.get().unwrap();
+    assert_eq!(server.get().unwrap(), 0);
 }

@@ -14,6 +14,31 @@
 //! * [`wait_readable`](super::wait_readable) / `wait_writable` on any other
 //!   descriptor register it for the duration of the wait (shared by
 //!   concurrent waiters) and deregister it when the last wait ends.
+//!
+//! # Descriptor numbers that are closed and reused
+//!
+//! `by_fd` maps a number to its registration, but a number outlives
+//! nothing: C code may close a descriptor while a greenlet waits on it
+//! (breaking the `BorrowedFd` it lent), and the next `socket(2)` may get
+//! the same number. epoll itself keys an entry by the number *and* the
+//! open file, and drops the entry when the file closes. So:
+//!
+//! * A registration removes the `by_fd` entry and issues `EPOLL_CTL_DEL`
+//!   only while the number still maps to that registration. A stale one
+//!   (its number taken over by a newer registration) only leaves the slab:
+//!   the kernel dropped its epoll entry with its file, and a `DEL` by number
+//!   would remove the newcomer's.
+//! * A new registration of a number takes it over: it replaces the
+//!   `by_fd` entry (the stale registration stays in the slab, unreachable
+//!   by number, until its last wait ends, by timeout or otherwise: no event
+//!   can reach it). A wait that finds the number mapped but the kernel
+//!   answering `ENOENT` to `EPOLL_CTL_MOD` has met a stale entry, and
+//!   registers the new file afresh.
+//! * If the old file lives on through another descriptor, the kernel keeps
+//!   its epoll entry (with the stale token) until that file closes; its
+//!   events may wake whatever registration reuses the token's slot. That is
+//!   a spurious wake-up, which every waiter here tolerates (readiness is a
+//!   hint; socket operations retry on "would block").
 
 use super::slab::{Key, Slab};
 use mio::unix::SourceFd;
@@ -178,11 +203,19 @@ impl Reactor {
             readers: Vec::new(),
             writers: Vec::new(),
         });
-        let r = self.poll.borrow().registry().register(
-            source,
-            Token(key.index()),
-            Interest::READABLE | Interest::WRITABLE,
-        );
+        let token = Token(key.index());
+        let both = Interest::READABLE | Interest::WRITABLE;
+        let poll = self.poll.borrow();
+        let r = match poll.registry().register(source, token, both) {
+            // The number's file is registered already, under the token of
+            // a registration it took over (see the module docs): retarget
+            // that entry.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                poll.registry().reregister(source, token, both)
+            }
+            r => r,
+        };
+        drop(poll);
         if let Err(e) = r {
             self.regs.borrow_mut().remove(key);
             return Err(e);
@@ -205,15 +238,25 @@ impl Reactor {
     }
 
     /// Undo [`register`](Reactor::register), before `source` is closed.
+    ///
+    /// If a newer registration has taken the number over (the descriptor
+    /// was closed and the number reused), only this registration's slab
+    /// entry goes: the epoll entry and the `by_fd` entry are the newer
+    /// one's (see the module docs).
     pub(crate) fn deregister(&self, key: Key, source: &mut impl Source) {
         let reg = self.regs.borrow_mut().remove(key);
-        if let Some(reg) = reg {
-            debug_assert!(reg.readers.is_empty() && reg.writers.is_empty());
-            self.by_fd.borrow_mut().remove(&reg.fd);
-            // Closing the descriptor removes it from epoll anyway; a failure
-            // here cannot leave anything behind.
-            let _ = self.poll.borrow().registry().deregister(source);
+        let Some(reg) = reg else { return };
+        debug_assert!(reg.readers.is_empty() && reg.writers.is_empty());
+        {
+            let mut by_fd = self.by_fd.borrow_mut();
+            if by_fd.get(&reg.fd) != Some(&key) {
+                return;
+            }
+            by_fd.remove(&reg.fd);
         }
+        // Closing the descriptor removes it from epoll anyway; a failure
+        // here cannot leave anything behind.
+        let _ = self.poll.borrow().registry().deregister(source);
     }
 
     /// Register `fd` for one wait (or join the registration already there).
@@ -223,18 +266,28 @@ impl Reactor {
     /// now), so a wait that clears its bit and then waits for an event
     /// sees the present state: level-triggered semantics for each call,
     /// over an edge-triggered registration.
+    ///
+    /// A registration of the number whose file is gone (the kernel answers
+    /// `ENOENT`: the number was closed and reused under it) is stale: the
+    /// new file gets a registration of its own, which takes the number over.
     pub(crate) fn attach(&self, fd: RawFd) -> io::Result<Key> {
         let existing = self.by_fd.borrow().get(&fd).copied();
         if let Some(key) = existing {
-            self.poll.borrow().registry().reregister(
+            let r = self.poll.borrow().registry().reregister(
                 &mut SourceFd(&fd),
                 Token(key.index()),
                 Interest::READABLE | Interest::WRITABLE,
-            )?;
-            if let Some(reg) = self.regs.borrow_mut().get_mut(key) {
-                reg.users += 1;
+            );
+            match r {
+                Ok(()) => {
+                    if let Some(reg) = self.regs.borrow_mut().get_mut(key) {
+                        reg.users += 1;
+                    }
+                    return Ok(key);
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
             }
-            return Ok(key);
         }
         self.add(&mut SourceFd(&fd), fd, false)
     }

@@ -8,17 +8,19 @@ use super::reactor::Dir;
 use super::scheduler::{Hub, Park, Wake};
 use super::slab::Key;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 /// [`wait_readable`](super::wait_readable) / `wait_writable`.
-pub(crate) fn wait_fd(hub: &Hub, fd: RawFd, dir: Dir, timeout: Option<Duration>) -> io::Result<()> {
-    if fd < 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("greenlet::hub: cannot wait on file descriptor {fd}"),
-        ));
-    }
+pub(crate) fn wait_fd(
+    hub: &Hub,
+    fd: BorrowedFd<'_>,
+    dir: Dir,
+    timeout: Option<Duration>,
+) -> io::Result<()> {
+    // The borrow keeps the descriptor open (and its number ours) until
+    // the wait returns; the registration is keyed by the number.
+    let fd = fd.as_raw_fd();
     let deadline = timeout.map(|t| Instant::now() + t);
     let reg = match hub.io.attach(fd) {
         Ok(reg) => reg,
