@@ -358,3 +358,40 @@ fn into_std_and_back() {
     echo.get().unwrap();
     assert_eq!(server.get().unwrap(), 0);
 }
+
+/// Issue 15: a host name is looked up on a worker thread, so the caller
+/// waits in the hub and a ready task runs before the lookup returns; a
+/// numeric address is parsed on the spot, without leaving the greenlet.
+#[test]
+fn a_host_name_is_looked_up_off_the_hub_and_a_literal_is_not() {
+    std::thread::spawn(|| {
+        use greenlet::hub::net::UdpSocket;
+        use std::cell::Cell;
+        let ran = Rc::new(Cell::new(false));
+        let flag = Rc::clone(&ran);
+        let _t = hub::spawn(move || flag.set(true));
+        let literal = UdpSocket::bind("127.0.0.1:0").expect("bind a literal");
+        assert!(!ran.get(), "a literal address made the caller wait");
+        let named = UdpSocket::bind(("localhost", 0)).expect("bind localhost");
+        assert!(ran.get(), "the lookup of a name did not let the hub run");
+        assert!(named.local_addr().unwrap().ip().is_loopback());
+        // `connect` by name to a listener: each address the name gives is
+        // tried (localhost may give ::1 first, where nothing listens).
+        let (l, a) = listener();
+        let server = hub::spawn(move || l.accept().map(|_| ()));
+        let s = TcpStream::connect(format!("localhost:{}", a.port())).expect("connect by name");
+        assert_eq!(s.peer_addr().unwrap(), a);
+        server.get().unwrap().expect("accepted");
+        drop(literal);
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn malformed_addresses_are_invalid_input_errors() {
+    for bad in ["localhost", "localhost:notaport", "127.0.0.1:99999", ""] {
+        let e = TcpListener::bind(bad).expect_err(bad);
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad}: {e}");
+    }
+}

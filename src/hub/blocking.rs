@@ -1,8 +1,9 @@
 //! [`spawn_blocking`]: run a blocking function on a worker thread while the
 //! calling greenlet waits in the hub and the others run.
 
-use super::scheduler::{Park, Wake, hub};
+use super::scheduler::{Park, Wake, try_hub};
 use super::workers;
+use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -57,8 +58,19 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    let hub = hub();
-    let remote = hub.remote().unwrap_or_else(|e| panic!("{e}"));
+    run_blocking(f).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`spawn_blocking`], with the errors that keep `f` from running (no
+/// worker thread, no waker) returned instead of raised. `f`'s own panic
+/// still continues in the caller.
+pub(crate) fn run_blocking<F, R>(f: F) -> io::Result<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let hub = try_hub()?;
+    let remote = hub.remote()?;
     let done = Arc::new(Done {
         result: Mutex::new(Outcome {
             value: None,
@@ -87,9 +99,7 @@ where
             remote.wake(key);
         })
     };
-    if let Err(e) = workers::submit(job) {
-        panic!("{e}");
-    }
+    workers::submit(job)?;
     match park.wait() {
         Wake::Signal => {}
         Wake::Shutdown => {
@@ -110,7 +120,7 @@ where
         .take()
         .expect("greenlet::hub: spawn_blocking woken before its result came");
     match r {
-        Ok(v) => v,
+        Ok(v) => Ok(v),
         Err(p) => panic::resume_unwind(p),
     }
 }

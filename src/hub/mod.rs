@@ -85,7 +85,7 @@
 //! assert_eq!(*balance.lock(), 60); // no update lost
 //! ```
 
-mod blocking;
+pub(crate) mod blocking;
 mod channel;
 pub mod net;
 mod pool;

@@ -89,6 +89,7 @@ mod trait_impls;
 mod udp;
 mod unix;
 
+pub use addr::{Lookup, ToSocketAddrs};
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};

@@ -1,13 +1,13 @@
 //! TCP: [`TcpListener`] and [`TcpStream`].
 
-use super::addr::each_addr;
+use super::addr::{ToSocketAddrs, each_addr};
 use super::handles::impl_handles;
 use super::registration::Registered;
 use super::trait_impls::{impl_fd, impl_stream_io};
 use crate::hub::reactor::Dir;
 use std::fmt;
 use std::io;
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
@@ -27,7 +27,8 @@ impl TcpListener {
     ///
     /// # Errors
     /// The last address's error (e.g. `AddrInUse`), or `InvalidInput` if
-    /// `addr` resolves to nothing. Name resolution itself blocks the thread.
+    /// `addr` resolves to nothing. A host name is looked up on a worker thread (see
+    /// [`ToSocketAddrs`]).
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         each_addr(addr, |a| {
             let sock = mio::net::TcpListener::bind(a)?;
@@ -84,8 +85,8 @@ impl TcpStream {
     ///
     /// # Errors
     /// The last address's error (`ConnectionRefused`, ...), or
-    /// `InvalidInput` if `addr` resolves to nothing. Name resolution itself
-    /// blocks the thread.
+    /// `InvalidInput` if `addr` resolves to nothing. A host name is looked
+    /// up on a worker thread (see [`ToSocketAddrs`]).
     pub fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         each_addr(addr, |a| TcpStream::connect_one(a, None))
     }

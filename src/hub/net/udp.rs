@@ -1,13 +1,13 @@
 //! UDP: [`UdpSocket`].
 
-use super::addr::{each_addr, first_addr};
+use super::addr::{ToSocketAddrs, each_addr, first_addr};
 use super::handles::impl_handles;
 use super::registration::Registered;
 use super::trait_impls::impl_fd;
 use crate::hub::reactor::Dir;
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
 /// A UDP socket whose sends and receives wait on the hub.
@@ -56,7 +56,8 @@ impl UdpSocket {
     ///
     /// # Errors
     /// The last address's error (e.g. `AddrInUse`), or `InvalidInput` if
-    /// `addr` resolves to nothing. Name resolution itself blocks the thread.
+    /// `addr` resolves to nothing. A host name is looked up on a worker thread (see
+    /// [`ToSocketAddrs`]).
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
         each_addr(addr, |a| UdpSocket::wrap(mio::net::UdpSocket::bind(a)?))
     }
@@ -67,7 +68,8 @@ impl UdpSocket {
     ///
     /// # Errors
     /// The last address's error, or `InvalidInput` if `addr` resolves to
-    /// nothing. Name resolution itself blocks the thread.
+    /// nothing. A host name is looked up on a worker thread (see
+    /// [`ToSocketAddrs`]).
     pub fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
         each_addr(addr, |a| self.reg.sock().connect(a))
     }
@@ -101,7 +103,8 @@ impl UdpSocket {
     ///
     /// # Errors
     /// `InvalidInput` if `addr` resolves to nothing; the errors of
-    /// `sendto(2)`. Name resolution itself blocks the thread.
+    /// `sendto(2)`. A host name is looked up on a worker thread (see
+    /// [`ToSocketAddrs`]).
     pub fn send_to(&self, buf: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
         let to = first_addr(addr)?;
         self.reg
