@@ -19,7 +19,8 @@ usage() {
 Usage: ci/test.sh [--quick] [--host-only] [--all] [--target TRIPLE]... [--help]
 
 Installs what is missing, then runs:
-  lint        cargo fmt --check; cargo clippy --all-targets -D warnings
+  lint        cargo fmt --check; cargo clippy --all-targets -D warnings;
+              cargo doc with warnings denied
               (host and each cross target; the no_std library; capi/)
   no_std      cargo build --no-default-features for the bare-metal targets
               (${NOSTD_TARGETS[*]}), and bare-metal/ (the raw
@@ -428,6 +429,7 @@ main() {
     step "install" install_all
     step "rustfmt" cargo fmt --all -- --check
     step "clippy (host)" cargo clippy --all-targets -- -D warnings
+    step "rustdoc (no warnings)" env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
     step "clippy (host, no_std library)" \
         cargo clippy --all-targets --no-default-features -- -D warnings
     # capi/ is built only with panic=abort, in a target dir of its own

@@ -34,7 +34,8 @@
 //!   registered, and neither does anything of a task that is killed while
 //!   it waits.
 //! * If every greenlet waits and nothing can ever wake one of them (nothing
-//!   ready, no timer, no IO wait), the waiting call of the main greenlet
+//!   ready, no timer, no IO wait, no `spawn_blocking` call in progress, no
+//!   `Receiver` waiting while a `Sender` lives), the waiting call of the main greenlet
 //!   (or, if main is not waiting, of the greenlet that waited last) panics
 //!   with a message that says so, instead of hanging.
 //! * A generator resumed by a greenlet runs as part of it: a
@@ -54,6 +55,16 @@
 //! [`sync`] has gevent's `Event`, `AsyncResult`, `Semaphore`, a `Mutex`
 //! and `Queue`; [`Pool`] bounds how many tasks run at once;
 //! [`spawn_later`], [`wait_any`] and [`kill_all`] round out [`spawn`].
+//!
+//! # Other threads
+//!
+//! A hub runs on one thread, but need not be alone: [`spawn_blocking`]
+//! runs a blocking function (a file read, a C library, a DNS lookup) on a
+//! worker thread while the caller waits and the others run, and
+//! [`channel`] carries values into a hub from any thread. Either wakes the
+//! hub through its poller, so a hub with nothing else to do sleeps until
+//! then; and a wait that another thread will end is never taken for a
+//! deadlock. [`net`] looks host names up with `spawn_blocking`.
 //!
 //! # Never hold a `RefCell` borrow across a blocking call
 //!

@@ -181,10 +181,9 @@ impl<R> Task<R> {
     /// no limit). True if it has finished.
     ///
     /// # Panics
-    /// If called from the task itself, and (with [`DEADLOCK`]'s message) if
-    /// nothing can ever finish it.
-    ///
-    /// [`DEADLOCK`]: super::scheduler::DEADLOCK
+    /// If called from the task itself, and (with a message that says
+    /// "deadlock" and names the waiting call) if nothing can ever finish
+    /// it.
     pub fn join(&self, timeout: Option<Duration>) -> bool {
         join_states(&[&*self.state], timeout, Need::All, "Task::join") == 1
     }

@@ -84,7 +84,7 @@ impl Stack {
     ///   the arena chunk or the guard page with `ENOMEM`: memory or address
     ///   space (`RLIMIT_AS`) is exhausted, or the process has reached
     ///   `vm.max_map_count` mappings. The message gives the current mapping
-    ///   count, the limits, and what to do; [`Error::source`] on the
+    ///   count, the limits, and what to do; [`Error::source`](std::error::Error::source) on the
     ///   returned error is the original OS error.
     /// * Any other OS error from `mmap`, `mprotect` or `madvise`, with the
     ///   same kind of explanation.

@@ -48,7 +48,7 @@
 //! Memory is mapped with `MAP_STACK` and `MAP_NORESERVE` and touched lazily:
 //! a stack that was only used shallowly costs only the pages it touched.
 //! Running out of mappings, address space (`RLIMIT_AS`) or memory is
-//! reported as an [`io::Error`] of kind [`io::ErrorKind::OutOfMemory`] whose
+//! reported as an [`std::io::Error`] of kind [`std::io::ErrorKind::OutOfMemory`] whose
 //! text says what ran out and what to do about it; it is never a panic or a
 //! crash.
 //!

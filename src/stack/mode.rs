@@ -19,8 +19,8 @@ pub(super) const MADV_GUARD_INSTALL: libc::c_int = 102;
 /// probe the kernel.
 pub const GUARD_MODE_ENV: &str = "GREENLET_GUARD_MODE";
 
-/// How guard pages are made in this process; see the [module
-/// documentation](self).
+/// How guard pages are made in this process; see the [`stack`](crate::stack)
+/// module's documentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GuardMode {
     /// `madvise(MADV_GUARD_INSTALL)` guards (Linux 6.13+), stacks carved
