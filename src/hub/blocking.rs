@@ -79,7 +79,7 @@ where
         finished: Condvar::new(),
     });
     let park = Park::new(&hub, "hub::spawn_blocking");
-    let _expect = hub.expect_remote_wake();
+    let _expect = hub.expect_remote_wake(true);
     let key = park.key();
     let job = {
         let done = Arc::clone(&done);

@@ -224,7 +224,7 @@ impl<T> Receiver<T> {
                 }
             }
             let _unregister = Unregister(&self.shared, park.key());
-            let _expect = hub.expect_remote_wake();
+            let _expect = hub.expect_remote_wake(false);
             if let Some(d) = deadline {
                 park.deadline(d);
             }

@@ -6,8 +6,10 @@
 //! a kill or a timeout) wakes nothing.
 //!
 //! Another thread [`wake`](Remote::wake)s: it pushes the key under a mutex
-//! and, unless a wake is already on its way, wakes the hub's poller through
-//! a `mio::Waker` (an `eventfd` on Linux). The hub looks at
+//! and, if the hub sleeps in its poller and no wake is already on its way,
+//! wakes the poller through a `mio::Waker` (an `eventfd` on Linux). A hub
+//! that is running, or watching the inbox before it sleeps, costs the
+//! waker no system call. The hub looks at
 //! [`has_wakes`](Remote::has_wakes) (one atomic load) on every turn of its
 //! loop and takes the keys; when it has nothing else to do it blocks in the
 //! poller, which the waker interrupts. So a busy hub takes cross-thread
@@ -27,6 +29,9 @@ pub(crate) struct Remote {
     /// before it takes the keys, so a key pushed after the take wakes it
     /// again.
     notified: AtomicBool,
+    /// The hub is (about to be) asleep in its poller: only then does a wake
+    /// need the waker's system call.
+    sleeping: AtomicBool,
     waker: mio::Waker,
 }
 
@@ -44,6 +49,7 @@ impl Remote {
                 closed: false,
             }),
             notified: AtomicBool::new(false),
+            sleeping: AtomicBool::new(false),
             waker,
         }
     }
@@ -58,7 +64,9 @@ impl Remote {
             }
             inbox.keys.push(key.to_word());
         }
-        if !self.notified.swap(true, Ordering::AcqRel) {
+        // SeqCst here and in `sleep`: either this sees the hub asleep and
+        // wakes it, or the hub sees `notified` and does not sleep.
+        if !self.notified.swap(true, Ordering::SeqCst) && self.sleeping.load(Ordering::SeqCst) {
             // A failed write to the eventfd leaves the key in the inbox;
             // the hub still finds it at its next turn (it is busy, or it
             // will be woken by its next timer or event). Nothing to report
@@ -66,6 +74,23 @@ impl Remote {
             let _ = self.waker.wake();
         }
         true
+    }
+
+    /// The hub is about to sleep in its poller: from now on a wake writes
+    /// to the waker. False if a wake came meanwhile (then it must not
+    /// sleep; it is not marked asleep).
+    pub(crate) fn sleep(&self) -> bool {
+        self.sleeping.store(true, Ordering::SeqCst);
+        if self.notified.load(Ordering::SeqCst) {
+            self.sleeping.store(false, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    /// The hub is back from its poller.
+    pub(crate) fn awake(&self) {
+        self.sleeping.store(false, Ordering::Relaxed);
     }
 
     /// Whether keys may be waiting (one atomic load, for every turn of the

@@ -127,6 +127,16 @@ impl Pending {
     }
 }
 
+/// How long the hub watches its inbox before it sleeps in the poller while
+/// a wake from another thread is due (see [`Hub::spin_for_remote_wake`]).
+const REMOTE_SPIN: Duration = Duration::from_micros(50);
+
+/// Whether the process may run on more than one CPU (asked once).
+fn several_cpus() -> bool {
+    static SEVERAL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SEVERAL.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
+}
+
 /// Resume at most this many greenlets between two looks at IO readiness
 /// while greenlets are ready (when none is, the hub blocks in the poller).
 const POLL_EVERY: u32 = 61;
@@ -154,6 +164,9 @@ pub(crate) struct Hub {
     /// Waits that another thread will end (a `spawn_blocking` call, a
     /// `Receiver` with live senders): not a deadlock while any is counted.
     remote_waiters: Cell<usize>,
+    /// Those of them that are likely to end soon (`spawn_blocking` calls):
+    /// worth watching the inbox for before sleeping.
+    remote_soon: Cell<usize>,
     /// Where the keys taken from `remote` go (reused).
     remote_keys: RefCell<Vec<u64>>,
     /// Turns of the loop so far (for tests: an idle hub must not spin).
@@ -288,6 +301,7 @@ fn create_hub() -> io::Result<Rc<Hub>> {
             io,
             remote: OnceCell::new(),
             remote_waiters: Cell::new(0),
+            remote_soon: Cell::new(0),
             remote_keys: RefCell::new(Vec::new()),
             turns: Cell::new(0),
         }
@@ -750,9 +764,46 @@ impl Hub {
 
     /// Count a wait that another thread will end, for as long as the
     /// returned guard lives: the deadlock check does not fire meanwhile.
-    pub(crate) fn expect_remote_wake(&self) -> RemoteWait<'_> {
+    /// `soon`: the wake is likely within microseconds (a worker's answer),
+    /// so the hub watches for it before sleeping
+    /// ([`spin_for_remote_wake`](Hub::spin_for_remote_wake)). Not for a
+    /// channel's receiver: a hub that sleeps lets senders queue up many
+    /// values for one wake, where watching would take them one by one.
+    pub(crate) fn expect_remote_wake(&self, soon: bool) -> RemoteWait<'_> {
         self.remote_waiters.set(self.remote_waiters.get() + 1);
-        RemoteWait(self)
+        if soon {
+            self.remote_soon.set(self.remote_soon.get() + 1);
+        }
+        RemoteWait(self, soon)
+    }
+
+    /// Nothing to do but wait for another thread: watch the inbox for a
+    /// short while before sleeping in the poller, and say whether a wake
+    /// came. A worker that answers within [`REMOTE_SPIN`] (a short
+    /// `spawn_blocking` call) is then taken without the hub sleeping and
+    /// being woken, which costs more than the spin. Not on a machine with
+    /// one CPU, where the worker cannot run while the hub spins, and not
+    /// past the next timer's deadline.
+    fn spin_for_remote_wake(&self, deadline: Option<Instant>) -> bool {
+        let Some(remote) = self.remote.get() else {
+            return false;
+        };
+        if !several_cpus() {
+            return false;
+        }
+        let start = Instant::now();
+        let until = deadline.map_or(start + REMOTE_SPIN, |d| d.min(start + REMOTE_SPIN));
+        loop {
+            for _ in 0..64 {
+                if remote.has_wakes() {
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            if Instant::now() >= until {
+                return remote.has_wakes();
+            }
+        }
     }
 
     fn take_remote_wakes(&self, remote: &Remote) {
@@ -792,9 +843,20 @@ impl Hub {
                     self.deadlock();
                     continue;
                 }
+                if self.remote_soon.get() > 0 && self.spin_for_remote_wake(deadline) {
+                    continue;
+                }
                 let timeout =
                     deadline.map(|d| d.saturating_duration_since(now.unwrap_or_else(Instant::now)));
-                self.poll(timeout);
+                match self.remote.get() {
+                    Some(remote) => {
+                        if remote.sleep() {
+                            self.poll(timeout);
+                            remote.awake();
+                        }
+                    }
+                    None => self.poll(timeout),
+                }
                 continue;
             }
             if self.since_poll.get() >= POLL_EVERY {
@@ -1006,11 +1068,14 @@ impl Hub {
 }
 
 /// See [`Hub::expect_remote_wake`].
-pub(crate) struct RemoteWait<'h>(&'h Hub);
+pub(crate) struct RemoteWait<'h>(&'h Hub, bool);
 
 impl Drop for RemoteWait<'_> {
     fn drop(&mut self) {
         self.0.remote_waiters.set(self.0.remote_waiters.get() - 1);
+        if self.1 {
+            self.0.remote_soon.set(self.0.remote_soon.get() - 1);
+        }
     }
 }
 
