@@ -8,6 +8,7 @@
 
 use std::env;
 use std::path::PathBuf;
+use std::process::Command;
 
 /// `(target_arch, target_endian, assembly file)`: one line per port.
 #[rustfmt::skip]
@@ -70,6 +71,8 @@ fn main() {
         b
     };
 
+    check_compiler(&base(), &target, &arch);
+
     // The library's switch: linked into every user of the crate.
     if let Err(e) = base().try_compile("greenlet_asm") {
         panic!(
@@ -117,4 +120,63 @@ fn main() {
         build.compile(name);
         println!("cargo::rustc-link-search=native={}", dir.display());
     }
+}
+
+/// The Debian package with a GNU C compiler for `arch`, and its command.
+fn gnu_compiler_for(arch: &str) -> (&'static str, &'static str) {
+    match arch {
+        "x86_64" => ("gcc-x86-64-linux-gnu", "x86_64-linux-gnu-gcc"),
+        "aarch64" => ("gcc-aarch64-linux-gnu", "aarch64-linux-gnu-gcc"),
+        "riscv64" => ("gcc-riscv64-linux-gnu", "riscv64-linux-gnu-gcc"),
+        "arm" => ("gcc-arm-linux-gnueabihf", "arm-linux-gnueabihf-gcc"),
+        "x86" => ("gcc-i686-linux-gnu", "i686-linux-gnu-gcc"),
+        "powerpc64" => ("gcc-powerpc64le-linux-gnu", "powerpc64le-linux-gnu-gcc"),
+        "s390x" => ("gcc-s390x-linux-gnu", "s390x-linux-gnu-gcc"),
+        _ => ("a GNU C cross compiler for the CPU", "<arch>-linux-gnu-gcc"),
+    }
+}
+
+/// Whether a compiler whose default target begins with `machine` (the
+/// first field of `-dumpmachine`) assembles for `arch`. An x86_64 compiler
+/// also builds x86 (cc passes `-m32`).
+fn machine_fits(arch: &str, machine: &str) -> bool {
+    match arch {
+        "x86" => machine == "x86_64" || (machine.starts_with('i') && machine.ends_with("86")),
+        "arm" => machine.starts_with("arm"),
+        "powerpc64" => machine.starts_with("powerpc64"),
+        _ => machine == arch,
+    }
+}
+
+/// Stop with a clear message when the C compiler `cc` picked cannot
+/// assemble for `arch`: a cross or bare-metal build without `CC_<target>`
+/// falls back to the host's `cc`, whose assembler would otherwise fail on
+/// the port's first instruction with a message about the instruction.
+/// Clang is left alone (cc passes it `--target`, so it assembles for any
+/// CPU it supports); so is a compiler whose default target cannot be asked.
+fn check_compiler(build: &cc::Build, target: &str, arch: &str) {
+    let Ok(compiler) = build.try_get_compiler() else {
+        return; // the compile below reports it
+    };
+    if compiler.is_like_clang() {
+        return;
+    }
+    let Ok(out) = Command::new(compiler.path()).arg("-dumpmachine").output() else {
+        return;
+    };
+    let dumped = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let machine = dumped.split('-').next().unwrap_or_default();
+    if !out.status.success() || machine.is_empty() || machine_fits(arch, machine) {
+        return;
+    }
+    let (package, gcc) = gnu_compiler_for(arch);
+    panic!(
+        "\n\ngreenlet: the C compiler cc picked for `{target}` is `{}`, which targets \
+         `{dumped}`, not {arch}: it cannot assemble asm/'s {arch} port.\n\
+         Set CC_{}={gcc} (on Debian: apt-get install {package}), or point CC_{} at \
+         a clang.\n\n",
+        compiler.path().display(),
+        target.replace('-', "_"),
+        target.replace('-', "_"),
+    );
 }

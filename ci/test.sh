@@ -163,6 +163,20 @@ nostd_check() {
         cargo build --release -p greenlet-bare-metal --target "$triple"
         cargo clippy --release -p greenlet-bare-metal --target "$triple" -- -D warnings
     )
+    # Without CC_<target>, cc falls back to the host's compiler: build.rs
+    # must stop with a message that names the variable to set (issue 17),
+    # not an assembler error. (Only where the host compiler is the wrong
+    # one: a cross target.)
+    if [[ "$gnu" != "-" ]]; then
+        local msg
+        msg=$(env -u "CC_${lower}" -u "AR_${lower}" CC=cc \
+            cargo build --no-default-features --target "$triple" \
+            --target-dir "${CARGO_TARGET_DIR:-target}/wrong-cc" 2>&1) &&
+            die "building $triple with the host's cc succeeded"
+        grep -q "Set CC_${lower}=${gnu}-gcc" <<<"$msg" ||
+            die "building $triple with the host's cc did not name CC_${lower}: $msg"
+        echo "without CC_${lower}: build.rs names the compiler to set"
+    fi
     bin=${CARGO_TARGET_DIR:-target}/$triple/release/bare_metal_switch
     if [[ "$runner" == "-" ]]; then
         out=$("$bin")

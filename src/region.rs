@@ -40,16 +40,36 @@ pub enum RegionError {
     /// The region starts at address zero.
     Null,
     /// `start + len` does not fit in the address space.
-    Wraps { start: usize, len: usize },
+    Wraps {
+        /// The region's first address.
+        start: usize,
+        /// Its length in bytes.
+        len: usize,
+    },
     /// An end of the usable range is not a multiple of
     /// [`STACK_ALIGN`](raw::STACK_ALIGN).
-    Misaligned { bottom: usize, top: usize },
+    Misaligned {
+        /// The usable range's lowest address.
+        bottom: usize,
+        /// One past its highest address.
+        top: usize,
+    },
     /// Fewer usable bytes than [`MIN_REGION_BYTES`].
-    TooSmall { usable: usize, min: usize },
+    TooSmall {
+        /// The usable bytes the region has.
+        usable: usize,
+        /// The fewest it may have ([`MIN_REGION_BYTES`]).
+        min: usize,
+    },
     /// The declared guard is empty, or does not end exactly where the usable
     /// range begins (a stack overflows downwards, so a guard elsewhere, or a
     /// gap between the two, would not catch it).
-    GuardNotBelow { guard: Range<usize>, bottom: usize },
+    GuardNotBelow {
+        /// The declared guard's addresses.
+        guard: Range<usize>,
+        /// The usable range's lowest address.
+        bottom: usize,
+    },
 }
 
 impl fmt::Display for RegionError {

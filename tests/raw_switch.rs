@@ -357,7 +357,7 @@ fn bad_regions_are_errors() {
     let base = memory
         .as_mut_ptr()
         .wrapping_add(memory.as_ptr().align_offset(STACK_ALIGN));
-    // SAFETY (all `new` calls): `base..base + 8 KiB` lies within `memory`;
+    // SAFETY: (all `new` calls) `base..base + 8 KiB` lies within `memory`;
     // nothing is written on error, and the successful regions are unused.
     unsafe {
         assert_eq!(
@@ -440,10 +440,8 @@ fn a_caller_made_guard_is_below_all_use() {
     let guard = start.wrapping_add(start.align_offset(page));
     let bottom = guard.wrapping_add(page);
     // SAFETY: one whole page inside `memory`, restored before it is freed.
-    assert_eq!(
-        unsafe { libc::mprotect(guard.cast(), page, libc::PROT_NONE) },
-        0
-    );
+    let rc = unsafe { libc::mprotect(guard.cast(), page, libc::PROT_NONE) };
+    assert_eq!(rc, 0);
     // SAFETY: [bottom, bottom + 2 pages) lies within `memory`, above the
     // guard, and is used by this one context only.
     let region = unsafe {

@@ -367,9 +367,9 @@ impl Greenlet {
             _ => {
                 // SAFETY: suspended (so not current), and `self` keeps it
                 // alive.
-                if let Err(p) =
-                    unsafe { switch::kill_suspended(self.as_ptr(), lifetime::release_count) }
-                {
+                let killed =
+                    unsafe { switch::kill_suspended(self.as_ptr(), lifetime::release_count) };
+                if let Err(p) = killed {
                     panic::resume_unwind(p);
                 }
             }

@@ -376,7 +376,7 @@ pub(crate) unsafe fn live_ancestor(start: *const Inner) -> *const Inner {
     let epoch = thread::parent_epoch();
     // The next greenlet up from the dead `q`: its skip pointer if it was
     // recorded in this epoch, else its parent.
-    // SAFETY (of the closure's reads): `q` is live (see below).
+    // SAFETY: (the closure's reads) `q` is live (see below).
     let up = |q: *const Inner| unsafe {
         let s = (*q).skip.get();
         if !s.is_null() && (*q).skip_epoch.get() == epoch {

@@ -239,6 +239,8 @@ pub(crate) fn stacks_in_use(visit: &mut crate::overflow::Visit<'_>) {
         }
         // SAFETY: live, its stack slot read in place (see above).
         let inner = unsafe { &*p };
+        // SAFETY: as above: the slot is read in place, and nothing writes
+        // it while the code the fault interrupted runs (see above).
         if let Some(stack) = unsafe { &*inner.stack.as_ptr() } {
             visit(inner.name.as_deref(), stack.guard(), stack.size());
         }
