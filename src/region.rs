@@ -36,6 +36,7 @@ pub const MIN_REGION_BYTES: usize = MAX_FRAME_BYTES;
 
 /// What is wrong with a described region; see [`StackRegion::new`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RegionError {
     /// The region starts at address zero.
     Null,

@@ -746,15 +746,9 @@ impl Run {
                     (Ok(()), true) => self.fail(format_args!(
                         "set_parent(g{id}, {parent}) made a cycle but returned Ok"
                     )),
-                    (Err(e), _) => {
-                        let e = match e {
-                            ParentError::Cycle => "Cycle",
-                            ParentError::MainGreenlet => "MainGreenlet",
-                        };
-                        self.fail(format_args!(
-                            "set_parent(g{id}, {parent}) returned Err({e}), cycle expected: {cycle}"
-                        ))
-                    }
+                    (Err(e), _) => self.fail(format_args!(
+                        "set_parent(g{id}, {parent}) returned Err({e:?}), cycle expected: {cycle}"
+                    )),
                 }
             }
             Op::SetMainParent { parent } => {

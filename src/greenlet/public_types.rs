@@ -19,6 +19,7 @@ impl fmt::Display for GreenletExit {
 
 /// A value arrived whose type is not the one the receiver asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SwitchError {
     /// `expected` is the receiver's type, `found` the sender's; both are
     /// `std::any::type_name`s.
@@ -46,6 +47,7 @@ impl std::error::Error for SwitchError {}
 
 /// Why [`Greenlet::set_parent`](crate::Greenlet::set_parent) refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParentError {
     /// The new parent is the greenlet itself or one of its descendants.
     Cycle,

@@ -22,6 +22,7 @@ pub const GUARD_MODE_ENV: &str = "GREENLET_GUARD_MODE";
 /// How guard pages are made in this process; see the [`stack`](crate::stack)
 /// module's documentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum GuardMode {
     /// `madvise(MADV_GUARD_INSTALL)` guards (Linux 6.13+), stacks carved
     /// from shared arenas: a few kernel mappings in all.

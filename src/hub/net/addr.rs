@@ -44,6 +44,7 @@ mod sealed {
 /// What [`ToSocketAddrs`] gives: addresses at once, or a name to resolve.
 #[doc(hidden)]
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Lookup {
     /// Numeric addresses: nothing to look up.
     Ready(Vec<SocketAddr>),
