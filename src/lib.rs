@@ -62,3 +62,5 @@ pub use generator::{Generator, GeneratorState, Yielder};
 pub use greenlet::{
     Builder, Event, Greenlet, GreenletExit, Local, ParentError, SwitchError, TraceFn, settrace,
 };
+#[cfg(feature = "std")]
+pub use overflow::disable_overflow_handler;

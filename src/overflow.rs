@@ -3,7 +3,8 @@
 //! line naming the greenlet and its stack size, and aborts.
 //!
 //! * It is installed once per process, the first time a greenlet is
-//!   created, on top of whatever handler was there (Rust's own, which
+//!   created (unless the program called [`disable_overflow_handler`]
+//!   first), on top of whatever handler was there (Rust's own, which
 //!   reports overflows of threads' stacks, or a program's). Any fault that
 //!   is not in the guard page of a greenlet's stack in use goes on to that
 //!   previous handler unchanged; if there was none, the default action runs
@@ -58,10 +59,47 @@ use std::io::{self, Write};
 use std::mem::MaybeUninit;
 use std::ops::Range;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Once, OnceLock};
 
 static INSTALL: Once = Once::new();
+
+/// Whether the handler goes in: [`UNDECIDED`] until the first greenlet's
+/// install ([`INSTALLED`]) or [`disable_overflow_handler`] ([`DISABLED`]),
+/// whichever comes first.
+static DECISION: AtomicU8 = AtomicU8::new(UNDECIDED);
+const UNDECIDED: u8 = 0;
+const INSTALLED: u8 = 1;
+const DISABLED: u8 = 2;
+
+/// Never install this crate's `SIGSEGV`/`SIGBUS` handler in this process:
+/// for programs that own fault handling themselves (a runtime with its own
+/// guard pages, a wasm engine, a crash reporter that must be the first to
+/// see every fault).
+///
+/// Call it before the first greenlet is created. It returns `true` if the
+/// handler will never be installed, and `false` if it is too late: the
+/// handler is already in (it then stays, and keeps passing every fault
+/// that is not a greenlet's overflow on to the handler that was there
+/// before it).
+///
+/// Without the handler, a greenlet that overflows its stack still cannot
+/// corrupt memory (its guard page faults), but it dies as any other
+/// `SIGSEGV` does, by the previous handler or the default action, with no
+/// line naming the greenlet.
+///
+/// ```
+/// // First thing in main, before any greenlet or hub:
+/// assert!(greenlet::disable_overflow_handler());
+/// let g = greenlet::Greenlet::new(|x: u32| x + 1);
+/// assert_eq!(g.switch::<u32, u32>(1), 2);
+/// ```
+pub fn disable_overflow_handler() -> bool {
+    match DECISION.compare_exchange(UNDECIDED, DISABLED, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => true,
+        Err(now) => now == DISABLED,
+    }
+}
 
 /// How the handler learns which greenlets' stacks this thread may be
 /// running on: calls `visit(name, guard range, usable size)` for the
@@ -111,12 +149,20 @@ fn install_in_use(in_use: InUse) {
 /// thread exit.
 fn install_slow(store_lookup: impl FnOnce()) {
     INSTALL.call_once(|| {
+        let decided =
+            DECISION.compare_exchange(UNDECIDED, INSTALLED, Ordering::AcqRel, Ordering::Acquire);
+        if decided == Err(DISABLED) {
+            return; // the program owns fault handling
+        }
         store_lookup();
         if let Err(e) = install_handlers(&PREVIOUS, real_sigaction) {
             report_install_failure(&e);
         }
     });
     INSTALLED_HERE.with(|c| c.set(true));
+    if DECISION.load(Ordering::Acquire) == DISABLED {
+        return; // no handler: no alternate stack needed for it
+    }
     arm();
     // Registers the destructor that arms the alternate stack again when the
     // thread's thread-local destructors run. Fails only if they are running

@@ -98,6 +98,26 @@ fn child_case(which: &str) {
         std::process::exit(0);
     }
     match which {
+        "disabled" | "disabled_too_late" => {
+            let too_late = which == "disabled_too_late";
+            let before = segv_handler();
+            if too_late {
+                let g = Greenlet::new(|()| ());
+                g.switch::<(), ()>(());
+            }
+            let took = greenlet::disable_overflow_handler();
+            eprintln!("disable={took}");
+            let g = Greenlet::builder()
+                .name("deep")
+                .stack_size(64 * 1024)
+                .create(|()| {
+                    Greenlet::main().switch::<(), ()>(());
+                    recurse(0)
+                });
+            g.switch::<(), ()>(());
+            eprintln!("handler_unchanged={}", segv_handler() == before);
+            let _: u64 = g.switch(());
+        }
         "recursion" => {
             let g = Greenlet::builder()
                 .name("deep")
@@ -187,6 +207,20 @@ fn child_case(which: &str) {
     }
     eprintln!("overflow-child-survived");
     std::process::exit(0);
+}
+
+/// The address of the process's `SIGSEGV` handler now.
+fn segv_handler() -> usize {
+    // SAFETY: all-zero is a valid `sigaction`; reading the current action
+    // (a null new action) changes nothing.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        assert_eq!(
+            libc::sigaction(libc::SIGSEGV, std::ptr::null(), &raw mut old),
+            0
+        );
+        old.sa_sigaction
+    }
 }
 
 #[test]
@@ -368,4 +402,33 @@ fn an_overflow_in_a_thread_local_destructor_run_by_exit_is_reported() {
 #[test]
 fn an_overflow_in_a_hub_task_killed_at_exit_after_an_earlier_greenlet_is_reported() {
     assert_reported_any("hub_after_a_greenlet_at_exit");
+}
+
+/// Issue 17: a program that owns fault handling opts out before its first
+/// greenlet: the process's SIGSEGV handler is then left as it was, and an
+/// overflow dies as any fault does (no report line).
+#[test]
+fn an_opt_out_before_the_first_greenlet_leaves_the_fault_handler_alone() {
+    let (stderr, signal) = run("disabled");
+    assert!(stderr.contains("disable=true"), "{stderr}");
+    assert!(stderr.contains("handler_unchanged=true"), "{stderr}");
+    assert!(!stderr.contains("greenlet: stack overflow"), "{stderr}");
+    assert!(!stderr.contains("overflow-child-survived"), "{stderr}");
+    if !cfg!(feature = "asan") {
+        assert_eq!(signal, Some(libc::SIGSEGV), "{stderr}");
+    }
+}
+
+/// Too late, after a greenlet: the opt-out says so, and the handler stays
+/// and reports.
+#[test]
+fn an_opt_out_after_the_first_greenlet_is_refused_and_reports_still_come() {
+    let (stderr, signal) = run("disabled_too_late");
+    assert!(stderr.contains("disable=false"), "{stderr}");
+    assert!(stderr.contains("handler_unchanged=false"), "{stderr}");
+    assert!(
+        stderr.contains("greenlet: stack overflow in greenlet \"deep\""),
+        "{stderr}"
+    );
+    assert_eq!(signal, Some(libc::SIGABRT), "{stderr}");
 }
