@@ -27,7 +27,8 @@ Installs what is missing, then runs:
               layer in a program without std, allocator or libc) built and
               run as a Linux process
   host        cargo test (with the C examples); cargo test --release; the
-              shared-fp-control build; cargo test --no-default-features
+              shared-fp-control build; cargo test --no-default-features;
+              cargo test with the rust-version Cargo.toml declares (MSRV)
   budgets     ci/callgrind.sh --check: instructions per round trip of each
               kind in ci/budgets.txt (release build, counted by callgrind)
               against its budget; x86_64 hosts only; runs with --quick too
@@ -186,6 +187,19 @@ nostd_check() {
     echo "$out"
     [[ "$out" == "bare-metal greenlet: 100000 round trips ok" ]] ||
         die "$bin did not report success"
+}
+
+# Build and test with the `rust-version` Cargo.toml declares, installing
+# that toolchain (minimal profile) if it is missing.
+msrv_check() {
+    local v
+    v=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' "$ROOT/Cargo.toml")
+    [[ -n "$v" ]] || die "Cargo.toml declares no rust-version"
+    if ! rustup toolchain list | grep -q "^$v"; then
+        rustup toolchain install "$v" --profile minimal
+    fi
+    cargo "+$v" --version
+    cargo "+$v" test --target-dir "${CARGO_TARGET_DIR:-target}/msrv"
 }
 
 with_cross() {
@@ -473,6 +487,9 @@ main() {
     # The library without std: unit tests, the raw tests (caller-provided
     # stacks only), the register harness, the C examples, doc tests.
     step "test (host, no_std library)" cargo test --no-default-features
+    # The declared minimum Rust: the library, tests, examples and benches
+    # build, and the tests pass, with that toolchain (installed here).
+    step "MSRV (host, rust-version of Cargo.toml)" msrv_check
 
     # Memory errors: Memcheck over the debug test binaries, then ASan (with
     # the `asan` feature's fiber hooks) over the Greenlet-layer tests.
