@@ -1,10 +1,10 @@
 //! Selects and assembles this target's context-switch port from `asm/`.
 //!
 //! A port is one row of [`PORTS`] plus one file `asm/<arch>_<abi>.S`; see
-//! PORTING.md.  Besides the library's object, the same file is assembled
-//! three more times into archives that only the test suite links:
-//! the register-test harness and two deliberately broken switches
-//! (`GREENLET_MUTANT`), which the register test must catch.
+//! PORTING.md. The register-test harness and the two deliberately broken
+//! switches that the test suite assembles from the same file are built by
+//! the `greenlet-asm-harness` workspace crate (`asm-harness/`), a
+//! dev-dependency, not here: this script hands it the port's path.
 
 use std::env;
 use std::path::PathBuf;
@@ -58,7 +58,6 @@ fn main() {
         );
     };
     let src = PathBuf::from("asm").join(file);
-    let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
 
     // `shared-fp-control`: the switch leaves the FP control state alone.
     let shared_fp = env::var_os("CARGO_FEATURE_SHARED_FP_CONTROL").is_some();
@@ -86,40 +85,13 @@ fn main() {
         );
     }
 
-    // The test archives are for the test suite, which needs an OS.
-    if os == "none" {
-        return;
-    }
-
-    // Test-only archives: built next to the library but never linked by it
-    // (no `rustc-link-lib`); tests name them in `#[link]` attributes.
-    for (name, defines) in [
-        ("greenlet_harness", &[("GREENLET_HARNESS", "1")][..]),
-        (
-            "greenlet_mutant1",
-            &[
-                ("GREENLET_MUTANT", "1"),
-                ("GREENLET_PREFIX", "greenlet_mutant1_"),
-            ][..],
-        ),
-        (
-            "greenlet_mutant2",
-            &[
-                ("GREENLET_MUTANT", "2"),
-                ("GREENLET_PREFIX", "greenlet_mutant2_"),
-            ][..],
-        ),
-    ] {
-        let dir = out.join(name);
-        std::fs::create_dir_all(&dir).expect("create test archive dir");
-        let mut build = base();
-        build.out_dir(&dir).cargo_metadata(false);
-        for (k, v) in defines {
-            build.define(k, *v);
-        }
-        build.compile(name);
-        println!("cargo::rustc-link-search=native={}", dir.display());
-    }
+    // For greenlet-asm-harness (asm-harness/), which assembles the same
+    // port into the test suite's register harness and mutants: the port and
+    // its defines, as `links` metadata (DEP_GREENLET_ASM_*). A downstream
+    // build assembles this one file and nothing else.
+    let port_path = std::fs::canonicalize(&src).unwrap_or_else(|_| src.clone());
+    println!("cargo::metadata=port={}", port_path.display());
+    println!("cargo::metadata=shared_fp={}", u8::from(shared_fp));
 }
 
 /// The Debian package with a GNU C compiler for `arch`, and its command.
