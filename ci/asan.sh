@@ -17,7 +17,7 @@
 #     generator, stack, stack_arena, backtrace, overflow, seed_examples:
 #     everything that switches through the Greenlet layer, plus the stack
 #     layer and the fault reports;
-#   - not tests/raw_switch and tests/registers: they switch between raw
+#   - not tests/raw_switch, entry_alignment and registers: they switch between raw
 #     contexts on heap buffers without the Greenlet layer, so nothing tells
 #     ASan about those stack changes (the hooks live in the Greenlet
 #     layer); they check the assembly, which ASan does not instrument;

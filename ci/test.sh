@@ -29,6 +29,8 @@ Installs what is missing, then runs:
   host        cargo test (with the C examples); cargo test --release; the
               shared-fp-control build; cargo test --no-default-features;
               cargo test with the rust-version Cargo.toml declares (MSRV)
+  package     ci/package.sh: cargo package, then the test suite run from
+              the extracted .crate
   budgets     ci/callgrind.sh --check: instructions per round trip of each
               kind in ci/budgets.txt (release build, counted by callgrind)
               against its budget; x86_64 hosts only; runs with --quick too
@@ -483,13 +485,16 @@ main() {
     # The opt-out build whose switch leaves the FP control state alone: the
     # layers above the assembly must not depend on it.
     step "test (host, shared-fp-control)" cargo test --features shared-fp-control \
-        --test registers --test raw_switch --test greenlet_semantics
+        --test registers --test raw_switch --test entry_alignment --test greenlet_semantics
     # The library without std: unit tests, the raw tests (caller-provided
     # stacks only), the register harness, the C examples, doc tests.
     step "test (host, no_std library)" cargo test --no-default-features
     # The declared minimum Rust: the library, tests, examples and benches
     # build, and the tests pass, with that toolchain (installed here).
     step "MSRV (host, rust-version of Cargo.toml)" msrv_check
+    # The .crate file as a user gets it: its test suite, run from the
+    # extracted package (catches a file the exclude list drops).
+    step "package (cargo package, tests from the .crate)" "$ROOT/ci/package.sh"
 
     # Memory errors: Memcheck over the debug test binaries, then ASan (with
     # the `asan` feature's fiber hooks) over the Greenlet-layer tests.
@@ -499,7 +504,8 @@ main() {
         step "test ($t, debug)" with_cross "$t" cargo test --target "$t"
         if is_default "$t"; then
             step "test ($t, no_std library)" with_cross "$t" \
-                cargo test --no-default-features --target "$t" --test raw_switch
+                cargo test --no-default-features --target "$t" --test raw_switch \
+                --test entry_alignment
         fi
         # The other ports run their whole suite in debug only (qemu makes a
         # release build plus run cost minutes per CPU); the release builds

@@ -88,7 +88,7 @@ const DISABLED: u8 = 2;
 /// `SIGSEGV` does, by the previous handler or the default action, with no
 /// line naming the greenlet.
 ///
-/// ```
+/// ```standalone_crate
 /// // First thing in main, before any greenlet or hub:
 /// assert!(greenlet::disable_overflow_handler());
 /// let g = greenlet::Greenlet::new(|x: u32| x + 1);

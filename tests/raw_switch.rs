@@ -1,5 +1,6 @@
-//! The raw switch: values, order, "on top" calls, stack alignment, and
-//! stacks on memory the caller provides.
+//! The raw switch: values, order, "on top" calls, and stacks on memory the
+//! caller provides. (The entry's stack alignment, checked by the assembly
+//! harness, is in tests/entry_alignment.rs.)
 //!
 //! Every stack here is caller-provided memory described by
 //! `raw::StackRegion` (`static` buffers, `Vec` memory, a caller-made guard);
@@ -8,33 +9,12 @@
 //! raw_switch`.
 
 use greenlet::raw::{
-    self, MAX_FRAME_BYTES, MIN_REGION_BYTES, RegionError, STACK_ALIGN, StackPointer, StackRegion,
-    Transfer,
+    self, MIN_REGION_BYTES, RegionError, STACK_ALIGN, StackPointer, StackRegion, Transfer,
 };
 
-/// Memory used as a stack, registered with Valgrind as `greenlet::stack`
-/// does with its stacks, so that under Valgrind a switch to it is a change
-/// of stack rather than a huge push on the current one (valgrind.h,
-/// `VALGRIND_STACK_REGISTER`; a no-op on a real CPU). Deregistered on drop.
-struct ValgrindStack(usize);
-
-impl ValgrindStack {
-    fn register(memory: &[u8]) -> ValgrindStack {
-        let r = memory.as_ptr_range();
-        let args = [0x1501, r.start as usize, r.end as usize - 1, 0, 0, 0];
-        // SAFETY: STACK_REGISTER of memory that is used as a stack until
-        // `drop` deregisters it.
-        ValgrindStack(unsafe { raw::valgrind_request(0, &args) })
-    }
-}
-
-impl Drop for ValgrindStack {
-    fn drop(&mut self) {
-        // SAFETY: STACK_DEREGISTER of the id `register` got; nothing runs on
-        // the memory any more.
-        unsafe { raw::valgrind_request(0, &[0x1502, self.0, 0, 0, 0, 0]) };
-    }
-}
+#[path = "common/valgrind_stack.rs"]
+mod valgrind_stack;
+use valgrind_stack::ValgrindStack;
 
 /// A heap buffer used as a stack (no guard page: these tests stay shallow),
 /// registered with Valgrind.
@@ -222,79 +202,6 @@ fn ontop_into_a_new_context_feeds_its_entry() {
         let t = raw::switch_ontop(sp, 3, times_ten);
         assert_eq!(t.data, 31);
         assert!(region.contains(ONTOP_RAN_AT));
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Alignment: the entry function starts with the stack pointer aligned as the
-// ABI requires, whatever alignment `top` had. The check itself is in the
-// assembly harness (the rule is per CPU).
-
-#[link(name = "greenlet_harness", kind = "static")]
-unsafe extern "C" {
-    fn greenlet_harness_aligned_entry(from: StackPointer, cont: usize) -> !;
-}
-
-static mut ENTRY_SP: (usize, usize) = (0, 0);
-
-unsafe extern "C" fn after_aligned_entry(from: StackPointer, aligned: usize, sp: usize) -> ! {
-    // SAFETY: single-threaded test state; `from` is suspended.
-    unsafe {
-        ENTRY_SP = (aligned, sp);
-        raw::switch(from, 0);
-    }
-    unreachable!("never resumed")
-}
-
-/// Start a context at `top` with the harness entry; return (aligned, sp at
-/// entry). Safety: as for `raw::stack_init`; the context is abandoned.
-unsafe fn entry_sp(top: *mut u8) -> (usize, usize) {
-    let cont: unsafe extern "C" fn(StackPointer, usize, usize) -> ! = after_aligned_entry;
-    // SAFETY: forwarded to the caller; single-threaded statics.
-    unsafe {
-        ENTRY_SP = (9, 0);
-        raw::switch(
-            raw::stack_init(top, greenlet_harness_aligned_entry),
-            cont as usize,
-        );
-        ENTRY_SP
-    }
-}
-
-#[test]
-fn entry_sees_an_abi_aligned_stack_pointer() {
-    let mut stack = Buf::new();
-    let range = stack.memory.as_ptr_range();
-    for misalign in 0..32 {
-        // stack_init aligns a misaligned `top` down itself.
-        let top = stack.memory.as_mut_ptr_range().end.wrapping_sub(misalign);
-        // SAFETY: `top` is inside `stack`, which outlives the context.
-        let (aligned, at) = unsafe { entry_sp(top) };
-        assert_eq!(aligned, 1, "misaligned entry sp {at:#x} for top-{misalign}");
-        assert!(range.contains(&(at as *const u8)));
-        assert!(top as usize - at <= MAX_FRAME_BYTES);
-    }
-}
-
-#[test]
-fn regions_trimmed_from_any_buffer_give_an_aligned_entry() {
-    let mut memory = vec![0u8; 16 * 1024 + 64];
-    let _valgrind = ValgrindStack::register(&memory);
-    for start in 0..32 {
-        for end_cut in [0, 1, 9, 15] {
-            let end = memory.len() - end_cut;
-            let region = StackRegion::from_slice(&mut memory[start..end]).unwrap();
-            assert_eq!(region.top() as usize % STACK_ALIGN, 0);
-            assert_eq!(region.bottom() as usize % STACK_ALIGN, 0);
-            // SAFETY: the region lies in `memory`, which outlives the context.
-            let (aligned, at) = unsafe { entry_sp(region.top()) };
-            assert_eq!(
-                aligned, 1,
-                "entry sp {at:#x} misaligned ({start}, {end_cut})"
-            );
-            assert!(region.contains(at));
-            assert!(region.top() as usize - at <= MAX_FRAME_BYTES);
-        }
     }
 }
 
