@@ -21,9 +21,10 @@ trap 'rm -rf "$work"' EXIT
 tar -xzf "$crate" -C "$work"
 dir=$(ls -d "$work"/greenlet-*)
 # Its own workspace root: the extracted package is not a member of ours.
-# The same target directory as the rest of CI, so the registry dependencies
-# are reused; the package itself gets its own build (its source path
-# differs, and with it cargo's hash of the unit).
+# A target directory of its own: cargo gives the extracted greenlet the same
+# unit hash as the repository's (a path package's hash does not include its
+# directory), so in a shared one its build script output, which names the
+# extracted asm/ files, would replace ours and break the next build here.
 cd "$dir"
-CARGO_TARGET_DIR="$target" cargo test
+CARGO_TARGET_DIR="$target/package-test" cargo test
 echo "package: the test suite passes from the extracted package"

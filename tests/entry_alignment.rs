@@ -16,14 +16,18 @@ unsafe extern "C" {
     fn greenlet_harness_aligned_entry(from: StackPointer, cont: usize) -> !;
 }
 
-static mut ENTRY_SP: (usize, usize) = (0, 0);
+use std::cell::Cell;
+
+thread_local! {
+    // Per thread: the two tests run on parallel threads, and a context
+    // reports to the thread that started it.
+    static ENTRY_SP: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+}
 
 unsafe extern "C" fn after_aligned_entry(from: StackPointer, aligned: usize, sp: usize) -> ! {
-    // SAFETY: single-threaded test state; `from` is suspended.
-    unsafe {
-        ENTRY_SP = (aligned, sp);
-        raw::switch(from, 0);
-    }
+    ENTRY_SP.set((aligned, sp));
+    // SAFETY: `from` is the suspended context that started this one.
+    unsafe { raw::switch(from, 0) };
     unreachable!("never resumed")
 }
 
@@ -31,15 +35,15 @@ unsafe extern "C" fn after_aligned_entry(from: StackPointer, aligned: usize, sp:
 /// entry). Safety: as for `raw::stack_init`; the context is abandoned.
 unsafe fn entry_sp(top: *mut u8) -> (usize, usize) {
     let cont: unsafe extern "C" fn(StackPointer, usize, usize) -> ! = after_aligned_entry;
-    // SAFETY: forwarded to the caller; single-threaded statics.
+    ENTRY_SP.set((9, 0));
+    // SAFETY: forwarded to the caller.
     unsafe {
-        ENTRY_SP = (9, 0);
         raw::switch(
             raw::stack_init(top, greenlet_harness_aligned_entry),
             cont as usize,
         );
-        ENTRY_SP
     }
+    ENTRY_SP.get()
 }
 
 #[test]
