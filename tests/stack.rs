@@ -1089,6 +1089,15 @@ fn arena_slots_are_reused_emptied_and_stay_guarded() {
     let big = Stack::new(stack::ARENA_MAX_STACK_SIZE + page).unwrap();
     assert_eq!(kernel_read_errno(big.guard().start), Some(libc::EFAULT));
     assert_eq!(kernel_read_errno(big.bottom() as usize), None);
+    touch_top(&big);
+    // Dropping it unmaps all of it, guard page included.
+    let (guard, top) = (big.guard().start as *mut u8, big.top());
+    drop(big);
+    assert!(!is_mapped(guard), "the big stack's guard is still mapped");
+    assert!(
+        !is_mapped(top.wrapping_sub(page)),
+        "the big stack's top is still mapped"
+    );
 }
 
 #[test]

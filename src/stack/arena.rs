@@ -30,6 +30,7 @@
 use super::error::{StackError, Step};
 use super::mode::MADV_GUARD_INSTALL;
 use super::sys::map_anonymous;
+use memmap2::MmapMut;
 use std::io;
 use std::ptr::NonNull;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -54,6 +55,11 @@ const ARENA_MAX_CHUNK: usize = if usize::BITS >= 64 {
 struct Chunk {
     /// The start of the mapping: the guard page of slot 0.
     base: NonNull<u8>,
+    /// Owns the mapping, and unmaps it when the chunk is dropped. Never
+    /// dereferenced after `base` was taken from it: a slice over the chunk
+    /// would claim its guard pages are readable, and its slots' memory
+    /// belongs to their stacks.
+    _map: MmapMut,
     /// Slots in the mapping (at most `u32::MAX`, see [`Arena::grow`]).
     slots: usize,
     /// Slots `0..carved` have had their guard installed.
@@ -84,13 +90,11 @@ impl Chunk {
         addr >= start && addr - start < self.slots * stride
     }
 
-    /// Unmaps the chunk. Its slots must all have been given back.
-    fn unmap(self, stride: usize) {
+    /// Unmaps the chunk. Its slots must all have been given back, so
+    /// nothing refers to its memory any more.
+    fn unmap(self) {
         debug_assert_eq!(self.in_use, 0);
-        // SAFETY: `base` is the start of a mapping of `slots * stride` bytes
-        // that this chunk owns; no slot of it is in use, so nothing refers
-        // to its memory any more.
-        unsafe { libc::munmap(self.base.as_ptr().cast(), self.slots * stride) };
+        drop(self);
     }
 }
 
@@ -171,7 +175,7 @@ impl Arena {
             let os = io::Error::last_os_error();
             if chunk.in_use == 0 {
                 // A chunk just mapped for this slot: no empty chunk stays.
-                self.chunks.remove(at).unmap(stride);
+                self.chunks.remove(at).unmap();
             }
             return Err(StackError::new(Step::KernelGuard, self.usable, guard, os).into_io());
         }
@@ -201,9 +205,13 @@ impl Arena {
                 .map_err(|_| no_memory())
                 .and_then(|()| map_anonymous(slots * self.stride));
             match result {
-                Ok(base) => {
+                Ok(mut map) => {
+                    // Taken before any guard goes in, while all of the
+                    // mapping is read/write memory.
+                    let base = NonNull::new(map.as_mut_ptr()).expect("a mapping is never at 0");
                     self.chunks.push(Chunk {
                         base,
+                        _map: map,
                         slots,
                         carved: 0,
                         in_use: 0,
@@ -240,7 +248,7 @@ pub(super) fn give_back(base: NonNull<u8>, usable: usize) {
     let chunk = &mut arena.chunks[c];
     chunk.in_use -= 1;
     if chunk.in_use == 0 {
-        arena.chunks.remove(c).unmap(stride);
+        arena.chunks.remove(c).unmap();
         if arena.chunks.is_empty() {
             arenas.swap_remove(a);
         }

@@ -10,8 +10,10 @@ use super::sizes::{default_usable_size, usable_size};
 use super::sys::{forget_pages_of, map_anonymous};
 use super::valgrind::{valgrind_deregister, valgrind_register};
 use super::{ARENA_MAX_STACK_SIZE, DEFAULT_STACK_SIZE, GuardMode, guard_mode, page_size};
+use memmap2::MmapMut;
 use std::fmt;
 use std::io;
+use std::mem::ManuallyDrop;
 use std::ops::Range;
 use std::ptr::NonNull;
 
@@ -27,24 +29,36 @@ use std::ptr::NonNull;
 /// `Stack` is `Send`: it may be dropped on any thread, and moved to another
 /// thread (for example to be released into that thread's pool).
 pub struct Stack {
-    /// The lowest address: the start of the guard page. Written through raw
-    /// pointers by code running on the stack, never through references.
-    base: NonNull<u8>,
-    /// Bytes of guard at the low end (one page).
-    guard: usize,
+    /// The lowest usable address, right above the guard page. The memory
+    /// is written through raw pointers by code running on the stack, never
+    /// through references. (The bottom rather than the start of the guard:
+    /// `top()`, on the creation path, is then one addition.)
+    bottom: NonNull<u8>,
     /// Usable bytes above the guard.
     usable: usize,
-    /// [`IN_ARENA`] if this is a slot of the arena for `usable`-byte stacks,
-    /// else [`OWN_MAPPING`] (`guard + usable` bytes at `base` are a mapping
-    /// of its own). A `u8` rather than a `bool`: a `bool`'s spare values
-    /// would become the niche of `Option<Stack>` and `io::Result<Stack>`,
-    /// which makes moving a stack through them cost more instructions on
-    /// the pooled creation path than the `NonNull` niche does.
-    origin: u8,
+    /// The mapping, if the stack has one of its own (`guard + usable` bytes
+    /// from the guard page's start): `memmap2` owns it and unmaps it when
+    /// this is dropped.
+    /// `None` for a slot of the arena for `usable`-byte stacks (the arena
+    /// owns that mapping).
+    ///
+    /// Boxed so that `Stack` stays four words, and the `NonNull` niche of
+    /// `bottom` stays the niche of `Option<Stack>` and `io::Result<Stack>`:
+    /// the pooled creation path moves a stack through both and is
+    /// measurably sensitive to their size and tag (see [`Stack::map_own`]
+    /// for what the box costs). The box is only ever read to be dropped:
+    /// the `MmapMut` is never dereferenced, since a slice over the whole
+    /// mapping would claim the guard page is readable memory.
+    ///
+    /// `ManuallyDrop` so that dropping it happens in the cold, out-of-line
+    /// [`Drop::drop`] only, and no drop glue for it is inlined into the
+    /// callers that may drop a stack (the pool's release path).
+    own: ManuallyDrop<Option<Box<MmapMut>>>,
+    /// Bytes of guard below `bottom` (one page): only the cold paths read it.
+    guard: u32,
     /// The id Valgrind gave this stack when it was registered
     /// (`VALGRIND_STACK_REGISTER`, when it was made), to deregister it when
-    /// it is given back. Natively it is 0. It fits in the padding after
-    /// `origin`.
+    /// it is given back. Natively it is 0.
     valgrind_id: u32,
 }
 
@@ -54,10 +68,6 @@ pub struct Stack {
 // behind a mutex.
 unsafe impl Send for Stack {}
 
-/// [`Stack::origin`] of an arena slot.
-const IN_ARENA: u8 = 1;
-/// [`Stack::origin`] of a stack in a mapping of its own.
-const OWN_MAPPING: u8 = 0;
 // SAFETY: `&Stack` only allows reading the addresses and sizes, which never
 // change.
 unsafe impl Sync for Stack {}
@@ -96,31 +106,35 @@ impl Stack {
         match guard_mode() {
             GuardMode::KernelGuard if usable <= ARENA_MAX_STACK_SIZE => {
                 let base = arena::take(usable, guard)?;
-                Ok(Stack {
-                    base,
-                    guard,
-                    usable,
-                    origin: IN_ARENA,
-                    valgrind_id: valgrind_register(base.as_ptr().wrapping_add(guard), usable),
-                })
+                Ok(Stack::at(base, guard, usable, None))
             }
             mode => Stack::map_own(usable, guard, mode),
         }
     }
 
     /// A stack in a mapping of its own, guarded according to `mode`.
+    ///
+    /// `memmap2` makes and owns the mapping; boxing its handle costs one
+    /// allocation per stack of this kind (a stack above
+    /// [`ARENA_MAX_STACK_SIZE`], or any new stack in
+    /// [`GuardMode::Mprotect`] mode), next to an `mmap` and an `mprotect`
+    /// or `madvise` system call; pooled stacks never come here.
     fn map_own(usable: usize, guard: usize, mode: GuardMode) -> io::Result<Stack> {
         // `usable_size` checked that this sum neither overflows nor exceeds
         // `isize::MAX`.
         let total = usable + guard;
-        let base = map_anonymous(total)
-            .map_err(|os| StackError::new(Step::Map, usable, guard, os).with_mode(mode))?;
+        let fail = |step, os| StackError::new(step, usable, guard, os).with_mode(mode);
+        let mut map = map_anonymous(total).map_err(|os| fail(Step::Map, os))?;
+        // Taken before the guard goes in, while all of the mapping is
+        // read/write memory: the one time the handle is dereferenced.
+        let base = NonNull::new(map.as_mut_ptr()).expect("a mapping is never at address 0");
         let (rc, step) = match mode {
-            // SAFETY: `base` is a live anonymous mapping of `total` bytes
-            // that we own exclusively; it is page aligned and `guard` is one
-            // page, so `[base, base + guard)` lies inside it and is page
-            // aligned as mprotect requires. Nothing has been handed out yet,
-            // so no one can be using the page we make inaccessible.
+            // SAFETY: `base` is the start of the anonymous mapping of
+            // `total` bytes made above, which `map` owns and nothing else
+            // refers to; it is page aligned and `guard` is one page, so
+            // `[base, base + guard)` lies inside it and is page aligned as
+            // mprotect requires. Nothing has been handed out yet, so no one
+            // can be using the page we make inaccessible.
             GuardMode::Mprotect => (
                 unsafe { libc::mprotect(base.as_ptr().cast(), guard, libc::PROT_NONE) },
                 Step::Guard,
@@ -132,19 +146,32 @@ impl Stack {
             ),
         };
         if rc != 0 {
-            let os = io::Error::last_os_error();
-            // SAFETY: unmaps exactly the mapping made above, which nothing
-            // refers to.
-            unsafe { libc::munmap(base.as_ptr().cast(), total) };
-            return Err(StackError::new(step, usable, guard, os).into_io());
+            // Dropping `map` unmaps it.
+            return Err(StackError::new(step, usable, guard, io::Error::last_os_error()).into_io());
         }
-        Ok(Stack {
-            base,
-            guard,
+        Ok(Stack::at(base, guard, usable, Some(Box::new(map))))
+    }
+
+    /// The stack whose guard page starts at `base`, registered with
+    /// Valgrind.
+    fn at(base: NonNull<u8>, guard: usize, usable: usize, own: Option<Box<MmapMut>>) -> Stack {
+        // SAFETY: the guard lies inside the mapping or slot at `base`, and
+        // the usable memory above it too, so the sum stays in it.
+        let bottom = unsafe { base.add(guard) };
+        Stack {
+            bottom,
             usable,
-            origin: OWN_MAPPING,
-            valgrind_id: valgrind_register(base.as_ptr().wrapping_add(guard), usable),
-        })
+            own: ManuallyDrop::new(own),
+            guard: u32::try_from(guard).expect("a page is smaller than 4 GiB"),
+            valgrind_id: valgrind_register(bottom.as_ptr(), usable),
+        }
+    }
+
+    /// The start of the guard page: where the slot or mapping begins.
+    fn base(&self) -> NonNull<u8> {
+        // SAFETY: the guard page lies right below `bottom`, in the same
+        // slot or mapping.
+        unsafe { self.bottom.sub(self.guard as usize) }
     }
 
     /// Returns a stack with at least `size` usable bytes, taking it from
@@ -226,13 +253,13 @@ impl Stack {
     /// Page aligned.
     #[must_use]
     pub fn top(&self) -> *mut u8 {
-        self.base.as_ptr().wrapping_add(self.guard + self.usable)
+        self.bottom.as_ptr().wrapping_add(self.usable)
     }
 
     /// The lowest usable byte, immediately above the guard page.
     #[must_use]
     pub fn bottom(&self) -> *mut u8 {
-        self.base.as_ptr().wrapping_add(self.guard)
+        self.bottom.as_ptr()
     }
 
     /// The number of usable bytes: `top() - bottom()`.
@@ -252,8 +279,8 @@ impl Stack {
     /// it is a guard.
     #[must_use]
     pub fn guard(&self) -> Range<usize> {
-        let start = self.base.as_ptr() as usize;
-        start..start + self.guard
+        let start = self.base().as_ptr() as usize;
+        start..start + self.guard as usize
     }
 
     /// Whether `addr` lies in the usable range `bottom()..top()`.
@@ -273,7 +300,7 @@ impl Stack {
 
     /// Whether this stack is a slot of an arena (not a mapping of its own).
     pub(super) fn in_arena(&self) -> bool {
-        self.origin == IN_ARENA
+        self.own.is_none()
     }
 
     /// Gives every stack of `stacks` back, as dropping each would, with the
@@ -285,7 +312,7 @@ impl Stack {
             if i < done && stack.in_arena() {
                 // Its pages are gone already: only the slot goes back.
                 valgrind_deregister(stack.valgrind_id);
-                arena::give_back(stack.base, stack.usable);
+                arena::give_back(stack.base(), stack.usable);
                 std::mem::forget(stack);
             }
             // Otherwise dropping it gives it back, pages and all.
@@ -306,12 +333,12 @@ impl Drop for Stack {
         if self.in_arena() {
             // The pages go before the slot becomes another stack's.
             self.forget_pages();
-            arena::give_back(self.base, self.usable);
-        } else {
-            // SAFETY: `base` is the start of a mapping of `guard + usable`
-            // bytes that this stack owns and that nothing runs on any more.
-            unsafe { libc::munmap(self.base.as_ptr().cast(), self.guard + self.usable) };
+            arena::give_back(self.base(), self.usable);
         }
+        // SAFETY: `own` is dropped here only, once: this is the stack's
+        // drop, and nothing reads the field after it. Dropping it unmaps a
+        // mapping of its own, on which nothing runs any more.
+        unsafe { ManuallyDrop::drop(&mut self.own) };
     }
 }
 
@@ -322,7 +349,22 @@ impl fmt::Debug for Stack {
             .field("top", &self.top())
             .field("size", &self.usable)
             .field("guard", &self.guard())
-            .field("in_arena", &(self.origin == IN_ARENA))
+            .field("in_arena", &self.in_arena())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pooled creation path moves stacks through `Option<Stack>` and
+    /// `io::Result<Stack>`: four words each, no tag word of their own.
+    #[test]
+    fn a_stack_is_four_words_and_its_options_add_nothing() {
+        let word = std::mem::size_of::<usize>();
+        assert_eq!(std::mem::size_of::<Stack>(), 4 * word);
+        assert_eq!(std::mem::size_of::<Option<Stack>>(), 4 * word);
+        assert_eq!(std::mem::size_of::<io::Result<Stack>>(), 4 * word);
     }
 }

@@ -39,11 +39,17 @@
 //!   and Linux's default `vm.max_map_count` (65530) allows roughly 32 000
 //!   live stacks.
 //!
-//! Mappings are made with `libc::mmap` directly. (The first version held
-//! each stack in a `memmap2` handle; an arena slot is not a mapping of its
-//! own, so a per-mapping owner does not fit, and a raw base pointer keeps
-//! `Stack` four words, which the pooled creation path is measurably
-//! sensitive to.)
+//! Whole mappings (an arena chunk, a stack's own mapping, the guard-mode
+//! probe) are made and owned by `memmap2` (`MmapOptions::map_anon` with
+//! `stack()` and `no_reserve_swap()`), and unmapped when their handle is
+//! dropped. Parts of mappings are `libc`'s: the guard pages (`mprotect`,
+//! `madvise(MADV_GUARD_INSTALL)`), giving pages back (`MADV_DONTNEED`), and
+//! the arena slots, which are not mappings of their own. A handle is never
+//! dereferenced once a guard is in (a slice over the mapping would claim
+//! the guard page is readable), so each owner keeps the base address it
+//! took while the mapping was still all read/write. `Stack` stays four
+//! words, as the pooled creation path needs: its own mapping's handle is
+//! boxed, one allocation for a stack that costs two system calls anyway.
 //!
 //! Memory is mapped with `MAP_STACK` and `MAP_NORESERVE` and touched lazily:
 //! a stack that was only used shallowly costs only the pages it touched.

@@ -3,8 +3,8 @@
 //! modes").
 
 use super::page_size;
+use super::sys::map_anonymous;
 use std::io;
-use std::ptr;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// `madvise` advice that installs guard markers in the page tables: any
@@ -79,21 +79,13 @@ pub fn guard_mode() -> GuardMode {
 /// page inaccessible. Leaves no mapping or file descriptor behind.
 fn kernel_guard_works() -> bool {
     let page = page_size();
-    // SAFETY: an anonymous private mapping at an address of the kernel's
-    // choosing; it overlaps nothing of ours.
-    let map = unsafe {
-        libc::mmap(
-            ptr::null_mut(),
-            2 * page,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
-    };
-    if map == libc::MAP_FAILED {
+    // Dropped (unmapped) at the end of this function.
+    let Ok(mut probe) = map_anonymous(2 * page) else {
         return false;
-    }
+    };
+    // Taken while both pages are read/write; the handle is not dereferenced
+    // after the guard goes in.
+    let map: *mut libc::c_void = probe.as_mut_ptr().cast();
     let mut fds = [-1; 2];
     // SAFETY: `fds` is a writable array of two ints, as pipe2 requires.
     let piped = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } == 0;
@@ -119,8 +111,6 @@ fn kernel_guard_works() -> bool {
             unsafe { libc::close(fd) };
         }
     }
-    // SAFETY: unmaps exactly the probe mapping made above, which nothing
-    // refers to any more.
-    unsafe { libc::munmap(map, 2 * page) };
+    drop(probe);
     works
 }

@@ -4,31 +4,22 @@
 
 use super::{RELEASE_BATCH, Stack};
 use crate::raw;
+use memmap2::{MmapMut, MmapOptions};
 use std::io;
-use std::ptr::{self, NonNull};
+use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Maps `len` bytes of anonymous, private, read/write, unreserved memory.
-pub(super) fn map_anonymous(len: usize) -> io::Result<NonNull<u8>> {
-    // SAFETY: a new anonymous mapping at an address of the kernel's choosing
-    // overlaps nothing of ours.
-    let map = unsafe {
-        libc::mmap(
-            ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
-            -1,
-            0,
-        )
-    };
-    if map == libc::MAP_FAILED {
-        return Err(io::Error::last_os_error());
-    }
-    NonNull::new(map.cast()).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))
+/// Maps `len` bytes of anonymous, private, read/write memory, with
+/// `MAP_STACK` and without reserving swap (`MAP_NORESERVE`): pages are
+/// committed as they are first touched. The handle unmaps it when dropped.
+pub(super) fn map_anonymous(len: usize) -> io::Result<MmapMut> {
+    MmapOptions::new()
+        .len(len)
+        .stack()
+        .no_reserve_swap()
+        .map_anon()
 }
 
-/// An address inside an arena chunk.
 /// `PIDFD_SELF_THREAD` (`include/uapi/linux/pidfd.h`, Linux 6.15): as the
 /// process file descriptor of a `pidfd_*` call or `process_madvise`, the
 /// calling thread (and so its process) without opening a descriptor; the
@@ -107,15 +98,14 @@ pub(super) fn forget_pages_of(stacks: &[Stack]) -> usize {
 #[cfg(test)]
 pub(super) fn dontneed_frees_pages() -> bool {
     let page = super::sizes::page_size();
-    let m = map_anonymous(page).expect("one page");
-    // SAFETY: the byte is in the fresh writable page mapped above, which
-    // stays mapped after MADV_DONTNEED (it reads as zero, or as before if
-    // the advice is ignored); it is unmapped once, at the end.
+    let mut m = map_anonymous(page).expect("one page");
+    let byte = m.as_mut_ptr();
+    // SAFETY: `byte` is in the fresh writable page mapped above, which stays
+    // mapped after MADV_DONTNEED (it reads as zero, or as before if the
+    // advice is ignored) until `m` is dropped at the end.
     unsafe {
-        ptr::write_volatile(m.as_ptr(), 0x5A);
-        libc::madvise(m.as_ptr().cast(), page, libc::MADV_DONTNEED);
-        let freed = ptr::read_volatile(m.as_ptr()) == 0;
-        libc::munmap(m.as_ptr().cast(), page);
-        freed
+        ptr::write_volatile(byte, 0x5A);
+        libc::madvise(byte.cast(), page, libc::MADV_DONTNEED);
+        ptr::read_volatile(byte) == 0
     }
 }
