@@ -78,8 +78,8 @@ fn main() {
             "\n\ngreenlet: assembling {} failed: {e}\n\
              For a bare-metal or cross target, point cc at a compiler for \
              `{target}`, e.g. CC_{}=aarch64-linux-gnu-gcc (any GNU-style \
-             ELF toolchain for the CPU works; README, \"Using it from C and \
-             from `no_std`\").\n\n",
+             ELF toolchain for the CPU works; see docs/c-and-no_std.md in the \
+             greenlet package).\n\n",
             src.display(),
             target.replace('-', "_"),
         );

@@ -3,7 +3,7 @@
  *
  * Stackful contexts for C and C++: the assembly context switch of
  * asm/<arch>_<abi>.S, plus a small stack API.  Link with libgreenlet.a, which
- * `ci/c-lib.sh` builds (see README, "Using it from C and from `no_std`").
+ * `ci/c-lib.sh` builds (see docs/c-and-no_std.md).
  * The archive needs only libc; its only global symbols are the ones declared
  * here (include/greenlet.syms lists them).
  *

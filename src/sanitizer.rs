@@ -29,7 +29,8 @@
 //! function and [`FakeStack`] is a zero-sized type, so the normal build's
 //! switch is unchanged (`ci/callgrind.sh` counts the same instructions).
 //! With it, the program must be built with `-Zsanitizer=address` (nightly),
-//! which links the ASan runtime that defines these symbols; see the README.
+//! which links the ASan runtime that defines these symbols; see
+//! docs/sanitizers.md.
 
 #[cfg(feature = "asan")]
 mod imp {

@@ -325,8 +325,9 @@ fn stacks_of_hundreds_of_sizes_fit_a_tight_address_space_limit() {
 
 const TWICE_TEST: &str = "arenas_reserve_at_most_twice_what_is_in_use_and_give_it_all_back";
 
-/// The README's promise: an arena reserves at most about twice the address
-/// space of its stacks in use, and nothing once they are all dropped.
+/// The promise of docs/stacks.md: an arena reserves at most about twice
+/// the address space of its stacks in use, and nothing once they are all
+/// dropped.
 /// Stacks of 64 sizes, 1 to 5 of each, alive at once, under a limit of
 /// twice their size plus 32 MiB; then all dropped.
 #[test]
