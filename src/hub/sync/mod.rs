@@ -37,9 +37,7 @@
 //!         handled
 //!     })
 //! };
-//! for job in 0..3 {
-//!     jobs.put(job).unwrap();
-//! }
+//! (0..3).for_each(|job| jobs.put(job).unwrap());
 //! jobs.close();
 //! assert!(done.wait(None));
 //! assert_eq!(worker.get().unwrap(), 3);
