@@ -59,6 +59,26 @@ use std::ptr;
 
 /// What [`Generator::resume`] returns: the body either yielded a value with
 /// [`Yielder::suspend`] or returned.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::{Generator, GeneratorState};
+///
+/// let mut g = Generator::new(|y, ()| {
+///     y.suspend('a');
+///     y.suspend('b');
+///     7
+/// });
+/// let mut yielded = Vec::new();
+/// let result = loop {
+///     match g.resume(()) {
+///         GeneratorState::Yielded(c) => yielded.push(c),
+///         GeneratorState::Complete(r) => break r,
+///     }
+/// };
+/// assert_eq!((yielded, result), (vec!['a', 'b'], 7));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GeneratorState<Y, R> {
     /// The body passed this value to [`Yielder::suspend`] and waits for the
@@ -72,6 +92,8 @@ pub enum GeneratorState<Y, R> {
 /// type `Y` out with [`Yielder::suspend`] (Python's `x = yield v`), receives
 /// values of type `I` with [`Generator::resume`] (Python's `gen.send(x)`),
 /// and finally returns an `R`.
+///
+/// # Examples
 ///
 /// ```
 /// use greenlet::{Generator, GeneratorState};
@@ -138,6 +160,23 @@ pub struct Generator<I, Y, R = ()> {
 ///
 /// The body receives it by reference and cannot keep it beyond its own run,
 /// nor send it or share it with another thread (`!Send`, `!Sync`).
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::{Generator, Yielder};
+///
+/// // The body can lend its yielder to helper functions.
+/// fn emit_pair(y: &Yielder<(), u8>, a: u8) {
+///     y.suspend(a);
+///     y.suspend(a + 1);
+/// }
+/// let g = Generator::new(|y, ()| {
+///     emit_pair(y, 1);
+///     emit_pair(y, 10);
+/// });
+/// assert_eq!(g.collect::<Vec<_>>(), [1, 2, 10, 11]);
+/// ```
 pub struct Yielder<I, Y> {
     /// The generator's greenlet (not counted: the body runs on it, so it is
     /// live whenever the yielder can be used).
@@ -154,6 +193,22 @@ impl<I: 'static, Y: 'static, R: 'static> Generator<I, Y, R> {
     /// # Panics
     /// If no stack can be mapped (for example when `vm.max_map_count` is
     /// reached), with the text of the `io::Error`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::{Generator, GeneratorState};
+    ///
+    /// let mut countdown = Generator::new(|y, from: u32| {
+    ///     for i in (1..=from).rev() {
+    ///         y.suspend(i);
+    ///     }
+    ///     "liftoff"
+    /// });
+    /// assert_eq!(countdown.resume(2), GeneratorState::Yielded(2)); // starts the body
+    /// assert_eq!(countdown.resume(0), GeneratorState::Yielded(1));
+    /// assert_eq!(countdown.resume(0), GeneratorState::Complete("liftoff"));
+    /// ```
     pub fn new<F>(f: F) -> Self
     where
         F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
@@ -169,6 +224,21 @@ impl<I: 'static, Y: 'static, R: 'static> Generator<I, Y, R> {
     ///
     /// # Panics
     /// If no stack can be mapped, with the text of the `io::Error`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::Generator;
+    ///
+    /// fn depth(n: u32) -> u32 {
+    ///     if n == 0 { 0 } else { 1 + depth(n - 1) }
+    /// }
+    /// let mut deep = Generator::with_stack_size(8 << 20, |y, ()| {
+    ///     y.suspend(depth(20_000));
+    /// });
+    /// assert_eq!(deep.next(), Some(20_000));
+    /// assert_eq!(deep.next(), None);
+    /// ```
     pub fn with_stack_size<F>(bytes: usize, f: F) -> Self
     where
         F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
@@ -207,6 +277,22 @@ impl<I: 'static, Y: 'static, R: 'static> Generator<I, Y, R> {
     /// * With the body's own payload, if the body panics; the generator is
     ///   then complete. (A body that ends by [`GreenletExit`] makes `resume`
     ///   panic with `GreenletExit`.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::{Generator, GeneratorState};
+    /// use std::panic::{AssertUnwindSafe, catch_unwind};
+    ///
+    /// let mut g = Generator::new(|y, first: &str| {
+    ///     let second = y.suspend(first.len()); // `second = yield len(first)`
+    ///     second.len() * 10
+    /// });
+    /// assert_eq!(g.resume("abc"), GeneratorState::Yielded(3));
+    /// assert_eq!(g.resume("hello"), GeneratorState::Complete(50));
+    /// // Complete: one more resume panics.
+    /// assert!(catch_unwind(AssertUnwindSafe(|| g.resume("again"))).is_err());
+    /// ```
     #[inline]
     #[track_caller]
     pub fn resume(&mut self, input: I) -> GeneratorState<Y, R> {
@@ -245,6 +331,21 @@ impl<I: 'static, Y: 'static, R: 'static> Generator<I, Y, R> {
     /// Whether the body has finished: it returned (the last
     /// [`resume`](Generator::resume) gave [`GeneratorState::Complete`]) or
     /// panicked. A complete generator must not be resumed again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::Generator;
+    ///
+    /// let mut g = Generator::new(|y, ()| {
+    ///     y.suspend(1);
+    /// });
+    /// assert!(!g.is_complete());
+    /// assert_eq!(g.next(), Some(1));
+    /// assert!(!g.is_complete()); // suspended in its yield
+    /// assert_eq!(g.next(), None);
+    /// assert!(g.is_complete());
+    /// ```
     #[inline]
     pub fn is_complete(&self) -> bool {
         self.greenlet.is_dead()
@@ -382,6 +483,19 @@ impl<I: 'static, Y: 'static> Yielder<I, Y> {
     /// generator's greenlet handle goes away; if it refuses again, one line
     /// goes to stderr and its stack is leaked, as for any greenlet that
     /// refuses to die.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::{Generator, GeneratorState};
+    ///
+    /// let mut adder = Generator::new(|y, a: i32| {
+    ///     let b = y.suspend("another one?"); // `b = yield "another one?"`
+    ///     a + b
+    /// });
+    /// assert_eq!(adder.resume(2), GeneratorState::Yielded("another one?"));
+    /// assert_eq!(adder.resume(3), GeneratorState::Complete(5));
+    /// ```
     #[inline]
     #[track_caller]
     pub fn suspend(&self, value: Y) -> I {

@@ -55,16 +55,19 @@ assert_eq!(unsafe { raw::switch(sp, 41) }.data, 42);
 ```"
 )]
 #![cfg_attr(not(feature = "std"), no_std)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The unit tests use std (the test harness links it anyway).
 #[cfg(all(test, not(feature = "std")))]
 extern crate std;
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod hub;
 pub mod raw;
 mod region;
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod stack;
 
 #[cfg(feature = "std")]
@@ -77,12 +80,15 @@ mod overflow;
 mod sanitizer;
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use generator::{Generator, GeneratorState, Yielder};
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use greenlet::{
     Builder, Event, Greenlet, GreenletExit, Local, ParentError, SwitchError, TraceFn, settrace,
 };
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use overflow::disable_overflow_handler;
 
 /// The Rust examples of `docs/*.md`, compiled and run as doctests: one unit

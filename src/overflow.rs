@@ -88,6 +88,8 @@ const DISABLED: u8 = 2;
 /// `SIGSEGV` does, by the previous handler or the default action, with no
 /// line naming the greenlet.
 ///
+/// # Examples
+///
 /// ```standalone_crate
 /// // First thing in main, before any greenlet or hub:
 /// assert!(greenlet::disable_overflow_handler());

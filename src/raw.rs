@@ -65,9 +65,53 @@ pub use crate::region::{MIN_REGION_BYTES, RegionError, StackRegion};
 /// The saved stack pointer of a suspended context.
 ///
 /// It is only meaningful until the context is resumed once.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::raw::{self, StackPointer, StackRegion};
+///
+/// unsafe extern "C" fn bounce(mut from: StackPointer, _: usize) -> ! {
+///     loop {
+///         // SAFETY: `from` is suspended in its switch to us.
+///         from = unsafe { raw::switch(from, 0) }.sp;
+///     }
+/// }
+/// let mut memory = [0u8; 16 * 1024];
+/// let region = StackRegion::from_slice(&mut memory).unwrap();
+/// // SAFETY: `memory` outlives the context, which is abandoned suspended.
+/// let mut sp: StackPointer = unsafe { region.init(bounce) };
+/// for _ in 0..3 {
+///     // SAFETY: `sp` is the context's latest stack pointer; resuming it
+///     // makes it stale, and the switch back hands over the new one.
+///     sp = unsafe { raw::switch(sp, 0) }.sp;
+///     assert!(region.contains(sp as usize)); // it points into its stack
+/// }
+/// ```
 pub type StackPointer = *mut c_void;
 
 /// What a switch returns: who switched back to us, and the word they sent.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::raw::{self, StackPointer, StackRegion, Transfer};
+///
+/// unsafe extern "C" fn twice(from: StackPointer, data: usize) -> ! {
+///     // SAFETY: `from` waits in its switch to us, both times.
+///     let Transfer { sp, data } = unsafe { raw::switch(from, data + 1) };
+///     // SAFETY: as above; nothing resumes this context afterwards.
+///     unsafe { raw::switch(sp, data * 2) };
+///     unreachable!()
+/// }
+/// let mut memory = [0u8; 16 * 1024];
+/// let region = StackRegion::from_slice(&mut memory).unwrap();
+/// // SAFETY: `memory` outlives the context, abandoned suspended.
+/// let t = unsafe { raw::switch(region.init(twice), 1) };
+/// assert_eq!(t.data, 2);
+/// // SAFETY: `t.sp` is the suspended context's stack pointer.
+/// assert_eq!(unsafe { raw::switch(t.sp, 5) }.data, 10);
+/// ```
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transfer {
@@ -82,15 +126,69 @@ pub struct Transfer {
 ///
 /// It must never return: there is nothing to return to (the assembly traps
 /// if it does). It ends by switching away for good.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::raw::{self, EntryFn, StackPointer, StackRegion};
+///
+/// unsafe extern "C" fn triple(from: StackPointer, data: usize) -> ! {
+///     // SAFETY: `from` started us and waits in its switch.
+///     unsafe { raw::switch(from, data * 3) };
+///     unreachable!("nothing resumes this context again")
+/// }
+/// let entry: EntryFn = triple;
+/// let mut memory = [0u8; 16 * 1024];
+/// let region = StackRegion::from_slice(&mut memory).unwrap();
+/// // SAFETY: `memory` outlives the context, abandoned suspended.
+/// let sp = unsafe { region.init(entry) };
+/// // SAFETY: `sp` is the new context's stack pointer.
+/// assert_eq!(unsafe { raw::switch(sp, 5) }.data, 15);
+/// ```
 pub type EntryFn = unsafe extern "C" fn(from: StackPointer, data: usize) -> !;
 
 /// A function run on top of a target context by [`switch_ontop`]:
 /// `f(from, data)`, whose result becomes the target's switch result.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::raw::{self, OnTopFn, StackPointer, StackRegion, Transfer};
+///
+/// unsafe extern "C" fn entry(from: StackPointer, data: usize) -> ! {
+///     // SAFETY: `from` waits in its switch to us.
+///     unsafe { raw::switch(from, data) };
+///     unreachable!()
+/// }
+/// // Run on top of a context that has not started: its result is what the
+/// // entry function receives.
+/// unsafe extern "C" fn times_ten(from: StackPointer, data: usize) -> Transfer {
+///     Transfer { sp: from, data: data * 10 }
+/// }
+/// let f: OnTopFn = times_ten;
+/// let mut memory = [0u8; 16 * 1024];
+/// let region = StackRegion::from_slice(&mut memory).unwrap();
+/// // SAFETY: `memory` outlives the context, abandoned suspended; `f` does
+/// // not unwind or switch, and returns what `entry` expects.
+/// assert_eq!(unsafe { raw::switch_ontop(region.init(entry), 4, f) }.data, 40);
+/// ```
 pub type OnTopFn = unsafe extern "C" fn(from: StackPointer, data: usize) -> Transfer;
 
 /// Alignment of the stack top that [`stack_init`] wants. It aligns a
 /// misaligned `top` down itself; this is the largest alignment any port
 /// needs (16 bytes on x86_64 and aarch64).
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::raw::{STACK_ALIGN, StackRegion};
+///
+/// assert!(STACK_ALIGN.is_power_of_two());
+/// let mut memory = [0u8; 4096];
+/// let region = StackRegion::from_slice(&mut memory[1..]).unwrap(); // any start
+/// assert_eq!(region.bottom() as usize % STACK_ALIGN, 0);
+/// assert_eq!(region.top() as usize % STACK_ALIGN, 0);
+/// ```
 pub const STACK_ALIGN: usize = 16;
 
 /// An upper bound, for every port, of the bytes a suspended context's switch
@@ -99,6 +197,15 @@ pub const STACK_ALIGN: usize = 16;
 ///
 /// The exact numbers live in the assembly (`greenlet_frame_bytes`,
 /// `greenlet_init_bytes`); a unit test checks this bound against them.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::raw::{self, MAX_FRAME_BYTES};
+///
+/// assert!(raw::frame_bytes() <= MAX_FRAME_BYTES);
+/// assert!(raw::init_bytes() <= MAX_FRAME_BYTES);
+/// ```
 pub const MAX_FRAME_BYTES: usize = 1024;
 
 unsafe extern "C" {
@@ -131,6 +238,28 @@ unsafe extern "C" {
 ///   as the context may run or be resumed.
 /// * `entry` must never return (see [`EntryFn`]) and must not let a panic
 ///   escape.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::raw::{self, StackPointer};
+///
+/// unsafe extern "C" fn plus_one(from: StackPointer, data: usize) -> ! {
+///     // SAFETY: `from` started us and waits in its switch.
+///     unsafe { raw::switch(from, data + 1) };
+///     unreachable!()
+/// }
+/// #[repr(align(16))]
+/// struct Memory([u8; 16 * 1024]);
+/// let mut memory = Memory([0; 16 * 1024]);
+/// let top = memory.0.as_mut_ptr_range().end;
+/// // SAFETY: 16 KiB, writable, used for nothing else, and outliving the
+/// // context (abandoned suspended); `plus_one` never returns or unwinds.
+/// let sp = unsafe { raw::stack_init(top, plus_one) };
+/// assert!(top as usize - sp as usize <= raw::init_bytes()); // just a frame
+/// // SAFETY: `sp` is the new context's stack pointer.
+/// assert_eq!(unsafe { raw::switch(sp, 1) }.data, 2);
+/// ```
 #[inline]
 pub unsafe fn stack_init(top: *mut u8, entry: EntryFn) -> StackPointer {
     // SAFETY: the caller guarantees the memory below `top`; stack_init only
@@ -154,6 +283,33 @@ pub unsafe fn stack_init(top: *mut u8, entry: EntryFn) -> StackPointer {
 ///   suspended: do not free this stack until it has finished.
 /// * Nothing prevents switching into a context that another thread is
 ///   running; doing so is undefined behaviour.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::raw::{self, StackPointer, StackRegion};
+///
+/// // Fibonacci numbers from a context of their own.
+/// unsafe extern "C" fn fib(mut from: StackPointer, _: usize) -> ! {
+///     let (mut a, mut b) = (0, 1);
+///     loop {
+///         // SAFETY: `from` waits in its switch to us.
+///         from = unsafe { raw::switch(from, a) }.sp;
+///         (a, b) = (b, a + b);
+///     }
+/// }
+/// let mut memory = [0u8; 16 * 1024];
+/// let region = StackRegion::from_slice(&mut memory).unwrap();
+/// // SAFETY: `memory` outlives the context, abandoned suspended.
+/// let mut sp = unsafe { region.init(fib) };
+/// let mut seen = [0; 8];
+/// for x in &mut seen {
+///     // SAFETY: `sp` is the context's latest stack pointer.
+///     let t = unsafe { raw::switch(sp, 0) };
+///     (sp, *x) = (t.sp, t.data);
+/// }
+/// assert_eq!(seen, [0, 1, 1, 2, 3, 5, 8, 13]);
+/// ```
 #[inline]
 pub unsafe fn switch(to: StackPointer, data: usize) -> Transfer {
     // SAFETY: forwarded to the caller, see above.
@@ -173,6 +329,32 @@ pub unsafe fn switch(to: StackPointer, data: usize) -> Transfer {
 /// As for [`switch`], and `f` must not unwind, must not switch away itself
 /// (it runs between the two halves of a switch), and must return a
 /// `Transfer` that the target context expects.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::raw::{self, StackPointer, StackRegion, Transfer};
+///
+/// unsafe extern "C" fn echo(mut from: StackPointer, mut data: usize) -> ! {
+///     loop {
+///         // SAFETY: `from` waits in its switch to us.
+///         let t = unsafe { raw::switch(from, data) };
+///         (from, data) = (t.sp, t.data);
+///     }
+/// }
+/// // Runs on the echo context before its pending switch returns.
+/// unsafe extern "C" fn add_100(from: StackPointer, data: usize) -> Transfer {
+///     Transfer { sp: from, data: data + 100 }
+/// }
+/// let mut memory = [0u8; 16 * 1024];
+/// let region = StackRegion::from_slice(&mut memory).unwrap();
+/// // SAFETY: `memory` outlives the context, abandoned suspended.
+/// let t = unsafe { raw::switch(region.init(echo), 1) };
+/// assert_eq!(t.data, 1);
+/// // SAFETY: `t.sp` is suspended in its switch; `add_100` does not unwind
+/// // or switch, and hands back the sender as `echo` expects.
+/// assert_eq!(unsafe { raw::switch_ontop(t.sp, 2, add_100) }.data, 102);
+/// ```
 #[inline]
 pub unsafe fn switch_ontop(to: StackPointer, data: usize, f: OnTopFn) -> Transfer {
     // SAFETY: forwarded to the caller, see above.
@@ -199,6 +381,19 @@ pub unsafe fn switch_ontop(to: StackPointer, data: usize, f: OnTopFn) -> Transfe
 /// make only requests whose effect is sound for the program, with
 /// arguments that request expects (for example the bounds of memory that
 /// really is a stack).
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::raw;
+///
+/// // RUNNING_ON_VALGRIND (0x1001): a request that only reports.
+/// // SAFETY: it changes nothing, under Valgrind or not.
+/// let r = unsafe { raw::valgrind_request(7, &[0x1001, 0, 0, 0, 0, 0]) };
+/// if raw::running_on_valgrind() == 0 {
+///     assert_eq!(r, 7); // a real CPU: the default comes back
+/// }
+/// ```
 #[inline]
 pub unsafe fn valgrind_request(default: usize, args: &[usize; 6]) -> usize {
     // SAFETY: the assembly only reads the six words of `args`; what the
@@ -209,12 +404,32 @@ pub unsafe fn valgrind_request(default: usize, args: &[usize; 6]) -> usize {
 /// How many Valgrinds this program runs under: 0 on a real CPU (and on a
 /// CPU without a Valgrind port), 1 under Valgrind (valgrind.h's
 /// `RUNNING_ON_VALGRIND`).
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::raw;
+///
+/// // SAFETY: RUNNING_ON_VALGRIND (0x1001) only reports.
+/// let direct = unsafe { raw::valgrind_request(0, &[0x1001, 0, 0, 0, 0, 0]) };
+/// assert_eq!(raw::running_on_valgrind(), direct);
+/// ```
 pub fn running_on_valgrind() -> usize {
     // SAFETY: RUNNING_ON_VALGRIND (0x1001) only reports; it changes nothing.
     unsafe { valgrind_request(0, &[0x1001, 0, 0, 0, 0, 0]) }
 }
 
 /// The exact size in bytes of this CPU's switch frame, from the assembly.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::raw::{self, MAX_FRAME_BYTES, STACK_ALIGN};
+///
+/// let f = raw::frame_bytes();
+/// assert!(f > 0 && f <= MAX_FRAME_BYTES);
+/// assert_eq!(f % STACK_ALIGN, 0); // a suspended context's stack stays aligned
+/// ```
 pub fn frame_bytes() -> usize {
     // SAFETY: an immutable constant defined in the assembly's .rodata.
     unsafe { FRAME_BYTES }
@@ -222,6 +437,15 @@ pub fn frame_bytes() -> usize {
 
 /// The bytes [`stack_init`] writes below `top` on this CPU, from the
 /// assembly.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::raw;
+///
+/// // The first frame holds a switch frame and the entry trampoline's words.
+/// assert!(raw::init_bytes() >= raw::frame_bytes());
+/// ```
 pub fn init_bytes() -> usize {
     // SAFETY: an immutable constant defined in the assembly's .rodata.
     unsafe { INIT_BYTES }

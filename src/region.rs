@@ -32,9 +32,42 @@ use crate::raw::{self, EntryFn, MAX_FRAME_BYTES, STACK_ALIGN, StackPointer};
 /// The smallest usable size a [`StackRegion`] accepts: room for the initial
 /// frame that [`raw::stack_init`] writes on every CPU. The entry function's
 /// own needs come on top and are the caller's to judge.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::raw::{MIN_REGION_BYTES, RegionError, StackRegion};
+///
+/// let mut tiny = [0u8; 512];
+/// let err = StackRegion::from_slice(&mut tiny).unwrap_err();
+/// assert!(matches!(err, RegionError::TooSmall { min: MIN_REGION_BYTES, .. }));
+/// let mut enough = [0u8; MIN_REGION_BYTES + 32];
+/// assert!(StackRegion::from_slice(&mut enough).is_ok());
+/// ```
 pub const MIN_REGION_BYTES: usize = MAX_FRAME_BYTES;
 
 /// What is wrong with a described region; see [`StackRegion::new`].
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::raw::{RegionError, StackRegion};
+///
+/// #[repr(align(16))]
+/// struct Memory([u8; 4096]);
+/// let mut memory = Memory([0; 4096]);
+/// let start = memory.0.as_mut_ptr();
+/// // SAFETY: the memory is valid and unused; this region is only checked.
+/// let err = unsafe { StackRegion::new(start.wrapping_add(1), 2048) }.unwrap_err();
+/// assert!(matches!(err, RegionError::Misaligned { .. }));
+/// // SAFETY: as above, and no context is built on this one.
+/// let region = unsafe { StackRegion::new(start.wrapping_add(2048), 2048) }.unwrap();
+/// // SAFETY: a guard that is not right below the stack is refused before
+/// // anything could rely on it.
+/// let err = unsafe { region.with_guard(0..4096) }.unwrap_err();
+/// assert!(matches!(err, RegionError::GuardNotBelow { .. }));
+/// assert!(err.to_string().starts_with("guard 0x0..0x1000 is not"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RegionError {
@@ -110,6 +143,8 @@ impl core::error::Error for RegionError {}
 /// does not follow the contexts built on it (a [`StackPointer`] is a raw
 /// pointer), which is why [`StackRegion::init`] is `unsafe`.
 ///
+/// # Examples
+///
 /// ```
 /// use greenlet::raw::{self, StackPointer, StackRegion};
 ///
@@ -155,6 +190,24 @@ impl<'a> StackRegion<'a> {
     /// `[start, start + len)` must be memory that is valid for reads and
     /// writes and not used for anything else for `'a`, and for as long as
     /// any context built on it may run or be resumed (even past `'a`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::raw::{RegionError, STACK_ALIGN, StackRegion};
+    ///
+    /// #[repr(align(16))]
+    /// struct Memory([u8; 8192]);
+    /// let mut memory = Memory([0; 8192]);
+    /// let start = memory.0.as_mut_ptr();
+    /// // SAFETY: `memory` is valid for reads and writes, used for nothing else,
+    /// // and outlives the region (no context is built on it here).
+    /// let region = unsafe { StackRegion::new(start, 8192) }.unwrap();
+    /// assert_eq!((region.size(), region.top() as usize % STACK_ALIGN), (8192, 0));
+    /// // SAFETY: address 0 is refused before anything is read or written.
+    /// let err = unsafe { StackRegion::new(std::ptr::null_mut(), 8192) }.unwrap_err();
+    /// assert_eq!(err, RegionError::Null);
+    /// ```
     pub unsafe fn new(start: *mut u8, len: usize) -> Result<StackRegion<'a>, RegionError> {
         let bottom = start as usize;
         if bottom == 0 {
@@ -188,6 +241,18 @@ impl<'a> StackRegion<'a> {
     ///
     /// [`RegionError::TooSmall`] if fewer than [`MIN_REGION_BYTES`] remain
     /// after trimming.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::raw::{STACK_ALIGN, StackRegion};
+    ///
+    /// let mut buf = [0u8; 10_000];
+    /// let region = StackRegion::from_slice(&mut buf[3..]).unwrap();
+    /// // Trimmed inwards to aligned ends: under STACK_ALIGN bytes lost at each.
+    /// assert!(region.size() > 9_997 - 2 * STACK_ALIGN);
+    /// assert_eq!(region.size() % STACK_ALIGN, 0);
+    /// ```
     pub fn from_slice(buf: &'a mut [u8]) -> Result<StackRegion<'a>, RegionError> {
         let range = buf.as_mut_ptr_range();
         let (lo, hi) = (range.start as usize, range.end as usize);
@@ -225,6 +290,29 @@ impl<'a> StackRegion<'a> {
     /// The caller vouches that the guard really faults (nothing in this
     /// crate depends on it, but code that trusts the guard to stop an
     /// overflow does).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::raw::StackRegion;
+    ///
+    /// // SAFETY: sysconf has no preconditions.
+    /// let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+    /// let (rw, anon) = (libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS);
+    /// // SAFETY: a new anonymous mapping of two pages, used by nothing else.
+    /// let base = unsafe { libc::mmap(std::ptr::null_mut(), 2 * page, rw, anon, -1, 0) };
+    /// assert_ne!(base, libc::MAP_FAILED);
+    /// // SAFETY: the lower page is ours; from now on any access to it faults.
+    /// assert_eq!(unsafe { libc::mprotect(base, page, libc::PROT_NONE) }, 0);
+    /// let base = base as usize;
+    /// // SAFETY: the upper page is ours, writable, and unmapped only at the end.
+    /// let region = unsafe { StackRegion::new((base + page) as *mut u8, page) }.unwrap();
+    /// // SAFETY: the guard really faults (PROT_NONE above).
+    /// let region = unsafe { region.with_guard(base..base + page) }.unwrap();
+    /// assert!(region.guard_contains(base) && !region.guard_contains(base + page));
+    /// // SAFETY: no context was built on the region; nothing uses the mapping.
+    /// assert_eq!(unsafe { libc::munmap(base as *mut _, 2 * page) }, 0);
+    /// ```
     pub unsafe fn with_guard(
         mut self,
         guard: Range<usize>,
@@ -240,29 +328,87 @@ impl<'a> StackRegion<'a> {
     }
 
     /// The aligned upper end (exclusive): what [`raw::stack_init`] takes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::raw::{STACK_ALIGN, StackRegion};
+    ///
+    /// let mut buf = [0u8; 4096];
+    /// let end = buf.as_ptr_range().end as usize;
+    /// let region = StackRegion::from_slice(&mut buf).unwrap();
+    /// let top = region.top() as usize;
+    /// assert!(top <= end && end - top < STACK_ALIGN); // the aligned end
+    /// ```
     #[inline]
     pub fn top(&self) -> *mut u8 {
         self.top as *mut u8
     }
 
     /// The lowest usable address.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::raw::{STACK_ALIGN, StackRegion};
+    ///
+    /// let mut buf = [0u8; 4096];
+    /// let start = buf.as_ptr() as usize;
+    /// let region = StackRegion::from_slice(&mut buf).unwrap();
+    /// let bottom = region.bottom() as usize;
+    /// assert!(bottom >= start && bottom - start < STACK_ALIGN);
+    /// assert_eq!(region.top() as usize - bottom, region.size());
+    /// ```
     #[inline]
     pub fn bottom(&self) -> *mut u8 {
         self.bottom as *mut u8
     }
 
     /// Usable bytes, `top - bottom`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::raw::StackRegion;
+    ///
+    /// let mut buf = [0u8; 2048];
+    /// let region = StackRegion::from_slice(&mut buf).unwrap();
+    /// assert_eq!(region.size(), region.top() as usize - region.bottom() as usize);
+    /// assert!(region.size() <= 2048);
+    /// ```
     #[inline]
     pub fn size(&self) -> usize {
         self.top - self.bottom
     }
 
     /// The declared guard, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::raw::StackRegion;
+    ///
+    /// let mut buf = [0u8; 4096];
+    /// let region = StackRegion::from_slice(&mut buf).unwrap();
+    /// assert_eq!(region.guard(), None); // declared only by `with_guard`
+    /// ```
     pub fn guard(&self) -> Option<Range<usize>> {
         self.guard.clone()
     }
 
     /// Whether `addr` lies in the usable range.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::raw::StackRegion;
+    ///
+    /// let mut buf = [0u8; 4096];
+    /// let region = StackRegion::from_slice(&mut buf).unwrap();
+    /// let (bottom, top) = (region.bottom() as usize, region.top() as usize);
+    /// assert!(region.contains(bottom) && region.contains(top - 1));
+    /// assert!(!region.contains(top) && !region.contains(bottom - 1));
+    /// ```
     #[inline]
     pub fn contains(&self, addr: usize) -> bool {
         (self.bottom..self.top).contains(&addr)
@@ -270,6 +416,17 @@ impl<'a> StackRegion<'a> {
 
     /// Whether `addr` lies in the declared guard (false without one): a
     /// fault there is this stack overflowing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::raw::StackRegion;
+    ///
+    /// let mut buf = [0u8; 4096];
+    /// let region = StackRegion::from_slice(&mut buf).unwrap();
+    /// // Without a declared guard, no address is in it (see `with_guard` for one).
+    /// assert!(!region.guard_contains(region.bottom() as usize - 1));
+    /// ```
     #[inline]
     pub fn guard_contains(&self, addr: usize) -> bool {
         self.guard.as_ref().is_some_and(|g| g.contains(&addr))
@@ -285,6 +442,26 @@ impl<'a> StackRegion<'a> {
     /// `'a`: the borrow does not follow the returned pointer), only one
     /// context may live on the region at a time, and `entry` must never
     /// return nor let a panic escape.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::raw::{self, StackPointer, StackRegion};
+    ///
+    /// unsafe extern "C" fn answer(from: StackPointer, _: usize) -> ! {
+    ///     // SAFETY: `from` started us and waits in its switch.
+    ///     unsafe { raw::switch(from, 42) };
+    ///     unreachable!("nothing resumes this context again")
+    /// }
+    /// let mut memory = [0u8; 16 * 1024];
+    /// let region = StackRegion::from_slice(&mut memory).unwrap();
+    /// // SAFETY: `memory` outlives the context, the only one on it, which is
+    /// // abandoned suspended; `answer` never returns nor unwinds.
+    /// let sp = unsafe { region.init(answer) };
+    /// assert!(region.contains(sp as usize));
+    /// // SAFETY: `sp` is the new context's stack pointer.
+    /// assert_eq!(unsafe { raw::switch(sp, 0) }.data, 42);
+    /// ```
     #[inline]
     pub unsafe fn init(&self, entry: EntryFn) -> StackPointer {
         // SAFETY: the region is checked (aligned, at least MIN_REGION_BYTES

@@ -14,6 +14,8 @@ use std::ptr::NonNull;
 /// belongs to the thread that created it, so switching to a greenlet of
 /// another thread is a compile error.
 ///
+/// # Examples
+///
 /// ```
 /// use greenlet::Greenlet;
 ///

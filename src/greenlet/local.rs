@@ -22,6 +22,8 @@ use std::rc::Rc;
 /// when its thread exits). A new greenlet, or a hub task, does not inherit
 /// its creator's value.
 ///
+/// # Examples
+///
 /// ```
 /// use greenlet::{Greenlet, Local};
 /// use std::cell::Cell;
@@ -52,6 +54,18 @@ pub struct Local<T: 'static> {
 
 impl<T: 'static> Local<T> {
     /// A greenlet-local value made by `init`; usable in a `static`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::Local;
+    /// use std::cell::RefCell;
+    ///
+    /// // `new` is a `const fn`: a `Local` lives in a `static`.
+    /// static SEEN: Local<RefCell<Vec<&str>>> = Local::new(|| RefCell::new(Vec::new()));
+    /// SEEN.with(|v| v.borrow_mut().push("main"));
+    /// assert_eq!(SEEN.with(|v| v.borrow().clone()), ["main"]);
+    /// ```
     pub const fn new(init: fn() -> T) -> Local<T> {
         Local { init }
     }
@@ -64,6 +78,23 @@ impl<T: 'static> Local<T> {
     /// greenlet's values are being dropped (from a destructor of one of them,
     /// as the greenlet dies or its thread exits). A panic of `init` leaves no
     /// value behind; the next `with` calls `init` again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::{Greenlet, Local};
+    /// use std::cell::Cell;
+    ///
+    /// thread_local!(static CLOSED: Cell<u32> = const { Cell::new(0) });
+    /// struct Conn;
+    /// impl Drop for Conn {
+    ///     fn drop(&mut self) { CLOSED.with(|c| c.set(c.get() + 1)); }
+    /// }
+    /// static CONN: Local<Conn> = Local::new(|| Conn);
+    /// let g = Greenlet::new(|()| CONN.with(|_conn| "used")); // made on first use
+    /// assert_eq!(g.switch::<(), &str>(()), "used");
+    /// assert_eq!(CLOSED.with(Cell::get), 1); // dropped when g died
+    /// ```
     pub fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
         let key = Key {
             addr: (self as *const Local<T>).cast(),

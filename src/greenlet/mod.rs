@@ -77,6 +77,21 @@ use std::ptr::{self, NonNull};
 
 /// Configures a new greenlet: `Greenlet::builder().name("x").stack_size(n)
 /// .parent(&p).create(f)`.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::Greenlet;
+///
+/// let g = Greenlet::builder()
+///     .name("job")
+///     .stack_size(256 * 1024)
+///     .parent(&Greenlet::main())
+///     .create(|x: i32| x * 2);
+/// assert_eq!(g.name(), Some("job"));
+/// assert_eq!(g.parent(), Some(Greenlet::main()));
+/// assert_eq!(g.switch::<i32, i32>(21), 42);
+/// ```
 #[must_use]
 pub struct Builder {
     name: Option<String>,
@@ -88,6 +103,8 @@ impl Greenlet {
     /// A new, unstarted greenlet whose parent is `Greenlet::current()`. The
     /// first value switched into it becomes `f`'s argument. It gets a stack
     /// of the default size (1 MiB) from this thread's pool.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use greenlet::Greenlet;
@@ -112,6 +129,16 @@ impl Greenlet {
     }
 
     /// A [`Builder`] for a greenlet with a name, stack size or parent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::Greenlet;
+    ///
+    /// let g = Greenlet::builder().name("adder").create(|(a, b): (i32, i32)| a + b);
+    /// assert_eq!(g.name(), Some("adder"));
+    /// assert_eq!(g.switch::<_, i32>((2, 3)), 5); // several values: a tuple
+    /// ```
     pub fn builder() -> Builder {
         Builder {
             name: None,
@@ -121,6 +148,19 @@ impl Greenlet {
     }
 
     /// The running greenlet (Python's `getcurrent()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::Greenlet;
+    ///
+    /// let main = Greenlet::current();
+    /// assert!(main.is_main()); // outside any greenlet, the current one is main
+    /// let g = Greenlet::new(|()| Greenlet::current());
+    /// let inside: Greenlet = g.switch(());
+    /// assert_eq!(inside, g);
+    /// assert_ne!(inside, main);
+    /// ```
     #[inline]
     pub fn current() -> Greenlet {
         // SAFETY: the running greenlet is live.
@@ -128,6 +168,21 @@ impl Greenlet {
     }
 
     /// This thread's main greenlet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::Greenlet;
+    ///
+    /// let g = Greenlet::new(|()| {
+    ///     let main = Greenlet::main();
+    ///     assert!(main.is_main() && main != Greenlet::current());
+    ///     main
+    /// });
+    /// let main: Greenlet = g.switch(());
+    /// assert_eq!(main, Greenlet::current());
+    /// assert_eq!(main.parent(), None);
+    /// ```
     pub fn main() -> Greenlet {
         // SAFETY: the thread holds a count of main for its whole life.
         unsafe { Greenlet::retained(thread::main()) }
@@ -140,6 +195,8 @@ impl Greenlet {
     ///   into a suspended one, its pending `switch` returns `value`.
     /// * Into a dead one, `value` goes to its nearest live ancestor; into the
     ///   current greenlet, it comes straight back.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use greenlet::Greenlet;
@@ -172,6 +229,8 @@ impl Greenlet {
     /// Like [`switch`](Greenlet::switch), but a value of the wrong type is
     /// an `Err(SwitchError::TypeMismatch)` (the value is dropped). Panics
     /// that come back still continue here.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use greenlet::{Greenlet, SwitchError};
@@ -270,6 +329,8 @@ impl Greenlet {
     /// and `with_timeout` end a wait with a panic only while no greenlet of
     /// the thread is unwinding, and hold the interruption back until then.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use greenlet::Greenlet;
     /// use std::panic::{catch_unwind, panic_any};
@@ -336,6 +397,8 @@ impl Greenlet {
     /// As with [`throw`](Greenlet::throw), never kill a greenlet suspended
     /// in a destructor while it unwinds: Rust aborts for that.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use greenlet::Greenlet;
     /// use std::cell::Cell;
@@ -378,6 +441,18 @@ impl Greenlet {
 
     /// The parent: where this greenlet's result (or panic) goes when it
     /// ends. `None` only for main.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::Greenlet;
+    ///
+    /// let a = Greenlet::new(|()| ());
+    /// assert_eq!(a.parent(), Some(Greenlet::current())); // its creator
+    /// let b = Greenlet::builder().parent(&a).create(|()| ());
+    /// assert_eq!(b.parent(), Some(a));
+    /// assert_eq!(Greenlet::main().parent(), None);
+    /// ```
     pub fn parent(&self) -> Option<Greenlet> {
         let p = self.inner().parent.get();
         // SAFETY: a greenlet holds a count of its parent.
@@ -397,6 +472,8 @@ impl Greenlet {
     }
 
     /// Change the parent.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use greenlet::{Greenlet, ParentError};
@@ -423,28 +500,97 @@ impl Greenlet {
     }
 
     /// The name given by [`Builder::name`], if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::Greenlet;
+    ///
+    /// let g = Greenlet::builder().name("fetcher").create(|()| ());
+    /// assert_eq!(g.name(), Some("fetcher"));
+    /// assert_eq!(Greenlet::new(|()| ()).name(), None);
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.inner().name.as_deref()
     }
 
-    /// Whether it has ever run (main always has).
+    /// Whether it has left the unstarted state: it has been switched to
+    /// (main always has), or it is dead. A greenlet killed or thrown into
+    /// before it started never ran, yet counts as started: it is dead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::Greenlet;
+    ///
+    /// let g = Greenlet::new(|()| {
+    ///     let () = Greenlet::main().switch(());
+    /// });
+    /// assert!(!g.is_started());
+    /// let () = g.switch(());
+    /// assert!(g.is_started() && !g.is_dead());
+    /// assert!(Greenlet::main().is_started());
+    /// let never = Greenlet::new(|()| ());
+    /// never.kill(); // before it started: it never runs
+    /// assert!(never.is_started() && never.is_dead());
+    /// ```
     pub fn is_started(&self) -> bool {
         self.inner().state.get() != UNSTARTED
     }
 
     /// Whether its function has ended (returned, or panicked), or it was
     /// killed or thrown into before it started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::Greenlet;
+    ///
+    /// let g = Greenlet::new(|x: u32| x);
+    /// assert!(!g.is_dead());
+    /// let _: u32 = g.switch(1u32);
+    /// assert!(g.is_dead());
+    /// // Killed before it started: dead without ever running.
+    /// let h = Greenlet::new(|()| println!("never printed"));
+    /// h.kill();
+    /// assert!(h.is_dead());
+    /// ```
     pub fn is_dead(&self) -> bool {
         self.inner().state.get() == DEAD
     }
 
     /// Started and not dead (Python's `bool(g)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::Greenlet;
+    ///
+    /// let g = Greenlet::new(|()| {
+    ///     let () = Greenlet::main().switch(());
+    /// });
+    /// assert!(!g.is_active()); // unstarted
+    /// let () = g.switch(());
+    /// assert!(g.is_active()); // suspended
+    /// let () = g.switch(());
+    /// assert!(!g.is_active()); // dead
+    /// ```
     pub fn is_active(&self) -> bool {
         let state = self.inner().state.get();
         state == RUNNING || is_suspended(state)
     }
 
     /// Whether this is its thread's main greenlet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::Greenlet;
+    ///
+    /// assert!(Greenlet::current().is_main());
+    /// let g = Greenlet::new(|()| Greenlet::current().is_main());
+    /// assert!(!g.switch::<(), bool>(()));
+    /// ```
     pub fn is_main(&self) -> bool {
         self.inner().is_main
     }
@@ -515,6 +661,16 @@ impl fmt::Debug for Greenlet {
 
 impl Builder {
     /// A name, shown by `Debug` and in diagnostics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::Greenlet;
+    ///
+    /// let g = Greenlet::builder().name(format!("worker-{}", 3)).create(|()| ());
+    /// assert_eq!(g.name(), Some("worker-3"));
+    /// assert_eq!(format!("{g:?}"), r#"Greenlet { name: "worker-3", state: unstarted }"#);
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Builder {
         self.name = Some(name.into());
         self
@@ -524,12 +680,42 @@ impl Builder {
     /// least [`crate::stack::MIN_STACK_SIZE`]). Default: 1 MiB, taken from
     /// the per-thread pool; other sizes come from the stack layer directly
     /// (an arena slot, or a mapping of their own; see [`crate::stack`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::Greenlet;
+    ///
+    /// fn depth(n: u64) -> u64 {
+    ///     if n == 0 { 0 } else { 1 + depth(n - 1) }
+    /// }
+    /// // A small stack is plenty for a shallow body...
+    /// let small = Greenlet::builder().stack_size(32 * 1024).create(|x: u64| x + 1);
+    /// assert_eq!(small.switch::<u64, u64>(1), 2);
+    /// // ...and a deep recursion gets a large one.
+    /// let big = Greenlet::builder().stack_size(8 << 20).create(depth);
+    /// assert_eq!(big.switch::<u64, u64>(20_000), 20_000);
+    /// ```
     pub fn stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = bytes;
         self
     }
 
     /// The parent (default: the greenlet that creates it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::Greenlet;
+    ///
+    /// // Whatever the child returns goes to its parent: here an unstarted
+    /// // greenlet, which it starts; the parent's result then goes to main.
+    /// let parent = Greenlet::new(|s: String| format!("parent got {s:?}"));
+    /// let child = Greenlet::builder().parent(&parent).create(|()| String::from("x"));
+    /// let r: String = child.switch(());
+    /// assert_eq!(r, r#"parent got "x""#);
+    /// assert!(child.is_dead() && parent.is_dead());
+    /// ```
     pub fn parent(mut self, parent: &Greenlet) -> Builder {
         self.parent = Some(parent.clone());
         self
@@ -540,6 +726,16 @@ impl Builder {
     ///
     /// # Panics
     /// If no stack can be mapped, with the `io::Error`'s text.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::Greenlet;
+    ///
+    /// let g = Greenlet::builder().create(|s: &'static str| s.len());
+    /// assert!(!g.is_started()); // nothing runs until the first switch
+    /// assert_eq!(g.switch::<_, usize>("four"), 4);
+    /// ```
     pub fn create<F, A, R>(self, f: F) -> Greenlet
     where
         F: FnOnce(A) -> R + 'static,
@@ -552,6 +748,8 @@ impl Builder {
     /// An unstarted greenlet, or the error that prevented mapping its stack
     /// (`vm.max_map_count`, memory, `RLIMIT_AS`); nothing is lost on error
     /// (the closure is dropped).
+    ///
+    /// # Examples
     ///
     /// ```
     /// use greenlet::Greenlet;

@@ -29,6 +29,24 @@ use std::panic::{self, AssertUnwindSafe};
 use std::ptr::NonNull;
 
 /// The per-thread trace callback: `(event, origin, target)`.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::{Greenlet, TraceFn};
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+///
+/// let switches = Rc::new(Cell::new(0));
+/// let count = Rc::clone(&switches);
+/// let tracer: TraceFn = Box::new(move |_event, _from, _to| count.set(count.get() + 1));
+/// let previous = greenlet::settrace(Some(tracer));
+/// let g = Greenlet::new(|x: i32| x);
+/// let _: i32 = g.switch(1);
+/// let ours: Option<TraceFn> = greenlet::settrace(previous); // handed back
+/// assert!(ours.is_some());
+/// assert_eq!(switches.get(), 2); // main -> g, and g (dying) -> main
+/// ```
 pub type TraceFn = Box<dyn FnMut(Event, &Greenlet, &Greenlet)>;
 
 struct State {
@@ -81,6 +99,8 @@ thread_local! {
 /// A callback that panics is removed: the panic continues from the switch
 /// that was being traced, in its target, and `settrace(None)` afterwards
 /// returns `None`.
+///
+/// # Examples
 ///
 /// ```
 /// use greenlet::{Event, Greenlet};

@@ -31,6 +31,8 @@ use std::thread;
 /// * **While the thread's hub shuts down** (thread exit), the call blocks
 ///   the thread until `f` is done.
 ///
+/// # Examples
+///
 /// ```
 /// use greenlet::hub;
 ///

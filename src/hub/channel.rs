@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 ///   deadlock by the hub (a sender on another thread may send at any time),
 ///   even when that sender lives on the receiver's own thread.
 ///
+/// # Examples
+///
 /// ```
 /// use greenlet::hub;
 ///
@@ -106,6 +108,19 @@ impl<T> Shared<T> {
 
 /// The sending half of a [`channel`]: `Send + Sync + Clone`, usable from
 /// any thread, never blocks.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::hub;
+///
+/// let (tx, rx) = hub::channel();
+/// let tx2 = tx.clone(); // clones feed the same receiver
+/// std::thread::spawn(move || tx2.send("from a thread").unwrap()).join().unwrap();
+/// tx.send("from here").unwrap();
+/// assert_eq!(rx.recv(), Some("from a thread"));
+/// assert_eq!(rx.recv(), Some("from here"));
+/// ```
 pub struct Sender<T> {
     shared: Arc<Shared<T>>,
 }
@@ -116,6 +131,17 @@ impl<T> Sender<T> {
     /// # Errors
     /// `Err(v)`, with the value, once the [`Receiver`] is gone (dropped, or
     /// dropped with the thread that held it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub;
+    ///
+    /// let (tx, rx) = hub::channel();
+    /// assert_eq!(tx.send(1), Ok(()));
+    /// drop(rx);
+    /// assert_eq!(tx.send(2), Err(2)); // no receiver: the value comes back
+    /// ```
     pub fn send(&self, v: T) -> Result<(), T> {
         let mut st = self.shared.lock();
         if !st.receiver {
@@ -157,6 +183,27 @@ impl<T> fmt::Debug for Sender<T> {
 
 /// The receiving half of a [`channel`]: `Send`, waits on the hub of the
 /// thread that calls it.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::hub;
+///
+/// let (tx, rx) = hub::channel::<u32>();
+/// // The receiver moves to another thread and waits on that thread's hub.
+/// let consumer = std::thread::spawn(move || {
+///     let mut sum = 0;
+///     while let Some(v) = rx.recv() {
+///         sum += v;
+///     }
+///     sum
+/// });
+/// for v in 1..=10 {
+///     tx.send(v).unwrap();
+/// }
+/// drop(tx); // the last sender: `recv` returns None once the queue is empty
+/// assert_eq!(consumer.join().unwrap(), 55);
+/// ```
 pub struct Receiver<T> {
     shared: Arc<Shared<T>>,
     /// Values taken from the shared queue in one batch (one lock for many
@@ -168,6 +215,22 @@ impl<T> Receiver<T> {
     /// The next value, waiting cooperatively for one; `None` once every
     /// [`Sender`] is gone and every value sent has been received (or while
     /// the thread's hub shuts down, at thread exit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub;
+    /// use std::time::Duration;
+    ///
+    /// let (tx, rx) = hub::channel();
+    /// let t = hub::spawn(move || {
+    ///     hub::sleep(Duration::from_millis(5));
+    ///     tx.send("late").unwrap();
+    /// });
+    /// assert_eq!(rx.recv(), Some("late")); // waits in the hub; the task runs
+    /// assert_eq!(rx.recv(), None); // the task has ended, and its sender with it
+    /// t.get().unwrap();
+    /// ```
     pub fn recv(&self) -> Option<T> {
         match self.recv_until(None) {
             Ok(v) => v,
@@ -176,6 +239,17 @@ impl<T> Receiver<T> {
     }
 
     /// The next value if one is queued now; never waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub;
+    ///
+    /// let (tx, rx) = hub::channel();
+    /// assert_eq!(rx.try_recv(), None); // never waits
+    /// tx.send(5).unwrap();
+    /// assert_eq!(rx.try_recv(), Some(5));
+    /// ```
     pub fn try_recv(&self) -> Option<T> {
         let mut taken = self.taken.borrow_mut();
         if let Some(v) = taken.pop_front() {
@@ -191,6 +265,21 @@ impl<T> Receiver<T> {
     ///
     /// # Errors
     /// `Err(Elapsed)` if no value came and a sender still lives after `d`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::{self, Elapsed};
+    /// use std::time::Duration;
+    ///
+    /// let (tx, rx) = hub::channel::<i32>();
+    /// let d = Duration::from_millis(5);
+    /// assert_eq!(rx.recv_timeout(d), Err(Elapsed));
+    /// tx.send(1).unwrap();
+    /// assert_eq!(rx.recv_timeout(d), Ok(Some(1)));
+    /// drop(tx);
+    /// assert_eq!(rx.recv_timeout(d), Ok(None)); // every sender is gone
+    /// ```
     pub fn recv_timeout(&self, d: Duration) -> Result<Option<T>, Elapsed> {
         self.recv_until(Some(Instant::now() + d))
     }

@@ -142,6 +142,8 @@ use std::time::Duration;
 /// Like `poll(2)`, readiness is a hint: the next read may still say "would
 /// block". Regular files are always ready (epoll does not take them).
 ///
+/// # Examples
+///
 /// ```
 /// use greenlet::hub;
 /// use std::io::Write;
@@ -168,6 +170,8 @@ pub fn wait_readable(fd: impl AsFd, timeout: Option<Duration>) -> std::io::Resul
 }
 
 /// [`wait_readable`] for writability.
+///
+/// # Examples
 ///
 /// ```
 /// use greenlet::hub;

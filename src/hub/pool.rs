@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 /// while the pool is full; a task leaves the pool when it dies (returns,
 /// panics or is killed), and the first spawner waiting takes its place.
 ///
+/// # Examples
+///
 /// ```
 /// use greenlet::hub::{self, Pool};
 /// use std::time::{Duration, Instant};
@@ -89,6 +91,16 @@ impl Pool {
     ///
     /// # Panics
     /// If `size` is 0 (nothing could ever be spawned).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::Pool;
+    ///
+    /// let pool = Pool::new(4);
+    /// assert_eq!((pool.size(), pool.len()), (4, 0));
+    /// assert!(std::panic::catch_unwind(|| Pool::new(0)).is_err()); // size 0 panics
+    /// ```
     pub fn new(size: usize) -> Pool {
         assert!(
             size > 0,
@@ -115,6 +127,21 @@ impl Pool {
     /// As [`hub::spawn`](super::spawn); with the hub's deadlock message
     /// (naming `Pool::spawn`) if the pool is full and nothing can ever end
     /// one of its tasks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::{self, Pool};
+    /// use std::time::Duration;
+    ///
+    /// let pool = Pool::new(2);
+    /// let a = pool.spawn(|| hub::sleep(Duration::from_millis(20)));
+    /// let b = pool.spawn(|| hub::sleep(Duration::from_millis(20)));
+    /// assert_eq!(pool.len(), 2);
+    /// let c = pool.spawn(|| "third"); // full: waits until a or b has died
+    /// assert!(a.is_ready() || b.is_ready());
+    /// assert_eq!(c.get().unwrap(), "third");
+    /// ```
     pub fn spawn<F, R>(&self, f: F) -> Task<R>
     where
         F: FnOnce() -> R + 'static,
@@ -143,6 +170,20 @@ impl Pool {
     ///
     /// # Panics
     /// With the hub's deadlock message if nothing can ever end its tasks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::{self, Pool};
+    /// use std::time::Duration;
+    ///
+    /// let pool = Pool::new(3);
+    /// let tasks = [5, 10, 300].map(|ms| pool.spawn(move || hub::sleep(Duration::from_millis(ms))));
+    /// assert!(!pool.join(Some(Duration::from_millis(100))));
+    /// assert_eq!(pool.len(), 1); // the 300 ms one
+    /// assert!(pool.join(None));
+    /// assert!(pool.is_empty() && tasks.iter().all(|t| t.is_ready()));
+    /// ```
     pub fn join(&self, timeout: Option<Duration>) -> bool {
         let deadline = timeout.map(|t| Instant::now() + t);
         while !self.is_empty() {
@@ -157,6 +198,21 @@ impl Pool {
     /// Kill every task of the pool, and return once all are dead: each is
     /// interrupted (an unstarted one never runs) before any runs again, as
     /// [`hub::kill_all`](super::kill_all) does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::{self, Pool};
+    /// use std::time::Duration;
+    ///
+    /// let pool = Pool::new(10);
+    /// let tasks: Vec<_> = (0..3)
+    ///     .map(|_| pool.spawn(|| hub::sleep(Duration::from_secs(60))))
+    ///     .collect();
+    /// pool.kill(); // they have not even started: none ever runs
+    /// assert!(pool.is_empty());
+    /// assert!(tasks.iter().all(|t| t.is_ready()));
+    /// ```
     pub fn kill(&self) {
         loop {
             // Cloned out of the borrow: a task's end removes it.
@@ -180,16 +236,51 @@ impl Pool {
     }
 
     /// Its tasks from spawn until death, started or not.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::Pool;
+    ///
+    /// let pool = Pool::new(5);
+    /// let t = pool.spawn(|| ());
+    /// assert_eq!(pool.len(), 1); // counted from spawn, started or not
+    /// t.get().unwrap();
+    /// assert_eq!(pool.len(), 0);
+    /// ```
     pub fn len(&self) -> usize {
         self.inner.members.borrow().len()
     }
 
     /// Whether [`len`](Pool::len) is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::Pool;
+    ///
+    /// let pool = Pool::new(1);
+    /// assert!(pool.is_empty());
+    /// let _t = pool.spawn(|| ());
+    /// assert!(!pool.is_empty());
+    /// pool.join(None);
+    /// assert!(pool.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The most tasks alive at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::Pool;
+    ///
+    /// let pool = Pool::new(8);
+    /// let _t = pool.spawn(|| ());
+    /// assert_eq!((pool.size(), pool.len()), (8, 1));
+    /// ```
     pub fn size(&self) -> usize {
         self.inner.size
     }
@@ -201,6 +292,27 @@ impl Pool {
     /// If `f` panics for an item, that panic continues in the caller, once
     /// the tasks before it have finished; the tasks after it are killed
     /// first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::{self, Pool};
+    /// use std::panic::{AssertUnwindSafe, catch_unwind};
+    /// use std::time::Duration;
+    ///
+    /// let pool = Pool::new(3);
+    /// // In input order, whatever order the tasks finish in.
+    /// let out = pool.map([30u64, 10, 20], |ms| {
+    ///     hub::sleep(Duration::from_millis(ms));
+    ///     ms * 2
+    /// });
+    /// assert_eq!(out, [60, 20, 40]);
+    /// // A panic in one task continues in the caller.
+    /// let r = catch_unwind(AssertUnwindSafe(|| {
+    ///     pool.map(0..4, |i| if i == 2 { panic!("bad item") } else { i })
+    /// }));
+    /// assert!(r.is_err());
+    /// ```
     pub fn map<I, F, R>(&self, items: I, f: F) -> Vec<R>
     where
         I: IntoIterator,

@@ -83,6 +83,16 @@ impl<R> Drop for FinishUnstarted<R> {
 ///
 /// Dropping a `Task` detaches it: it keeps running; only
 /// [`kill`](Task::kill) stops it. A `Task` belongs to its thread (`!Send`).
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::hub;
+///
+/// let task = hub::spawn(|| 6 * 7);
+/// assert!(!task.is_ready()); // not started: main has not blocked yet
+/// assert_eq!(task.get().unwrap(), 42); // main waits, the task runs
+/// ```
 pub struct Task<R> {
     state: Rc<TaskState<R>>,
 }
@@ -99,6 +109,25 @@ pub struct Task<R> {
 /// # Panics
 /// If no stack can be mapped for it (the message is the `io::Error`'s
 /// text; [`try_spawn_with`] returns it instead).
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::hub;
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+///
+/// let order = Rc::new(RefCell::new(Vec::new()));
+/// let tasks: Vec<_> = (0..3)
+///     .map(|i| {
+///         let order = Rc::clone(&order);
+///         hub::spawn(move || order.borrow_mut().push(i))
+///     })
+///     .collect();
+/// order.borrow_mut().push(99); // the spawner goes on until it blocks
+/// hub::join_all(&tasks, None);
+/// assert_eq!(*order.borrow(), [99, 0, 1, 2]); // then they run in spawn order
+/// ```
 pub fn spawn<F, R>(f: F) -> Task<R>
 where
     F: FnOnce() -> R + 'static,
@@ -112,6 +141,16 @@ where
 ///
 /// # Panics
 /// As [`spawn`].
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::{Greenlet, hub};
+///
+/// let builder = Greenlet::builder().name("logger").stack_size(64 * 1024);
+/// let t = hub::spawn_with(builder, || Greenlet::current().name().map(String::from));
+/// assert_eq!(t.get().unwrap().as_deref(), Some("logger"));
+/// ```
 pub fn spawn_with<F, R>(builder: Builder, f: F) -> Task<R>
 where
     F: FnOnce() -> R + 'static,
@@ -125,6 +164,18 @@ where
 ///
 /// # Errors
 /// The stack's `io::Error` (out of memory, `vm.max_map_count`, ...).
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::{Greenlet, hub};
+///
+/// let t = hub::try_spawn_with(Greenlet::builder(), || 1 + 1).expect("a stack");
+/// assert_eq!(t.get().unwrap(), 2);
+/// // A stack that cannot exist is an error, not a panic.
+/// let e = hub::try_spawn_with(Greenlet::builder().stack_size(usize::MAX), || ()).unwrap_err();
+/// assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+/// ```
 pub fn try_spawn_with<F, R>(builder: Builder, f: F) -> io::Result<Task<R>>
 where
     F: FnOnce() -> R + 'static,
@@ -184,12 +235,36 @@ impl<R> Task<R> {
     /// If called from the task itself, and (with a message that says
     /// "deadlock" and names the waiting call) if nothing can ever finish
     /// it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub;
+    /// use std::time::Duration;
+    ///
+    /// let slow = hub::spawn(|| hub::sleep(Duration::from_millis(100)));
+    /// assert!(!slow.join(Some(Duration::from_millis(1)))); // timed out
+    /// assert!(slow.join(None));
+    /// assert!(slow.is_ready());
+    /// ```
     pub fn join(&self, timeout: Option<Duration>) -> bool {
         join_states(&[&*self.state], timeout, Need::All, "Task::join") == 1
     }
 
     /// Wait for the task to finish and return what it returned, or `Err`
     /// with its panic payload ([`GreenletExit`] if it was killed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub;
+    ///
+    /// let ok = hub::spawn(|| "fine");
+    /// let bad = hub::spawn(|| -> u32 { panic!("boom") });
+    /// assert_eq!(ok.get().unwrap(), "fine");
+    /// let payload = bad.get().unwrap_err(); // the panic ended the task, not the hub
+    /// assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+    /// ```
     pub fn get(self) -> thread::Result<R> {
         self.join(None);
         self.state
@@ -200,6 +275,18 @@ impl<R> Task<R> {
     }
 
     /// Whether the task has finished (returned, panicked, or been killed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub;
+    /// use std::time::Duration;
+    ///
+    /// let t = hub::spawn(|| ());
+    /// assert!(!t.is_ready());
+    /// hub::sleep(Duration::ZERO); // lets every ready greenlet run
+    /// assert!(t.is_ready());
+    /// ```
     pub fn is_ready(&self) -> bool {
         self.state.finished.get()
     }
@@ -227,6 +314,19 @@ impl<R> Task<R> {
     /// §1): it takes effect at that greenlet's next wait.
     ///
     /// [`with_timeout`]: super::with_timeout
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::{GreenletExit, hub};
+    /// use std::time::Duration;
+    ///
+    /// let t = hub::spawn(|| hub::sleep(Duration::from_secs(3600)));
+    /// hub::sleep(Duration::ZERO); // it starts, and waits
+    /// t.kill(); // returns once it is dead
+    /// assert!(t.is_ready());
+    /// assert!(t.get().unwrap_err().is::<GreenletExit>());
+    /// ```
     pub fn kill(&self) {
         if self.begin_kill() {
             join_states(&[&*self.state], None, Need::All, "Task::kill");
@@ -271,6 +371,20 @@ impl<R> fmt::Debug for Task<R> {
 ///
 /// # Panics
 /// As [`Task::join`].
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::hub;
+/// use std::time::Duration;
+///
+/// let tasks: Vec<_> = [1, 5, 300]
+///     .into_iter()
+///     .map(|ms| hub::spawn(move || hub::sleep(Duration::from_millis(ms))))
+///     .collect();
+/// assert_eq!(hub::join_all(&tasks, Some(Duration::from_millis(100))), 2);
+/// assert_eq!(hub::join_all(&tasks, None), 3);
+/// ```
 pub fn join_all<R>(tasks: &[Task<R>], timeout: Option<Duration>) -> usize {
     let states: Vec<&TaskState<R>> = tasks.iter().map(|t| &*t.state).collect();
     join_states(&states, timeout, Need::All, "hub::join_all")
@@ -282,6 +396,21 @@ pub fn join_all<R>(tasks: &[Task<R>], timeout: Option<Duration>) -> usize {
 ///
 /// # Panics
 /// As [`Task::join`].
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::hub;
+/// use std::time::Duration;
+///
+/// let tasks = [
+///     hub::spawn(|| hub::sleep(Duration::from_millis(300))),
+///     hub::spawn(|| hub::sleep(Duration::from_millis(1))),
+/// ];
+/// assert_eq!(hub::wait_any(&tasks, None), Some(1));
+/// assert_eq!(hub::wait_any(&tasks[..1], Some(Duration::from_millis(1))), None);
+/// assert_eq!(hub::wait_any::<()>(&[], None), None); // at once
+/// ```
 pub fn wait_any<R>(tasks: &[Task<R>], timeout: Option<Duration>) -> Option<usize> {
     if tasks.is_empty() {
         return None;
@@ -295,6 +424,20 @@ pub fn wait_any<R>(tasks: &[Task<R>], timeout: Option<Duration>) -> Option<usize
 /// Every task is interrupted (or, unstarted, killed) before any of them
 /// runs again, so that none of them gets to start or go on meanwhile; then
 /// this waits for the ones that must unwind. As [`Task::kill`] for each.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::hub;
+/// use std::time::Duration;
+///
+/// let tasks: Vec<_> = (0..3)
+///     .map(|_| hub::spawn(|| hub::sleep(Duration::from_secs(60))))
+///     .collect();
+/// hub::sleep(Duration::ZERO); // all three start and sleep
+/// hub::kill_all(&tasks);
+/// assert!(tasks.iter().all(|t| t.is_ready()));
+/// ```
 pub fn kill_all<R>(tasks: &[Task<R>]) {
     let interrupted: Vec<&TaskState<R>> = tasks
         .iter()
@@ -313,6 +456,17 @@ pub fn kill_all<R>(tasks: &[Task<R>]) {
 ///
 /// # Panics
 /// As [`spawn`].
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::hub;
+/// use std::time::{Duration, Instant};
+///
+/// let start = Instant::now();
+/// let t = hub::spawn_later(Duration::from_millis(20), move || start.elapsed());
+/// assert!(t.get().unwrap() >= Duration::from_millis(20));
+/// ```
 pub fn spawn_later<F, R>(delay: Duration, f: F) -> Task<R>
 where
     F: FnOnce() -> R + 'static,

@@ -11,6 +11,21 @@ use std::time::{Duration, Instant};
 /// `Duration::ZERO` yields: every greenlet that is ready runs before this
 /// one goes on. Otherwise it wakes at the earliest at `now + d`, after
 /// every sleeper with an earlier deadline ([`sleep_until`]).
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::hub;
+/// use std::time::{Duration, Instant};
+///
+/// let start = Instant::now();
+/// hub::sleep(Duration::from_millis(10));
+/// assert!(start.elapsed() >= Duration::from_millis(10)); // never early
+/// // ZERO only yields: a task that is ready runs first.
+/// let t = hub::spawn(|| ());
+/// hub::sleep(Duration::ZERO);
+/// assert!(t.is_ready());
+/// ```
 pub fn sleep(d: Duration) {
     if d.is_zero() {
         yield_now();
@@ -22,6 +37,28 @@ pub fn sleep(d: Duration) {
 /// Block the current greenlet until `deadline` (at the earliest), letting
 /// the others run. Sleepers wake in deadline order; equal deadlines in the
 /// order they went to sleep.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::hub;
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use std::time::{Duration, Instant};
+///
+/// let woke = Rc::new(RefCell::new(Vec::new()));
+/// let now = Instant::now();
+/// let tasks = [30, 10, 20]
+///     .map(|ms| {
+///         let woke = Rc::clone(&woke);
+///         hub::spawn(move || {
+///             hub::sleep_until(now + Duration::from_millis(ms));
+///             woke.borrow_mut().push(ms);
+///         })
+///     });
+/// hub::join_all(&tasks, None);
+/// assert_eq!(*woke.borrow(), [10, 20, 30]); // deadline order
+/// ```
 pub fn sleep_until(deadline: Instant) {
     let hub = hub();
     let park = Park::new(&hub, "hub::sleep");
@@ -45,6 +82,17 @@ fn yield_now() {
 }
 
 /// The error of a [`with_timeout`] whose time ran out.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::hub::{self, Elapsed};
+/// use std::time::Duration;
+///
+/// let r = hub::with_timeout(Duration::from_millis(5), || hub::sleep(Duration::from_secs(10)));
+/// assert_eq!(r, Err(Elapsed));
+/// assert_eq!(Elapsed.to_string(), "the timeout elapsed");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Elapsed;
 
@@ -70,6 +118,22 @@ impl std::error::Error for Elapsed {}
 /// but not yet resumed, it is interrupted at its next blocking call inside
 /// `f`. Nested timeouts each catch only their own expiry. Nothing stays
 /// registered once this returns.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::hub::{self, Elapsed};
+/// use std::time::Duration;
+///
+/// // Done in time: its value comes back.
+/// assert_eq!(hub::with_timeout(Duration::from_secs(5), || 7), Ok(7));
+/// // Too slow: the sleep is interrupted by unwinding (destructors run).
+/// let r = hub::with_timeout(Duration::from_millis(5), || {
+///     hub::sleep(Duration::from_secs(60));
+///     "never"
+/// });
+/// assert_eq!(r, Err(Elapsed));
+/// ```
 pub fn with_timeout<R>(d: Duration, f: impl FnOnce() -> R) -> Result<R, Elapsed> {
     let hub = hub();
     let id = hub.start_timeout(Instant::now() + d);

@@ -39,6 +39,18 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 /// in [`GuardMode::KernelGuard`](super::GuardMode::KernelGuard) mode: 8 MiB
 /// on 64-bit targets, 2 MiB on 32-bit ones. Larger stacks get a mapping of
 /// their own.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::stack::{ARENA_MAX_STACK_SIZE, Stack};
+///
+/// // The largest arena stack, and one above it (a mapping of its own).
+/// let largest = Stack::new(ARENA_MAX_STACK_SIZE).unwrap();
+/// let larger = Stack::new(ARENA_MAX_STACK_SIZE + 1).unwrap();
+/// assert_eq!(largest.size(), ARENA_MAX_STACK_SIZE);
+/// assert!(larger.size() > ARENA_MAX_STACK_SIZE);
+/// ```
 pub const ARENA_MAX_STACK_SIZE: usize = if usize::BITS >= 64 { 8 << 20 } else { 2 << 20 };
 
 /// The largest arena chunk (one `MAP_NORESERVE` mapping), in bytes: 16 GiB

@@ -28,6 +28,20 @@ use std::ptr::NonNull;
 ///
 /// `Stack` is `Send`: it may be dropped on any thread, and moved to another
 /// thread (for example to be released into that thread's pool).
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::stack::Stack;
+///
+/// let stack = Stack::new(32 * 1024).unwrap();
+/// let slot = stack.top().wrapping_sub(8).cast::<u64>(); // page-aligned top
+/// // SAFETY: inside the usable range, which nothing else uses; aligned.
+/// unsafe { slot.write(0xfeed) };
+/// assert!(stack.contains(slot as usize));
+/// // `Send`: it can be dropped (unmapped) on another thread.
+/// std::thread::spawn(move || drop(stack)).join().unwrap();
+/// ```
 pub struct Stack {
     /// The lowest usable address, right above the guard page. The memory
     /// is written through raw pointers by code running on the stack, never
@@ -100,6 +114,19 @@ impl Stack {
     ///   same kind of explanation.
     ///
     /// Nothing is leaked on failure.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::stack::{MIN_STACK_SIZE, Stack, page_size};
+    ///
+    /// let s = Stack::new(0).unwrap();
+    /// assert_eq!(s.size(), MIN_STACK_SIZE.next_multiple_of(page_size())); // rounded up
+    /// // SAFETY: the usable range is readable; a fresh stack reads as zero.
+    /// assert_eq!(unsafe { s.bottom().read() }, 0);
+    /// let e = Stack::new(usize::MAX).unwrap_err();
+    /// assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    /// ```
     pub fn new(size: usize) -> io::Result<Stack> {
         let usable = usable_size(size)?;
         let guard = page_size();
@@ -188,6 +215,18 @@ impl Stack {
     /// # Errors
     ///
     /// As [`Stack::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::stack::{DEFAULT_STACK_SIZE, Stack};
+    ///
+    /// let s = Stack::acquire(DEFAULT_STACK_SIZE).unwrap();
+    /// let top = s.top();
+    /// s.release(); // into this thread's pool
+    /// let again = Stack::acquire(DEFAULT_STACK_SIZE).unwrap();
+    /// assert_eq!(again.top(), top); // the same stack, without a system call
+    /// ```
     #[inline]
     pub fn acquire(size: usize) -> io::Result<Stack> {
         // The default size needs no rounding to know it is the pool's.
@@ -225,6 +264,18 @@ impl Stack {
     ///
     /// This never panics, even when called from a thread-local destructor
     /// after the pool itself is gone: the stack is then simply dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::stack::{DEFAULT_STACK_SIZE, Stack, pooled};
+    ///
+    /// let before = pooled();
+    /// Stack::new(DEFAULT_STACK_SIZE).unwrap().release();
+    /// assert_eq!(pooled(), before + 1); // the default size is pooled
+    /// Stack::new(64 * 1024).unwrap().release();
+    /// assert_eq!(pooled(), before + 1); // any other size is given back
+    /// ```
     #[inline]
     pub fn release(self) {
         // A usable size is a whole number of pages, so one equal to
@@ -251,12 +302,31 @@ impl Stack {
 
     /// One past the highest usable byte: where a new stack pointer starts.
     /// Page aligned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::stack::{Stack, page_size};
+    ///
+    /// let s = Stack::new(64 * 1024).unwrap();
+    /// assert_eq!(s.top() as usize % page_size(), 0);
+    /// assert_eq!(s.top() as usize - s.bottom() as usize, s.size());
+    /// ```
     #[must_use]
     pub fn top(&self) -> *mut u8 {
         self.bottom.as_ptr().wrapping_add(self.usable)
     }
 
     /// The lowest usable byte, immediately above the guard page.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::stack::Stack;
+    ///
+    /// let s = Stack::new(64 * 1024).unwrap();
+    /// assert_eq!(s.bottom() as usize, s.guard().end); // right above the guard
+    /// ```
     #[must_use]
     pub fn bottom(&self) -> *mut u8 {
         self.bottom.as_ptr()
@@ -266,6 +336,16 @@ impl Stack {
     ///
     /// This is the requested size rounded up to at least [`MIN_STACK_SIZE`](super::MIN_STACK_SIZE)
     /// and to whole pages; the guard page is not included.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::stack::{Stack, page_size};
+    ///
+    /// let s = Stack::new(100_000).unwrap();
+    /// assert!(s.size() >= 100_000);
+    /// assert_eq!(s.size() % page_size(), 0); // whole pages; the guard not counted
+    /// ```
     #[must_use]
     pub fn size(&self) -> usize {
         self.usable
@@ -277,6 +357,18 @@ impl Stack {
     /// `EFAULT`. In [`GuardMode::KernelGuard`] mode the page lies inside a
     /// read/write mapping in `/proc/self/maps`: only the page tables know
     /// it is a guard.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::stack::{Stack, page_size};
+    ///
+    /// let s = Stack::new(64 * 1024).unwrap();
+    /// let guard = s.guard();
+    /// assert_eq!(guard.end, s.bottom() as usize);
+    /// assert!(guard.len() >= page_size());
+    /// assert!(!s.contains(guard.start));
+    /// ```
     #[must_use]
     pub fn guard(&self) -> Range<usize> {
         let start = self.base().as_ptr() as usize;
@@ -284,6 +376,17 @@ impl Stack {
     }
 
     /// Whether `addr` lies in the usable range `bottom()..top()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::stack::Stack;
+    ///
+    /// let s = Stack::new(64 * 1024).unwrap();
+    /// assert!(s.contains(s.bottom() as usize));
+    /// assert!(!s.contains(s.top() as usize)); // one past the end
+    /// assert!(!s.contains(s.guard().start));
+    /// ```
     #[must_use]
     pub fn contains(&self, addr: usize) -> bool {
         (self.bottom() as usize..self.top() as usize).contains(&addr)

@@ -12,6 +12,17 @@
 //! [`Stack::top`] and an overflow runs into the guard page, which faults
 //! instead of silently corrupting a neighbouring stack.
 //!
+//! ```
+//! use greenlet::stack::{Stack, page_size};
+//!
+//! let stack = Stack::new(64 * 1024).unwrap();
+//! assert_eq!(stack.size(), 64 * 1024); // whole pages already
+//! assert_eq!(stack.top() as usize - stack.bottom() as usize, stack.size());
+//! let guard = stack.guard(); // no access: an overflow faults here
+//! assert_eq!(guard.end, stack.bottom() as usize);
+//! assert!(guard.len() >= page_size());
+//! ```
+//!
 //! # Guard modes
 //!
 //! How the guard page is made depends on the [`GuardMode`], decided once per

@@ -17,10 +17,37 @@ pub(super) const MADV_GUARD_INSTALL: libc::c_int = 102;
 /// Environment variable that overrides the guard mode: `mprotect` forces
 /// [`GuardMode::Mprotect`]; any other value (or none) lets [`guard_mode`]
 /// probe the kernel.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::stack::GUARD_MODE_ENV;
+/// use std::process::Command;
+///
+/// assert_eq!(GUARD_MODE_ENV, "GREENLET_GUARD_MODE");
+/// // The mode is decided once per process: set it for a child process
+/// // (or in the environment the program starts with).
+/// let mut child = Command::new("my-server");
+/// child.env(GUARD_MODE_ENV, "mprotect");
+/// assert_eq!(child.get_envs().count(), 1);
+/// ```
 pub const GUARD_MODE_ENV: &str = "GREENLET_GUARD_MODE";
 
 /// How guard pages are made in this process; see the [`stack`](crate::stack)
 /// module's documentation.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::stack::{GuardMode, guard_mode};
+///
+/// let kernel_mappings_per_stack = match guard_mode() {
+///     GuardMode::KernelGuard => 0, // a slot of a shared arena (a few in all)
+///     GuardMode::Mprotect => 2,
+///     _ => unreachable!("a mode added later"), // the enum is non-exhaustive
+/// };
+/// assert!(kernel_mappings_per_stack <= 2);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum GuardMode {
@@ -49,6 +76,18 @@ const MPROTECT_CODE: u8 = 2;
 /// Kernels before 6.13 reject the advice (`EINVAL`); qemu-user accepts it
 /// but installs nothing, and the write succeeds. Either way the mode is
 /// [`GuardMode::Mprotect`].
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::stack::{GUARD_MODE_ENV, GuardMode, guard_mode};
+///
+/// let mode = guard_mode();
+/// assert_eq!(guard_mode(), mode); // fixed for the process
+/// if std::env::var(GUARD_MODE_ENV).as_deref() == Ok("mprotect") {
+///     assert_eq!(mode, GuardMode::Mprotect);
+/// }
+/// ```
 #[must_use]
 pub fn guard_mode() -> GuardMode {
     let code = match GUARD_MODE.load(Ordering::Relaxed) {

@@ -25,17 +25,51 @@ use std::ptr;
 /// unmaps it ([`GuardMode::Mprotect`](super::GuardMode::Mprotect)) or returns it to its arena
 /// ([`GuardMode::KernelGuard`](super::GuardMode::KernelGuard); arena stacks are given back
 /// [`RELEASE_BATCH`] at a time).
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::stack::{DEFAULT_STACK_SIZE, POOL_CAPACITY, Stack, pooled};
+///
+/// let stacks: Vec<_> = (0..POOL_CAPACITY + 8)
+///     .map(|_| Stack::new(DEFAULT_STACK_SIZE).unwrap())
+///     .collect();
+/// for s in stacks {
+///     s.release();
+/// }
+/// assert_eq!(pooled(), POOL_CAPACITY); // the rest were given back
+/// ```
 pub const POOL_CAPACITY: usize = 512;
 
 /// How many of the most recently released stacks in a thread's pool keep
 /// their memory. Older pooled stacks have had their pages returned to the
 /// kernel with `madvise(MADV_DONTNEED)`. (See the [module
 /// documentation](super) for the measurements behind the number.)
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::stack::{DEFAULT_STACK_SIZE, POOL_CAPACITY, WARM_STACKS};
+///
+/// assert!(WARM_STACKS <= POOL_CAPACITY);
+/// // The most memory a thread's idle pool keeps: every warm stack fully used.
+/// let worst = WARM_STACKS * DEFAULT_STACK_SIZE;
+/// assert_eq!(worst, 256 << 20);
+/// ```
 pub const WARM_STACKS: usize = 256;
 
 /// How many arena stacks released while the pool is full are given back
 /// together, with one system call where the kernel allows it (see the
 /// [module documentation](super), "The per-thread pool").
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::stack::{POOL_CAPACITY, RELEASE_BATCH};
+///
+/// // A burst of releases past a full pool is given back in batches.
+/// assert!(RELEASE_BATCH > 1 && RELEASE_BATCH <= POOL_CAPACITY);
+/// ```
 pub const RELEASE_BATCH: usize = 32;
 
 type Slots = [MaybeUninit<Stack>; POOL_CAPACITY];
@@ -191,6 +225,18 @@ pub(super) fn pool_pop() -> Option<Stack> {
 
 /// The number of stacks in the current thread's pool, for tests and
 /// diagnostics. Returns 0 once the thread is exiting and the pool is gone.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::stack::{DEFAULT_STACK_SIZE, Stack, pooled};
+///
+/// let before = pooled();
+/// Stack::new(DEFAULT_STACK_SIZE).unwrap().release();
+/// assert_eq!(pooled(), before + 1);
+/// let _again = Stack::acquire(DEFAULT_STACK_SIZE).unwrap(); // taken back out
+/// assert_eq!(pooled(), before);
+/// ```
 #[must_use]
 pub fn pooled() -> usize {
     let len = LEN.with(Cell::get);

@@ -9,6 +9,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 ///
 /// Only stacks of this size (after rounding to whole pages) are kept in the
 /// per-thread pool.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::stack::{DEFAULT_STACK_SIZE, Stack};
+///
+/// assert_eq!(DEFAULT_STACK_SIZE, 1 << 20);
+/// let s = Stack::acquire(DEFAULT_STACK_SIZE).unwrap();
+/// assert_eq!(s.size(), DEFAULT_STACK_SIZE); // 1 MiB is whole pages everywhere
+/// ```
 pub const DEFAULT_STACK_SIZE: usize = 1024 * 1024;
 
 /// The smallest usable size, in bytes, that a [`Stack`](super::Stack) is given: 16 KiB.
@@ -16,6 +26,15 @@ pub const DEFAULT_STACK_SIZE: usize = 1024 * 1024;
 /// Smaller requests (including 0) are rounded up to this, and then to a
 /// whole number of pages, so on a system with pages larger than 16 KiB the
 /// smallest stack is one page.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::stack::{MIN_STACK_SIZE, Stack};
+///
+/// let s = Stack::new(1).unwrap();
+/// assert!(s.size() >= MIN_STACK_SIZE);
+/// ```
 pub const MIN_STACK_SIZE: usize = 16 * 1024;
 
 /// Page size used when `sysconf(_SC_PAGESIZE)` reports nothing usable.
@@ -27,6 +46,17 @@ static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
 /// `sysconf(_SC_PAGESIZE)`.
 ///
 /// The value is queried once and cached. It is always a power of two.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::stack::page_size;
+///
+/// let p = page_size();
+/// assert!(p.is_power_of_two());
+/// // SAFETY: sysconf has no preconditions.
+/// assert_eq!(p as libc::c_long, unsafe { libc::sysconf(libc::_SC_PAGESIZE) });
+/// ```
 #[must_use]
 #[inline]
 pub fn page_size() -> usize {

@@ -20,6 +20,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 /// interrupted by [`with_timeout`](crate::hub::with_timeout) or a kill like
 /// any other wait.
 ///
+/// # Examples
+///
 /// ```
 /// use greenlet::hub::net::UdpSocket;
 ///

@@ -5,9 +5,17 @@
 /// `from_std`, `try_clone`, `into_std` (and the private `wrap`) for `$t`,
 /// a socket type holding a `Registered<$mio>` in a field `reg`; `$std` is
 /// the std type it comes from and goes back to, `$what` what it is called
-/// in the docs.
+/// in the docs. Each method's example is written for its type by the
+/// invocation: the doc comments in the braces after `from_std:`,
+/// `try_clone:` and `into_std:` (a fenced doctest each) go below that
+/// method's own docs, under `# Examples`.
 macro_rules! impl_handles {
-    ($t:ident, $mio:ty, $std:ty, $what:literal) => {
+    (
+        $t:ident, $mio:ty, $std:ty, $what:literal,
+        from_std: { $(#[$from_std:meta])* },
+        try_clone: { $(#[$try_clone:meta])* },
+        into_std: { $(#[$into_std:meta])* } $(,)?
+    ) => {
         impl $t {
             #[doc = concat!("Take over a ", $what, " made elsewhere (say, with options set")]
             /// through `socket2`): it is made non-blocking and registered
@@ -15,6 +23,10 @@ macro_rules! impl_handles {
             ///
             /// # Errors
             /// If it cannot be made non-blocking or registered.
+            ///
+            /// # Examples
+            ///
+            $(#[$from_std])*
             pub fn from_std(sock: $std) -> std::io::Result<$t> {
                 sock.set_nonblocking(true)?;
                 $t::wrap(<$mio>::from_std(sock))
@@ -33,6 +45,10 @@ macro_rules! impl_handles {
             ///
             /// # Errors
             /// `dup(2)`'s (`EMFILE`, ...), or the hub's registration's.
+            ///
+            /// # Examples
+            ///
+            $(#[$try_clone])*
             pub fn try_clone(&self) -> std::io::Result<$t> {
                 Ok($t {
                     reg: self.reg.try_clone()?,
@@ -46,6 +62,10 @@ macro_rules! impl_handles {
             ///
             /// # Errors
             /// If it cannot be set back to blocking (it is closed then).
+            ///
+            /// # Examples
+            ///
+            $(#[$into_std])*
             pub fn into_std(self) -> std::io::Result<$std> {
                 let sock = <$std>::from(self.reg.into_inner());
                 sock.set_nonblocking(false)?;

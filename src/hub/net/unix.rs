@@ -26,6 +26,8 @@ use std::time::Duration;
 /// names (Linux, [`bind_addr`](UnixListener::bind_addr)) make no file and
 /// vanish with their last socket.
 ///
+/// # Examples
+///
 /// ```
 /// use greenlet::hub::{self, net::{UnixListener, UnixStream}};
 /// use std::io::{Read, Write};
@@ -61,12 +63,29 @@ impl UnixListener {
     /// `NotFound` if its directory does not exist, `InvalidInput` if the
     /// path is too long for a socket address (108 bytes on Linux) or holds
     /// a NUL byte.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::net::UnixListener;
+    /// use std::io::ErrorKind;
+    ///
+    /// let path = std::env::temp_dir().join(format!("greenlet-bind-{}.sock", std::process::id()));
+    /// let _ = std::fs::remove_file(&path);
+    /// let listener = UnixListener::bind(&path).unwrap();
+    /// assert!(path.exists()); // a socket file
+    /// assert_eq!(UnixListener::bind(&path).unwrap_err().kind(), ErrorKind::AddrInUse);
+    /// drop(listener);
+    /// std::fs::remove_file(&path).unwrap(); // the listener's drop left it there
+    /// ```
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
         UnixListener::wrap(mio::net::UnixListener::bind(path)?)
     }
 
     /// Listen on `addr`: a path, or on Linux an abstract name (no file;
     /// the name goes with the last socket that holds it).
+    ///
+    /// # Examples
     ///
     /// ```
     /// # #[cfg(target_os = "linux")] {
@@ -96,6 +115,24 @@ impl UnixListener {
     ///
     /// # Errors
     /// The `accept(2)` error, e.g. `EMFILE` when out of descriptors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::{self, net::{UnixListener, UnixStream}};
+    /// use std::io::Read;
+    ///
+    /// let path = std::env::temp_dir().join(format!("greenlet-accept-{}.sock", std::process::id()));
+    /// let _ = std::fs::remove_file(&path);
+    /// let listener = UnixListener::bind(&path).unwrap();
+    /// let p = path.clone();
+    /// let client = hub::spawn(move || UnixStream::connect(p).unwrap());
+    /// let (mut server, addr) = listener.accept().unwrap(); // waits; the client runs
+    /// assert!(addr.is_unnamed()); // the client did not bind
+    /// drop(client.get().unwrap());
+    /// assert_eq!(server.read(&mut [0; 1]).unwrap(), 0); // it hung up
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let (sock, addr) = self.reg.run(Dir::Read, None, || self.reg.sock().accept())?;
         Ok((UnixStream::wrap(sock)?, addr))
@@ -105,6 +142,18 @@ impl UnixListener {
     ///
     /// # Errors
     /// As `getsockname(2)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::net::UnixListener;
+    ///
+    /// let path = std::env::temp_dir().join(format!("greenlet-laddr-{}.sock", std::process::id()));
+    /// let _ = std::fs::remove_file(&path);
+    /// let listener = UnixListener::bind(&path).unwrap();
+    /// assert_eq!(listener.local_addr().unwrap().as_pathname(), Some(path.as_path()));
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.reg.sock().local_addr()
     }
@@ -130,6 +179,27 @@ const CONNECT_RETRY_MAX: Duration = Duration::from_millis(50);
 /// `Read` and `Write` are implemented for `&UnixStream` too, so one
 /// greenlet may read while another writes; or give each its own handle
 /// with [`try_clone`](UnixStream::try_clone).
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::hub::{self, net::UnixStream};
+/// use std::io::{Read, Write};
+/// use std::rc::Rc;
+///
+/// let (a, b) = UnixStream::pair().unwrap();
+/// let a = Rc::new(a);
+/// let a2 = Rc::clone(&a);
+/// let reader = hub::spawn(move || {
+///     let mut buf = [0; 3];
+///     (&*a2).read_exact(&mut buf).map(|()| buf) // reads through `&UnixStream`
+/// });
+/// (&*a).write_all(b"out").unwrap(); // while the reader waits on the same socket
+/// let mut got = [0; 3];
+/// (&b).read_exact(&mut got).unwrap();
+/// (&b).write_all(b"in!").unwrap();
+/// assert_eq!((&got, &reader.get().unwrap().unwrap()), (b"out", b"in!"));
+/// ```
 pub struct UnixStream {
     reg: Registered<mio::net::UnixStream>,
 }
@@ -147,6 +217,23 @@ impl UnixStream {
     /// # Errors
     /// `NotFound` if no file is at `path`, `ConnectionRefused` if nothing
     /// listens there (say, a file left behind by a dead listener).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::net::{UnixListener, UnixStream};
+    /// use std::io::ErrorKind;
+    ///
+    /// let path = std::env::temp_dir().join(format!("greenlet-connect-{}.sock", std::process::id()));
+    /// let _ = std::fs::remove_file(&path);
+    /// let listener = UnixListener::bind(&path).unwrap();
+    /// let c = UnixStream::connect(&path).unwrap();
+    /// assert_eq!(c.peer_addr().unwrap().as_pathname(), Some(path.as_path()));
+    /// drop(listener); // its file stays, but nothing listens
+    /// assert_eq!(UnixStream::connect(&path).unwrap_err().kind(), ErrorKind::ConnectionRefused);
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert_eq!(UnixStream::connect(&path).unwrap_err().kind(), ErrorKind::NotFound);
+    /// ```
     pub fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         UnixStream::connect_addr(&SocketAddr::from_pathname(path)?)
     }
@@ -157,6 +244,22 @@ impl UnixStream {
     ///
     /// # Errors
     /// As [`connect`](UnixStream::connect).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::net::{UnixListener, UnixStream};
+    /// use std::os::unix::net::SocketAddr;
+    ///
+    /// let path = std::env::temp_dir().join(format!("greenlet-caddr-{}.sock", std::process::id()));
+    /// let _ = std::fs::remove_file(&path);
+    /// let addr = SocketAddr::from_pathname(&path).unwrap();
+    /// let listener = UnixListener::bind_addr(&addr).unwrap();
+    /// let client = UnixStream::connect_addr(&addr).unwrap();
+    /// assert_eq!(client.peer_addr().unwrap().as_pathname(), Some(path.as_path()));
+    /// let (_server, _) = listener.accept().unwrap();
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn connect_addr(addr: &SocketAddr) -> io::Result<UnixStream> {
         let mut pause = CONNECT_RETRY_MIN;
         loop {
@@ -173,6 +276,8 @@ impl UnixStream {
 
     /// A pair of connected sockets (`socketpair(2)`), both on this thread's
     /// hub.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use greenlet::hub::net::UnixStream;
@@ -196,6 +301,19 @@ impl UnixStream {
     ///
     /// # Errors
     /// As `shutdown(2)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::net::UnixStream;
+    /// use std::io::Read;
+    /// use std::net::Shutdown;
+    ///
+    /// let (a, mut b) = UnixStream::pair().unwrap();
+    /// a.shutdown(Shutdown::Write).unwrap();
+    /// let mut rest = Vec::new();
+    /// assert_eq!(b.read_to_end(&mut rest).unwrap(), 0); // end of stream at once
+    /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.reg.sock().shutdown(how)
     }
@@ -205,6 +323,15 @@ impl UnixStream {
     ///
     /// # Errors
     /// As `getpeername(2)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::net::UnixStream;
+    ///
+    /// let (a, _b) = UnixStream::pair().unwrap();
+    /// assert!(a.peer_addr().unwrap().is_unnamed()); // socketpair(2) names neither end
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.reg.sock().peer_addr()
     }
@@ -213,23 +340,115 @@ impl UnixStream {
     ///
     /// # Errors
     /// As `getsockname(2)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::net::UnixStream;
+    ///
+    /// let (a, _b) = UnixStream::pair().unwrap();
+    /// let addr = a.local_addr().unwrap();
+    /// assert!(addr.is_unnamed() && addr.as_pathname().is_none());
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.reg.sock().local_addr()
     }
 }
 
-impl_handles!(
+impl_handles! {
     UnixListener,
     mio::net::UnixListener,
     std::os::unix::net::UnixListener,
-    "Unix listener"
-);
-impl_handles!(
+    "Unix listener",
+    from_std: {
+        /// ```
+        /// use greenlet::hub::net::{UnixListener, UnixStream};
+        ///
+        /// let path = std::env::temp_dir().join(format!("greenlet-lfrom-{}.sock", std::process::id()));
+        /// let _ = std::fs::remove_file(&path);
+        /// let std_listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        /// let listener = UnixListener::from_std(std_listener).unwrap();
+        /// let _client = UnixStream::connect(&path).unwrap();
+        /// assert!(listener.accept().is_ok()); // waits in the hub now
+        /// std::fs::remove_file(&path).unwrap();
+        /// ```
+    },
+    try_clone: {
+        /// ```
+        /// use greenlet::hub::net::{UnixListener, UnixStream};
+        ///
+        /// let path = std::env::temp_dir().join(format!("greenlet-lclone-{}.sock", std::process::id()));
+        /// let _ = std::fs::remove_file(&path);
+        /// let listener = UnixListener::bind(&path).unwrap();
+        /// let clone = listener.try_clone().unwrap();
+        /// drop(listener); // the socket lives on in the clone
+        /// let _client = UnixStream::connect(&path).unwrap();
+        /// assert!(clone.accept().is_ok());
+        /// std::fs::remove_file(&path).unwrap();
+        /// ```
+    },
+    into_std: {
+        /// ```
+        /// use greenlet::hub::net::UnixListener;
+        ///
+        /// let path = std::env::temp_dir().join(format!("greenlet-linto-{}.sock", std::process::id()));
+        /// let _ = std::fs::remove_file(&path);
+        /// let listener = UnixListener::bind(&path).unwrap();
+        /// let std_listener = listener.into_std().unwrap();
+        /// let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        /// assert!(std_listener.accept().is_ok()); // a blocking accept
+        /// std::fs::remove_file(&path).unwrap();
+        /// ```
+    },
+}
+impl_handles! {
     UnixStream,
     mio::net::UnixStream,
     std::os::unix::net::UnixStream,
-    "Unix stream"
-);
+    "Unix stream",
+    from_std: {
+        /// ```
+        /// use greenlet::hub::net::UnixStream;
+        /// use std::io::{Read, Write};
+        ///
+        /// let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        /// let mut a = UnixStream::from_std(a).unwrap();
+        /// let mut b = UnixStream::from_std(b).unwrap();
+        /// a.write_all(b"hey").unwrap();
+        /// let mut buf = [0; 3];
+        /// b.read_exact(&mut buf).unwrap();
+        /// assert_eq!(&buf, b"hey");
+        /// ```
+    },
+    try_clone: {
+        /// ```
+        /// use greenlet::hub::net::UnixStream;
+        /// use std::io::{Read, Write};
+        ///
+        /// let (a, mut b) = UnixStream::pair().unwrap();
+        /// let mut clone = a.try_clone().unwrap();
+        /// clone.write_all(b"x").unwrap();
+        /// drop(clone); // the socket stays open through `a`
+        /// (&a).write_all(b"y").unwrap();
+        /// let mut buf = [0; 2];
+        /// b.read_exact(&mut buf).unwrap();
+        /// assert_eq!(&buf, b"xy");
+        /// ```
+    },
+    into_std: {
+        /// ```
+        /// use greenlet::hub::net::UnixStream;
+        /// use std::io::{Read, Write};
+        ///
+        /// let (a, mut b) = UnixStream::pair().unwrap();
+        /// let mut std_a: std::os::unix::net::UnixStream = a.into_std().unwrap();
+        /// std_a.write_all(b"std").unwrap();
+        /// let mut buf = [0; 3];
+        /// b.read_exact(&mut buf).unwrap();
+        /// assert_eq!(&buf, b"std");
+        /// ```
+    },
+}
 impl_fd!(UnixListener, UnixStream);
 impl_stream_io!(UnixStream);
 

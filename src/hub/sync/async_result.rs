@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 /// dropped meanwhile, its wait ends by its timeout or (if every greenlet
 /// waits) by the hub's deadlock panic, which names `AsyncResult::get`.
 ///
+/// # Examples
+///
 /// ```
 /// use greenlet::hub::{self, sync::AsyncResult};
 ///
@@ -47,6 +49,16 @@ impl<T> Clone for AsyncResult<T> {
 
 impl<T: Clone + 'static> AsyncResult<T> {
     /// A result not set yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::AsyncResult;
+    ///
+    /// let r: AsyncResult<String> = AsyncResult::new();
+    /// assert!(!r.is_ready());
+    /// assert_eq!(r.try_get(), None);
+    /// ```
     pub fn new() -> AsyncResult<T> {
         AsyncResult {
             inner: Rc::new(Inner {
@@ -60,6 +72,19 @@ impl<T: Clone + 'static> AsyncResult<T> {
     ///
     /// # Panics
     /// If it was set already (the value given here is dropped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::AsyncResult;
+    /// use std::panic::{AssertUnwindSafe, catch_unwind};
+    ///
+    /// let r = AsyncResult::new();
+    /// r.set(vec![1, 2]);
+    /// assert_eq!(r.try_get(), Some(vec![1, 2]));
+    /// assert!(catch_unwind(AssertUnwindSafe(|| r.set(vec![3]))).is_err()); // set twice
+    /// assert_eq!(r.try_get(), Some(vec![1, 2]));
+    /// ```
     pub fn set(&self, value: T) {
         {
             let mut v = self.inner.value.borrow_mut();
@@ -73,11 +98,34 @@ impl<T: Clone + 'static> AsyncResult<T> {
     }
 
     /// Whether the value has been set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::AsyncResult;
+    ///
+    /// let r = AsyncResult::new();
+    /// assert!(!r.is_ready());
+    /// r.set(());
+    /// assert!(r.is_ready());
+    /// ```
     pub fn is_ready(&self) -> bool {
         self.inner.value.borrow().is_some()
     }
 
     /// A clone of the value, if it has been set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::AsyncResult;
+    ///
+    /// let r = AsyncResult::new();
+    /// assert_eq!(r.try_get(), None); // never waits
+    /// r.set("ok");
+    /// assert_eq!(r.try_get(), Some("ok"));
+    /// assert_eq!(r.try_get(), Some("ok")); // every read gets a clone
+    /// ```
     pub fn try_get(&self) -> Option<T> {
         self.inner.value.borrow().clone()
     }
@@ -89,6 +137,22 @@ impl<T: Clone + 'static> AsyncResult<T> {
     /// # Panics
     /// With the hub's deadlock message (naming `AsyncResult::get`) if
     /// nothing can ever set it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::{self, Elapsed, sync::AsyncResult};
+    /// use std::time::Duration;
+    ///
+    /// let r = AsyncResult::new();
+    /// assert_eq!(r.get(Some(Duration::from_millis(1))), Err(Elapsed));
+    /// let setter = {
+    ///     let r = r.clone();
+    ///     hub::spawn_later(Duration::from_millis(5), move || r.set(99))
+    /// };
+    /// assert_eq!(r.get(None), Ok(99));
+    /// setter.get().unwrap();
+    /// ```
     pub fn get(&self, timeout: Option<Duration>) -> Result<T, Elapsed> {
         if let Some(v) = self.try_get() {
             return Ok(v);

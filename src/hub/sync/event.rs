@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 /// its timeout, or (if every greenlet waits) by the hub's deadlock panic,
 /// which names `Event::wait`.
 ///
+/// # Examples
+///
 /// ```
 /// use greenlet::hub::{self, sync::Event};
 ///
@@ -38,6 +40,16 @@ struct Inner {
 
 impl Event {
     /// A new event, not set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::Event;
+    ///
+    /// let e = Event::new();
+    /// assert!(!e.is_set());
+    /// assert!(!Event::default().is_set());
+    /// ```
     pub fn new() -> Event {
         Event {
             inner: Rc::new(Inner {
@@ -49,17 +61,60 @@ impl Event {
 
     /// Raise the flag and wake every waiter (each of their waits returns
     /// true, even if the flag is cleared before it resumes).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::{self, sync::Event};
+    /// use std::time::Duration;
+    ///
+    /// let go = Event::new();
+    /// let waiters: Vec<_> = (0..3)
+    ///     .map(|_| {
+    ///         let go = go.clone();
+    ///         hub::spawn(move || go.wait(None))
+    ///     })
+    ///     .collect();
+    /// hub::sleep(Duration::ZERO); // all three wait now
+    /// go.set(); // wakes every one
+    /// assert_eq!(hub::join_all(&waiters, None), 3);
+    /// assert!(go.is_set());
+    /// ```
     pub fn set(&self) {
         self.inner.set.set(true);
         self.inner.waiters.wake_all(|| Some(()));
     }
 
     /// Lower the flag.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::Event;
+    /// use std::time::Duration;
+    ///
+    /// let e = Event::new();
+    /// e.set();
+    /// e.clear();
+    /// assert!(!e.is_set());
+    /// assert!(!e.wait(Some(Duration::from_millis(1)))); // waits again, here in vain
+    /// ```
     pub fn clear(&self) {
         self.inner.set.set(false);
     }
 
     /// Whether the flag is raised.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::Event;
+    ///
+    /// let e = Event::new();
+    /// let clone = e.clone();
+    /// clone.set();
+    /// assert!(e.is_set()); // clones share one flag
+    /// ```
     pub fn is_set(&self) -> bool {
         self.inner.set.get()
     }
@@ -71,6 +126,23 @@ impl Event {
     /// # Panics
     /// With the hub's deadlock message (naming `Event::wait`) if nothing
     /// can ever set it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::{self, sync::Event};
+    /// use std::time::Duration;
+    ///
+    /// let e = Event::new();
+    /// assert!(!e.wait(Some(Duration::from_millis(1)))); // timed out
+    /// let setter = {
+    ///     let e = e.clone();
+    ///     hub::spawn(move || e.set())
+    /// };
+    /// assert!(e.wait(None)); // woken by the set
+    /// assert!(e.wait(None)); // set already: returns at once
+    /// setter.get().unwrap();
+    /// ```
     pub fn wait(&self, timeout: Option<Duration>) -> bool {
         if self.is_set() {
             return true;

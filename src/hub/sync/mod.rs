@@ -23,6 +23,25 @@
 //!
 //! They are built on the hub's one waiting primitive (the scheduler's
 //! park) and nothing else: no IO, no timers of their own.
+//!
+//! ```
+//! use greenlet::hub::{self, sync::{Event, Queue}};
+//!
+//! let jobs = Queue::new();
+//! let done = Event::new();
+//! let worker = {
+//!     let (jobs, done) = (jobs.clone(), done.clone());
+//!     hub::spawn(move || {
+//!         let handled = jobs.iter().count(); // get() until closed and drained
+//!         done.set();
+//!         handled
+//!     })
+//! };
+//! (0..3).for_each(|job| jobs.put(job).unwrap());
+//! jobs.close();
+//! assert!(done.wait(None));
+//! assert_eq!(worker.get().unwrap(), 3);
+//! ```
 
 mod async_result;
 mod event;

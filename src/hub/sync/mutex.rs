@@ -20,6 +20,8 @@ use std::ops::{Deref, DerefMut};
 /// the [`MutexGuard`], which unlocks it. A `Mutex` is not `Clone`; share
 /// it with an `Rc`.
 ///
+/// # Examples
+///
 /// ```
 /// use greenlet::hub::{self, sync::Mutex};
 /// use std::rc::Rc;
@@ -48,6 +50,16 @@ pub struct Mutex<T> {
 
 impl<T> Mutex<T> {
     /// An unlocked mutex holding `value`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::Mutex;
+    ///
+    /// let m = Mutex::new(String::from("x"));
+    /// m.lock().push('y');
+    /// assert_eq!(m.into_inner(), "xy");
+    /// ```
     pub const fn new(value: T) -> Mutex<T> {
         Mutex {
             locked: Cell::new(false),
@@ -63,6 +75,26 @@ impl<T> Mutex<T> {
     /// can ever unlock it (for example, the current greenlet holds it
     /// already and nothing else can run); and if the thread's hub is
     /// shutting down (the thread is exiting) and the lock is held.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::{self, sync::Mutex};
+    /// use std::rc::Rc;
+    /// use std::time::Duration;
+    ///
+    /// let m = Rc::new(Mutex::new(0));
+    /// let guard = m.lock();
+    /// let t = {
+    ///     let m = Rc::clone(&m);
+    ///     hub::spawn(move || *m.lock() += 1)
+    /// };
+    /// hub::sleep(Duration::from_millis(1)); // t waits for the lock meanwhile
+    /// assert!(!t.is_ready());
+    /// drop(guard);
+    /// t.get().unwrap();
+    /// assert_eq!(*m.lock(), 1);
+    /// ```
     pub fn lock(&self) -> MutexGuard<'_, T> {
         if let Some(g) = self.try_lock() {
             return g;
@@ -79,6 +111,18 @@ impl<T> Mutex<T> {
 
     /// Lock it if nobody holds it now (a lock being handed to a waiter is
     /// held).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::Mutex;
+    ///
+    /// let m = Mutex::new(5);
+    /// let g = m.try_lock().unwrap();
+    /// assert!(m.try_lock().is_none()); // held
+    /// drop(g);
+    /// assert_eq!(*m.try_lock().unwrap(), 5);
+    /// ```
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
         if self.locked.replace(true) {
             return None;
@@ -87,11 +131,31 @@ impl<T> Mutex<T> {
     }
 
     /// The value (no lock can be held: this takes the mutex by value).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::Mutex;
+    ///
+    /// let m = Mutex::new(vec![1]);
+    /// m.lock().push(2);
+    /// assert_eq!(m.into_inner(), [1, 2]);
+    /// ```
     pub fn into_inner(self) -> T {
         self.value.into_inner()
     }
 
     /// The value, through a unique borrow (no lock can be held).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::Mutex;
+    ///
+    /// let mut m = Mutex::new(0);
+    /// *m.get_mut() += 10; // no lock: the borrow is unique
+    /// assert_eq!(*m.lock(), 10);
+    /// ```
     pub fn get_mut(&mut self) -> &mut T {
         self.value.get_mut()
     }
@@ -130,6 +194,25 @@ impl<T: fmt::Debug> fmt::Debug for Mutex<T> {
 
 /// The lock of a [`Mutex`], held: the value through `Deref`/`DerefMut`.
 /// Dropping it unlocks (or hands the lock to the first waiter).
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::hub::sync::{Mutex, MutexGuard};
+/// use std::panic::{AssertUnwindSafe, catch_unwind};
+///
+/// let m = Mutex::new(vec![1, 2]);
+/// let mut g: MutexGuard<'_, Vec<i32>> = m.lock();
+/// g.push(3); // DerefMut
+/// assert_eq!(g.len(), 3); // Deref
+/// drop(g); // unlocks
+/// // No poisoning: a panic while it is held just unlocks.
+/// let _ = catch_unwind(AssertUnwindSafe(|| {
+///     let _g = m.lock();
+///     panic!("while locked");
+/// }));
+/// assert_eq!(*m.try_lock().unwrap(), [1, 2, 3]);
+/// ```
 #[must_use = "dropping the guard unlocks at once"]
 pub struct MutexGuard<'a, T> {
     mutex: &'a Mutex<T>,

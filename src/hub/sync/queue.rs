@@ -41,6 +41,8 @@ use std::time::{Duration, Instant};
 ///   timeout or (if every greenlet waits) by the hub's deadlock panic,
 ///   which names `Queue::get` or `Queue::put`.
 ///
+/// # Examples
+///
 /// ```
 /// use greenlet::hub::{self, sync::Queue};
 ///
@@ -169,12 +171,42 @@ impl<T> Clone for Queue<T> {
 
 impl<T: 'static> Queue<T> {
     /// An unbounded queue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::Queue;
+    ///
+    /// let q = Queue::new();
+    /// for i in 0..1000 {
+    ///     q.put(i).unwrap(); // unbounded: never waits
+    /// }
+    /// assert_eq!(q.len(), 1000);
+    /// assert_eq!(q.try_get(), Some(0));
+    /// ```
     pub fn new() -> Queue<T> {
         Self::with_capacity(None)
     }
 
     /// A queue of at most `capacity` values: `put` waits while it is full.
     /// `0` makes a rendezvous channel (see the type's documentation).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::{self, sync::Queue};
+    ///
+    /// let q = Queue::bounded(1);
+    /// q.put('a').unwrap();
+    /// assert_eq!(q.try_put('b'), Err('b')); // full
+    /// let reader = {
+    ///     let q = q.clone();
+    ///     hub::spawn(move || q.get())
+    /// };
+    /// q.put('b').unwrap(); // waits until the reader has made room
+    /// assert_eq!(reader.get().unwrap(), Some('a'));
+    /// assert_eq!(q.try_get(), Some('b'));
+    /// ```
     pub fn bounded(capacity: usize) -> Queue<T> {
         Self::with_capacity(Some(capacity))
     }
@@ -198,17 +230,58 @@ impl<T: 'static> Queue<T> {
     /// # Panics
     /// With the hub's deadlock message (naming `Queue::put`) if nothing can
     /// ever make room.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::{self, sync::Queue};
+    ///
+    /// let ch = Queue::bounded(0); // a rendezvous channel
+    /// let getter = {
+    ///     let ch = ch.clone();
+    ///     hub::spawn(move || ch.get())
+    /// };
+    /// ch.put("hand-off").unwrap(); // returns once the getter has it
+    /// assert_eq!(getter.get().unwrap(), Some("hand-off"));
+    /// ch.close();
+    /// assert_eq!(ch.put("late"), Err("late")); // closed: the value comes back
+    /// ```
     pub fn put(&self, v: T) -> Result<(), T> {
         self.put_until(v, None)
     }
 
     /// Put `v` if that needs no wait now; `Err(v)` if the queue is full or
     /// closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::Queue;
+    ///
+    /// let q = Queue::bounded(1);
+    /// assert_eq!(q.try_put(1), Ok(()));
+    /// assert_eq!(q.try_put(2), Err(2)); // full
+    /// assert_eq!(q.try_get(), Some(1));
+    /// q.close();
+    /// assert_eq!(q.try_put(3), Err(3)); // closed
+    /// ```
     pub fn try_put(&self, v: T) -> Result<(), T> {
         self.inner.try_put(v)
     }
 
     /// [`put`](Queue::put), giving up after `d`: `Err(v)` then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::Queue;
+    /// use std::time::Duration;
+    ///
+    /// let q = Queue::bounded(1);
+    /// let d = Duration::from_millis(1);
+    /// assert_eq!(q.put_timeout(1, d), Ok(()));
+    /// assert_eq!(q.put_timeout(2, d), Err(2)); // still full after 1 ms
+    /// ```
     pub fn put_timeout(&self, v: T, d: Duration) -> Result<(), T> {
         self.put_until(v, Some(Instant::now() + d))
     }
@@ -246,17 +319,61 @@ impl<T: 'static> Queue<T> {
     /// # Panics
     /// With the hub's deadlock message (naming `Queue::get`) if nothing can
     /// ever put a value or close it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::{self, sync::Queue};
+    ///
+    /// let q = Queue::new();
+    /// let producer = {
+    ///     let q = q.clone();
+    ///     hub::spawn(move || {
+    ///         q.put(1).unwrap();
+    ///         q.close();
+    ///     })
+    /// };
+    /// assert_eq!(q.get(), Some(1)); // waits; the producer runs
+    /// assert_eq!(q.get(), None); // closed and drained
+    /// producer.get().unwrap();
+    /// ```
     pub fn get(&self) -> Option<T> {
         self.get_until(None).unwrap_or(None)
     }
 
     /// Take the first value if there is one now (on a rendezvous channel:
     /// if a putter waits).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::Queue;
+    ///
+    /// let q = Queue::new();
+    /// assert_eq!(q.try_get(), None); // never waits
+    /// q.put("x").unwrap();
+    /// assert_eq!(q.try_get(), Some("x"));
+    /// ```
     pub fn try_get(&self) -> Option<T> {
         self.inner.try_get()
     }
 
     /// [`get`](Queue::get), giving up after `d`: `Err(Elapsed)` then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::{Elapsed, sync::Queue};
+    /// use std::time::Duration;
+    ///
+    /// let q = Queue::new();
+    /// let d = Duration::from_millis(1);
+    /// assert_eq!(q.get_timeout(d), Err(Elapsed));
+    /// q.put(7).unwrap();
+    /// assert_eq!(q.get_timeout(d), Ok(Some(7)));
+    /// q.close();
+    /// assert_eq!(q.get_timeout(d), Ok(None));
+    /// ```
     pub fn get_timeout(&self, d: Duration) -> Result<Option<T>, Elapsed> {
         self.get_until(Some(Instant::now() + d))
     }
@@ -295,6 +412,23 @@ impl<T: 'static> Queue<T> {
     /// Close the queue: every waiter wakes (getters with `None`, putters
     /// with their value back); later puts fail, and gets drain what is left
     /// and then return `None`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::{self, sync::Queue};
+    /// use std::time::Duration;
+    ///
+    /// let q = Queue::<i32>::new();
+    /// let getter = {
+    ///     let q = q.clone();
+    ///     hub::spawn(move || q.get())
+    /// };
+    /// hub::sleep(Duration::ZERO); // the getter waits
+    /// q.close(); // wakes it, with None
+    /// assert_eq!(getter.get().unwrap(), None);
+    /// assert_eq!(q.put(1), Err(1));
+    /// ```
     pub fn close(&self) {
         let inner = &*self.inner;
         inner.closed.set(true);
@@ -305,23 +439,71 @@ impl<T: 'static> Queue<T> {
     }
 
     /// Whether [`close`](Queue::close) has been called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::Queue;
+    ///
+    /// let q = Queue::new();
+    /// q.put(1).unwrap();
+    /// q.close();
+    /// assert!(q.is_closed());
+    /// assert_eq!(q.get(), Some(1)); // what is left can still be taken
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.inner.closed.get()
     }
 
     /// Values in the queue now (not counting values offered by waiting
     /// putters; always 0 for a rendezvous channel).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::Queue;
+    ///
+    /// let q = Queue::new();
+    /// q.put('a').unwrap();
+    /// q.put('b').unwrap();
+    /// assert_eq!(q.len(), 2);
+    /// assert_eq!(Queue::<char>::bounded(0).len(), 0); // a rendezvous stores nothing
+    /// ```
     pub fn len(&self) -> usize {
         self.inner.items.borrow().len()
     }
 
     /// Whether [`len`](Queue::len) is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::Queue;
+    ///
+    /// let q = Queue::new();
+    /// assert!(q.is_empty());
+    /// q.put(()).unwrap();
+    /// assert!(!q.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// [`get`](Queue::get) until it returns `None` (the queue is closed and
     /// drained).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::Queue;
+    ///
+    /// let q = Queue::new();
+    /// for word in ["a", "b", "c"] {
+    ///     q.put(word).unwrap();
+    /// }
+    /// q.close(); // without it, `iter` would wait for more
+    /// assert_eq!(q.iter().collect::<Vec<_>>(), ["a", "b", "c"]);
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
         std::iter::from_fn(|| self.get())
     }

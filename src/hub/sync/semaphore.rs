@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 /// If that waiter is killed or timed out before it resumes, the permit
 /// passes on to the next waiter (or back to the semaphore).
 ///
+/// # Examples
+///
 /// ```
 /// use greenlet::hub::{self, sync::Semaphore};
 /// use std::time::Duration;
@@ -95,6 +97,17 @@ pub(crate) struct Shutdown;
 
 impl Semaphore {
     /// A semaphore with `permits` free permits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(3);
+    /// assert_eq!(sem.available(), 3);
+    /// let _p = sem.try_acquire().unwrap();
+    /// assert_eq!(sem.available(), 2);
+    /// ```
     pub fn new(permits: usize) -> Semaphore {
         Semaphore {
             inner: Rc::new(Inner {
@@ -110,6 +123,25 @@ impl Semaphore {
     /// With the hub's deadlock message (naming `Semaphore::acquire`) if
     /// nothing can ever release one; and if the thread's hub is shutting
     /// down (the thread is exiting) and no permit is free.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::{self, sync::Semaphore};
+    /// use std::time::Duration;
+    ///
+    /// let sem = Semaphore::new(1);
+    /// let held = sem.acquire(); // free: no wait
+    /// let waiter = {
+    ///     let sem = sem.clone();
+    ///     hub::spawn(move || sem.acquire().forget())
+    /// };
+    /// hub::sleep(Duration::ZERO); // the task now waits for a permit
+    /// assert!(!waiter.is_ready());
+    /// drop(held); // hands the permit to the waiter
+    /// waiter.get().unwrap();
+    /// assert_eq!(sem.available(), 0); // it kept it
+    /// ```
     pub fn acquire(&self) -> Permit {
         self.acquire_named("Semaphore::acquire")
     }
@@ -122,6 +154,20 @@ impl Semaphore {
     }
 
     /// [`acquire`](Semaphore::acquire), giving up after `d`: `None` then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::Semaphore;
+    /// use std::time::Duration;
+    ///
+    /// let sem = Semaphore::new(1);
+    /// let d = Duration::from_millis(1);
+    /// let p = sem.acquire_timeout(d).expect("one is free");
+    /// assert!(sem.acquire_timeout(d).is_none()); // none came back within 1 ms
+    /// drop(p);
+    /// assert!(sem.acquire_timeout(d).is_some());
+    /// ```
     pub fn acquire_timeout(&self, d: Duration) -> Option<Permit> {
         self.inner
             .acquire("Semaphore::acquire", Some(Instant::now() + d))
@@ -130,17 +176,51 @@ impl Semaphore {
 
     /// Take a permit if one is free now (a permit released to a waiter is
     /// not free).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(1);
+    /// let p = sem.try_acquire();
+    /// assert!(p.is_some());
+    /// assert!(sem.try_acquire().is_none()); // none free, and it never waits
+    /// ```
     pub fn try_acquire(&self) -> Option<Permit> {
         self.inner.try_acquire()
     }
 
     /// Free permits now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(2);
+    /// let a = sem.acquire();
+    /// assert_eq!(sem.available(), 1);
+    /// drop(a);
+    /// assert_eq!(sem.available(), 2);
+    /// ```
     pub fn available(&self) -> usize {
         self.inner.free.get()
     }
 
     /// Add `n` permits: each goes to the first waiter, in order, and the
     /// rest become free.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(0);
+    /// assert!(sem.try_acquire().is_none());
+    /// sem.add_permits(2);
+    /// assert_eq!(sem.available(), 2);
+    /// ```
     pub fn add_permits(&self, n: usize) {
         for _ in 0..n {
             self.inner.release();
@@ -165,6 +245,19 @@ impl fmt::Debug for Semaphore {
 }
 
 /// One permit of a [`Semaphore`], given back when dropped.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::hub::sync::Semaphore;
+///
+/// let sem = Semaphore::new(1);
+/// {
+///     let _permit = sem.acquire();
+///     assert_eq!(sem.available(), 0);
+/// } // dropped: given back
+/// assert_eq!(sem.available(), 1);
+/// ```
 #[must_use = "dropping a Permit gives the permit back at once"]
 pub struct Permit {
     sem: Rc<Inner>,
@@ -173,6 +266,16 @@ pub struct Permit {
 impl Permit {
     /// Keep the permit taken: it is never given back (the semaphore has
     /// one permit fewer from now on).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::hub::sync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(2);
+    /// sem.acquire().forget();
+    /// assert_eq!(sem.available(), 1); // for good
+    /// ```
     pub fn forget(self) {
         let me = std::mem::ManuallyDrop::new(self);
         // SAFETY: `me` is never dropped nor used again, so moving its one
