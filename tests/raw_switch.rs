@@ -532,3 +532,69 @@ mod tib {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// A backtrace taken inside a context walks that context's frames and stops
+// at its base (the trampoline's unwind info ends the walk), instead of
+// running into whatever lies above the stack or into the switcher's stack.
+
+thread_local! {
+    static BACKTRACE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+#[inline(never)]
+fn capture_here(depth: u32) {
+    if depth == 0 {
+        let text = std::backtrace::Backtrace::force_capture().to_string();
+        BACKTRACE.with_borrow_mut(|b| *b = text);
+    } else {
+        capture_here(std::hint::black_box(depth - 1));
+    }
+}
+
+unsafe extern "C" fn backtrace_entry(from: StackPointer, _: usize) -> ! {
+    capture_here(3);
+    // SAFETY: `from` is suspended; we are never resumed.
+    unsafe { raw::switch(from, 0) };
+    unreachable!()
+}
+
+/// The function names of a rendered backtrace, innermost first.
+fn frame_names(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| {
+            let (num, name) = l.trim_start().split_once(": ")?;
+            num.parse::<u32>().ok()?;
+            Some(name.trim().to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn a_backtrace_inside_a_context_stops_at_its_base() {
+    let mut stack = Buf::new();
+    // SAFETY: the context lives on `stack`, which outlives it, and is
+    // abandoned suspended.
+    unsafe { raw::switch(stack.region().init(backtrace_entry), 0) };
+    let text = BACKTRACE.with_borrow(String::clone);
+    let names = frame_names(&text);
+    let entry = names
+        .iter()
+        .position(|n| n.ends_with("backtrace_entry"))
+        .unwrap_or_else(|| panic!("the entry is listed:\n{text}"));
+    assert!(
+        names[..entry].iter().any(|n| n.ends_with("capture_here")),
+        "the context's own frames are listed:\n{text}"
+    );
+    // After the entry at most its trampoline: nothing of this test's own
+    // stack, no garbage.
+    assert!(
+        names.len() - entry <= 2,
+        "frames after the entry: {:?}\n{text}",
+        &names[entry + 1..]
+    );
+    assert!(
+        !names.iter().any(|n| n.contains("stops_at_its_base")),
+        "the walk crossed into the switcher's stack:\n{text}"
+    );
+}
