@@ -52,16 +52,19 @@
  *   zone: nothing may be kept below rsp [SU].
  * - The Thread Information Block [TIB], reached through gs, describes the
  *   running stack: StackBase (gs:0x08), StackLimit (gs:0x10) and
- *   DeallocationStack (gs:0x1478).  Windows reads them: __chkstk's probes
- *   (MSVC's compares against StackLimit), guard-page growth and the
- *   stack-overflow exception, RtlUnwindEx's and Wine's exception
- *   dispatcher's checks that every frame lies within [StackLimit,
- *   StackBase].  They travel with each context: the switch pushes the
- *   current ones with the registers and pops the target's.
- *   ExceptionList (gs:0x00) is unused by x64 Windows (unwinding is
- *   table-based [EH]) but Wine chains its own internal handler frames
- *   there; it travels too, and a new context starts with the
- *   end-of-chain value, all ones.
+ *   DeallocationStack (gs:0x1478).  Windows reads them: MSVC's __chkstk
+ *   compares the new stack pointer with StackLimit and touches every page
+ *   from there down to it (as SDL's reimplementation of it,
+ *   src/stdlib/SDL_mslibc_x64.masm, shows), the kernel grows a thread's
+ *   stack through guard pages within those bounds, and the exception
+ *   dispatcher and RtlUnwindEx check that frames lie within [StackLimit,
+ *   StackBase] (Wine's do: without this switch, a panic caught inside a
+ *   context kills the process under Wine).  They travel with each
+ *   context: the switch pushes the current ones with the registers and
+ *   pops the target's.  ExceptionList (gs:0x00) is unused by x64 Windows
+ *   (unwinding is table-based [EH]) but used by Wine (a fact noted in
+ *   corosensei's src/arch/x86_64_windows.rs); it travels too, and a new
+ *   context starts with the end-of-chain value, all ones.
  *   Not saved: FiberData (gs:0x20; the Windows fiber API keeps its own
  *   state, and mixing it with greenlets is not supported), and
  *   GuaranteedStackBytes (gs:0x1748, SetThreadStackGuarantee's per-thread
@@ -207,6 +210,44 @@
         .endef
 .endm
 
+/* Push the eight nonvolatile general registers, describing each push for
+ * the unwinder. */
+.macro PUSH_NONVOLATILE
+        .irp    reg, rbp, rbx, rdi, rsi, r12, r13, r14, r15
+        push    \reg
+        .seh_pushreg \reg
+        .endr
+.endm
+
+/* Pop what PUSH_NONVOLATILE pushed.  (GREENLET_MUTANT 1, the broken
+ * switch of the register test, forgets r15.) */
+.macro POP_NONVOLATILE
+#if GREENLET_MUTANT == 1
+        lea     rsp, [rsp + 8]          /* mutant: r15 keeps the sender's value */
+#else
+        pop     r15
+#endif
+        .irp    reg, r14, r13, r12, rsi, rdi, rbx, rbp
+        pop     \reg
+        .endr
+.endm
+
+/* Store xmm6-xmm15 at [rsp + at], 16-aligned, describing each store for
+ * the unwinder. */
+.macro SAVE_XMM at
+        .irp    n, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+        movaps  [rsp + \at + (\n - 6) * 16], xmm\n
+        .seh_savexmm xmm\n, \at + (\n - 6) * 16
+        .endr
+.endm
+
+/* Load xmm6-xmm15 from [rsp + at]. */
+.macro LOAD_XMM at
+        .irp    n, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+        movaps  xmm\n, [rsp + \at + (\n - 6) * 16]
+        .endr
+.endm
+
 #ifndef GREENLET_HARNESS
 
 /* Offsets of the switch frame (see the table above). */
@@ -231,44 +272,10 @@
         .seh_stackalloc 8
         push    rcx                     /* result pointer */
         .seh_stackalloc 8
-        push    rbp
-        .seh_pushreg rbp
-        push    rbx
-        .seh_pushreg rbx
-        push    rdi
-        .seh_pushreg rdi
-        push    rsi
-        .seh_pushreg rsi
-        push    r12
-        .seh_pushreg r12
-        push    r13
-        .seh_pushreg r13
-        push    r14
-        .seh_pushreg r14
-        push    r15
-        .seh_pushreg r15
+        PUSH_NONVOLATILE
         sub     rsp, F_R15
         .seh_stackalloc F_R15
-        movaps  [rsp], xmm6
-        .seh_savexmm xmm6, 0
-        movaps  [rsp + 16], xmm7
-        .seh_savexmm xmm7, 16
-        movaps  [rsp + 32], xmm8
-        .seh_savexmm xmm8, 32
-        movaps  [rsp + 48], xmm9
-        .seh_savexmm xmm9, 48
-        movaps  [rsp + 64], xmm10
-        .seh_savexmm xmm10, 64
-        movaps  [rsp + 80], xmm11
-        .seh_savexmm xmm11, 80
-        movaps  [rsp + 96], xmm12
-        .seh_savexmm xmm12, 96
-        movaps  [rsp + 112], xmm13
-        .seh_savexmm xmm13, 112
-        movaps  [rsp + 128], xmm14
-        .seh_savexmm xmm14, 128
-        movaps  [rsp + 144], xmm15
-        .seh_savexmm xmm15, 144
+        SAVE_XMM 0
         .seh_endprologue
 #ifndef GREENLET_SHARED_FP_CONTROL
         stmxcsr [rsp + F_FPCTL]
@@ -282,16 +289,7 @@
 .macro SWAP_STACKS reload_label
         mov     rax, rsp
         mov     rsp, rdx
-        movaps  xmm6, [rsp]
-        movaps  xmm7, [rsp + 16]
-        movaps  xmm8, [rsp + 32]
-        movaps  xmm9, [rsp + 48]
-        movaps  xmm10, [rsp + 64]
-        movaps  xmm11, [rsp + 80]
-        movaps  xmm12, [rsp + 96]
-        movaps  xmm13, [rsp + 112]
-        movaps  xmm14, [rsp + 128]
-        movaps  xmm15, [rsp + 144]
+        LOAD_XMM 0
 #if GREENLET_MUTANT != 2 && !defined(GREENLET_SHARED_FP_CONTROL)
         mov     r10d, [rax + F_FPCTL]
         xor     r10d, [rsp + F_FPCTL]
@@ -307,18 +305,7 @@
  * restore its TIB values.  On exit rsp points at its return address. */
 .macro RESTORE_FRAME res
         add     rsp, F_R15
-#if GREENLET_MUTANT == 1
-        lea     rsp, [rsp + 8]          /* mutant: r15 keeps the sender's value */
-#else
-        pop     r15
-#endif
-        pop     r14
-        pop     r13
-        pop     r12
-        pop     rsi
-        pop     rdi
-        pop     rbx
-        pop     rbp
+        POP_NONVOLATILE
         pop     \res
         pop     qword ptr gs:[0x00]
         pop     qword ptr gs:[0x1478]
@@ -402,14 +389,9 @@ SYM(stack_init_bounded):
         xor     r9d, r9d
         /* above R: home space, the transfer slot, padding, the null
          * return address that ends stack walks */
-        mov     [rcx - 8], r9
-        mov     [rcx - 16], r9
-        mov     [rcx - 24], r9
-        mov     [rcx - 32], r9
-        mov     [rcx - 40], r9
-        mov     [rcx - 48], r9
-        mov     [rcx - 56], r9
-        mov     [rcx - 64], r9
+        .irp    n, 1, 2, 3, 4, 5, 6, 7, 8
+        mov     [rcx - \n * 8], r9
+        .endr
         /* the switch frame */
         lea     r10, [rip + .Ltrampoline]
         mov     [rax + F_RET], r10      /* return address */
@@ -432,16 +414,9 @@ SYM(stack_init_bounded):
         stmxcsr [rax + F_FPCTL]         /* inherited FP control state */
         fnstcw  [rax + F_FPCTL + 4]
         xorps   xmm0, xmm0              /* xmm6-xmm15 start as zero */
-        movaps  [rax], xmm0
-        movaps  [rax + 16], xmm0
-        movaps  [rax + 32], xmm0
-        movaps  [rax + 48], xmm0
-        movaps  [rax + 64], xmm0
-        movaps  [rax + 80], xmm0
-        movaps  [rax + 96], xmm0
-        movaps  [rax + 112], xmm0
-        movaps  [rax + 128], xmm0
-        movaps  [rax + 144], xmm0
+        .irp    n, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9
+        movaps  [rax + \n * 16], xmm0
+        .endr
         ret
 
 /* The first code a new context runs.  It is entered by the jump at the end
@@ -549,44 +524,10 @@ SYM(init_bytes):
         .p2align 4
 greenlet_harness_probe:
         .seh_proc greenlet_harness_probe
-        push    rbp
-        .seh_pushreg rbp
-        push    rbx
-        .seh_pushreg rbx
-        push    rdi
-        .seh_pushreg rdi
-        push    rsi
-        .seh_pushreg rsi
-        push    r12
-        .seh_pushreg r12
-        push    r13
-        .seh_pushreg r13
-        push    r14
-        .seh_pushreg r14
-        push    r15
-        .seh_pushreg r15
+        PUSH_NONVOLATILE
         sub     rsp, P_ALLOC
         .seh_stackalloc P_ALLOC
-        movdqu  [rsp + P_XMM], xmm6
-        .seh_savexmm xmm6, P_XMM
-        movdqu  [rsp + P_XMM + 16], xmm7
-        .seh_savexmm xmm7, P_XMM + 16
-        movdqu  [rsp + P_XMM + 32], xmm8
-        .seh_savexmm xmm8, P_XMM + 32
-        movdqu  [rsp + P_XMM + 48], xmm9
-        .seh_savexmm xmm9, P_XMM + 48
-        movdqu  [rsp + P_XMM + 64], xmm10
-        .seh_savexmm xmm10, P_XMM + 64
-        movdqu  [rsp + P_XMM + 80], xmm11
-        .seh_savexmm xmm11, P_XMM + 80
-        movdqu  [rsp + P_XMM + 96], xmm12
-        .seh_savexmm xmm12, P_XMM + 96
-        movdqu  [rsp + P_XMM + 112], xmm13
-        .seh_savexmm xmm13, P_XMM + 112
-        movdqu  [rsp + P_XMM + 128], xmm14
-        .seh_savexmm xmm14, P_XMM + 128
-        movdqu  [rsp + P_XMM + 144], xmm15
-        .seh_savexmm xmm15, P_XMM + 144
+        SAVE_XMM P_XMM
         .seh_endprologue
         /* rsp is 16-aligned here: 8 (return address) + 64 + 248 = 320,
          * and rsp + 8 was a multiple of 16 at entry */
@@ -660,25 +601,9 @@ greenlet_harness_probe:
         mov     rax, r9
         ldmxcsr [rsp + P_FP]
         fldcw   [rsp + P_FP + 4]
-        movdqu  xmm6, [rsp + P_XMM]
-        movdqu  xmm7, [rsp + P_XMM + 16]
-        movdqu  xmm8, [rsp + P_XMM + 32]
-        movdqu  xmm9, [rsp + P_XMM + 48]
-        movdqu  xmm10, [rsp + P_XMM + 64]
-        movdqu  xmm11, [rsp + P_XMM + 80]
-        movdqu  xmm12, [rsp + P_XMM + 96]
-        movdqu  xmm13, [rsp + P_XMM + 112]
-        movdqu  xmm14, [rsp + P_XMM + 128]
-        movdqu  xmm15, [rsp + P_XMM + 144]
+        LOAD_XMM P_XMM
         add     rsp, P_ALLOC
-        pop     r15
-        pop     r14
-        pop     r13
-        pop     r12
-        pop     rsi
-        pop     rdi
-        pop     rbx
-        pop     rbp
+        POP_NONVOLATILE
         ret
         .seh_endproc
 
@@ -693,16 +618,9 @@ greenlet_harness_probe:
         mov     [rax + 40], r13
         mov     [rax + 48], r14
         mov     [rax + 56], r15
-        movdqu  [rax + 64], xmm6
-        movdqu  [rax + 80], xmm7
-        movdqu  [rax + 96], xmm8
-        movdqu  [rax + 112], xmm9
-        movdqu  [rax + 128], xmm10
-        movdqu  [rax + 144], xmm11
-        movdqu  [rax + 160], xmm12
-        movdqu  [rax + 176], xmm13
-        movdqu  [rax + 192], xmm14
-        movdqu  [rax + 208], xmm15
+        .irp    n, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+        movdqu  [rax + 64 + (\n - 6) * 16], xmm\n
+        .endr
 #ifndef GREENLET_SHARED_FP_CONTROL
         mov     qword ptr [rax + 224], 0
         stmxcsr [rax + 224]
