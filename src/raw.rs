@@ -291,6 +291,27 @@ pub unsafe fn stack_init(top: *mut u8, entry: EntryFn) -> StackPointer {
 ///
 /// As for [`stack_init`], and `bottom..top` must be that memory region
 /// (`bottom` below `top`, the whole range writable and committed).
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::raw::{self, StackPointer};
+///
+/// unsafe extern "C" fn double(from: StackPointer, data: usize) -> ! {
+///     // SAFETY: `from` started us and waits in its switch.
+///     unsafe { raw::switch(from, data * 2) };
+///     unreachable!()
+/// }
+/// #[repr(align(16))]
+/// struct Memory([u8; 16 * 1024]);
+/// let mut memory = Memory([0; 16 * 1024]);
+/// let range = memory.0.as_mut_ptr_range();
+/// // SAFETY: all 16 KiB are writable, used for nothing else, and outlive
+/// // the context (abandoned suspended); `double` never returns or unwinds.
+/// let sp = unsafe { raw::stack_init_bounded(range.start, range.end, double) };
+/// // SAFETY: `sp` is the new context's stack pointer.
+/// assert_eq!(unsafe { raw::switch(sp, 21) }.data, 42);
+/// ```
 #[inline]
 pub unsafe fn stack_init_bounded(bottom: *mut u8, top: *mut u8, entry: EntryFn) -> StackPointer {
     #[cfg(windows)]
