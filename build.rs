@@ -10,29 +10,42 @@ use std::env;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// `(target_arch, target_endian, assembly file)`: one line per port.
+/// `(target_arch, target_endian, OS, assembly file)`: one line per port.
+/// The OS column is `*` for a port that serves every OS outside
+/// [`UNSUPPORTED_OS`] (the System V / AAPCS ELF ports), or
+/// `<target_os>-<target_env>` for a port of one OS's own ABI.
 #[rustfmt::skip]
-const PORTS: &[(&str, &str, &str)] = &[
-    ("x86_64",    "little", "x86_64_sysv.S"),
-    ("aarch64",   "little", "aarch64_aapcs.S"),
-    ("riscv64",   "little", "riscv64_lp64d.S"),
-    ("arm",       "little", "arm_aapcs.S"),
-    ("x86",       "little", "x86_sysv.S"),
-    ("powerpc64", "little", "powerpc64_elfv2.S"),
-    ("s390x",     "big",    "s390x_elf.S"),
+const PORTS: &[(&str, &str, &str, &str)] = &[
+    ("x86_64",    "little", "*",           "x86_64_sysv.S"),
+    ("aarch64",   "little", "*",           "aarch64_aapcs.S"),
+    ("riscv64",   "little", "*",           "riscv64_lp64d.S"),
+    ("arm",       "little", "*",           "arm_aapcs.S"),
+    ("x86",       "little", "*",           "x86_sysv.S"),
+    ("powerpc64", "little", "*",           "powerpc64_elfv2.S"),
+    ("s390x",     "big",    "*",           "s390x_elf.S"),
+    ("x86_64",    "little", "windows-gnu", "x86_64_win64.S"),
 ];
 
 /// Operating systems whose ABI or object format differ from the System V /
-/// AAPCS ELF conventions the ports are written for.
+/// AAPCS ELF conventions the `*` ports are written for (an OS port of its
+/// own may still serve one of them).
 const UNSUPPORTED_OS: &[&str] = &[
     "windows", "macos", "ios", "tvos", "watchos", "visionos", "uefi",
 ];
+
+/// The layers above `raw` (feature `std`) run on these OSes only; see
+/// issue 18 for Windows.
+const STD_OS_MISSING: &[&str] = &["windows"];
 
 fn main() {
     let target = env::var("TARGET").unwrap_or_default();
     let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
     let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let endian = env::var("CARGO_CFG_TARGET_ENDIAN").unwrap_or_default();
+    let os_env = format!(
+        "{os}-{}",
+        env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default()
+    );
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed=asm");
     // For tests/c_examples.rs: which target to build libgreenlet.a for.
@@ -44,11 +57,12 @@ fn main() {
         println!("cargo::rustc-cfg=peer_corosensei");
     }
 
-    let port = PORTS
-        .iter()
-        .find(|(a, e, _)| *a == arch && *e == endian)
-        .filter(|_| !UNSUPPORTED_OS.contains(&os.as_str()));
-    let Some((_, _, file)) = port else {
+    let port = PORTS.iter().find(|(a, e, o, _)| {
+        *a == arch
+            && *e == endian
+            && (*o == os_env || (*o == "*" && !UNSUPPORTED_OS.contains(&os.as_str())))
+    });
+    let Some((_, _, _, file)) = port else {
         panic!(
             "\n\ngreenlet: no context-switch port for target `{target}` \
              (arch `{arch}`, {endian}-endian, os `{os}`).\n\
@@ -58,6 +72,18 @@ fn main() {
         );
     };
     let src = PathBuf::from("asm").join(file);
+
+    // Only the raw layer is ported to these OSes so far: stop before the
+    // std layers fail on their first Unix call.
+    if env::var_os("CARGO_FEATURE_STD").is_some() && STD_OS_MISSING.contains(&os.as_str()) {
+        println!(
+            "cargo::error=greenlet: on {os} only the raw layer is ported so far \
+             (the `std` feature's stacks, Greenlet, Generator and hub are Linux-only \
+             for now, issue 18). Depend on greenlet with default-features = false \
+             (cargo build --no-default-features) to use greenlet::raw."
+        );
+        return;
+    }
 
     // `shared-fp-control`: the switch leaves the FP control state alone.
     let shared_fp = env::var_os("CARGO_FEATURE_SHARED_FP_CONTROL").is_some();
@@ -70,18 +96,20 @@ fn main() {
         b
     };
 
-    check_compiler(&base(), &target, &arch);
+    check_compiler(&base(), &target, &arch, &os);
 
     // The library's switch: linked into every user of the crate.
     if let Err(e) = base().try_compile("greenlet_asm") {
         panic!(
             "\n\ngreenlet: assembling {} failed: {e}\n\
              For a bare-metal or cross target, point cc at a compiler for \
-             `{target}`, e.g. CC_{}=aarch64-linux-gnu-gcc (any GNU-style \
-             ELF toolchain for the CPU works; see docs/c-and-no_std.md in the \
-             greenlet package).\n\n",
+             `{target}`, e.g. CC_{}={} (on Debian: apt-get install {}; any \
+             GNU-style toolchain for the CPU and object format works; see \
+             docs/c-and-no_std.md in the greenlet package).\n\n",
             src.display(),
             target.replace('-', "_"),
+            gnu_compiler_for(&arch, &os).1,
+            gnu_compiler_for(&arch, &os).0,
         );
     }
 
@@ -94,8 +122,15 @@ fn main() {
     println!("cargo::metadata=shared_fp={}", u8::from(shared_fp));
 }
 
-/// The Debian package with a GNU C compiler for `arch`, and its command.
-fn gnu_compiler_for(arch: &str) -> (&'static str, &'static str) {
+/// The Debian package with a GNU C compiler for `arch` (on `os`), and its
+/// command.
+fn gnu_compiler_for(arch: &str, os: &str) -> (&'static str, &'static str) {
+    if os == "windows" {
+        return match arch {
+            "x86_64" => ("gcc-mingw-w64-x86-64", "x86_64-w64-mingw32-gcc"),
+            _ => ("a mingw-w64 cross compiler", "<arch>-w64-mingw32-gcc"),
+        };
+    }
     match arch {
         "x86_64" => ("gcc-x86-64-linux-gnu", "x86_64-linux-gnu-gcc"),
         "aarch64" => ("gcc-aarch64-linux-gnu", "aarch64-linux-gnu-gcc"),
@@ -108,10 +143,14 @@ fn gnu_compiler_for(arch: &str) -> (&'static str, &'static str) {
     }
 }
 
-/// Whether a compiler whose default target begins with `machine` (the
-/// first field of `-dumpmachine`) assembles for `arch`. An x86_64 compiler
-/// also builds x86 (cc passes `-m32`).
-fn machine_fits(arch: &str, machine: &str) -> bool {
+/// Whether a compiler whose default target is `dumped` (`-dumpmachine`,
+/// whose first field is `machine`) assembles for `arch` on `os`. An x86_64
+/// compiler also builds x86 (cc passes `-m32`); a Windows port needs a
+/// mingw-w64 compiler (COFF objects), not one for ELF.
+fn machine_fits(arch: &str, os: &str, machine: &str, dumped: &str) -> bool {
+    if os == "windows" && !dumped.contains("mingw") {
+        return false;
+    }
     match arch {
         "x86" => machine == "x86_64" || (machine.starts_with('i') && machine.ends_with("86")),
         "arm" => machine.starts_with("arm"),
@@ -126,7 +165,7 @@ fn machine_fits(arch: &str, machine: &str) -> bool {
 /// the port's first instruction with a message about the instruction.
 /// Clang is left alone (cc passes it `--target`, so it assembles for any
 /// CPU it supports); so is a compiler whose default target cannot be asked.
-fn check_compiler(build: &cc::Build, target: &str, arch: &str) {
+fn check_compiler(build: &cc::Build, target: &str, arch: &str, os: &str) {
     let Ok(compiler) = build.try_get_compiler() else {
         return; // the compile below reports it
     };
@@ -138,13 +177,18 @@ fn check_compiler(build: &cc::Build, target: &str, arch: &str) {
     };
     let dumped = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let machine = dumped.split('-').next().unwrap_or_default();
-    if !out.status.success() || machine.is_empty() || machine_fits(arch, machine) {
+    if !out.status.success() || machine.is_empty() || machine_fits(arch, os, machine, &dumped) {
         return;
     }
-    let (package, gcc) = gnu_compiler_for(arch);
+    let (package, gcc) = gnu_compiler_for(arch, os);
+    let port = if os == "windows" {
+        "Windows (COFF)"
+    } else {
+        arch
+    };
     panic!(
         "\n\ngreenlet: the C compiler cc picked for `{target}` is `{}`, which targets \
-         `{dumped}`, not {arch}: it cannot assemble asm/'s {arch} port.\n\
+         `{dumped}`, not {arch} {os}: it cannot assemble asm/'s {arch} {port} port.\n\
          Set CC_{}={gcc} (on Debian: apt-get install {package}), or point CC_{} at \
          a clang.\n\n",
         compiler.path().display(),

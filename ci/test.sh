@@ -39,15 +39,20 @@ Installs what is missing, then runs:
               (nightly, -Zbuild-std, feature asan; installs the nightly)
   cross       cargo test [--release] --target TRIPLE under qemu-user, and
               the raw tests there with --no-default-features
+  windows     $WINDOWS_TARGET under Wine (issue 18: the raw layer only):
+              clippy, the raw tests and the register harness with
+              --no-default-features, and the build errors for the std
+              feature and for a host cc
 
 Options:
   --quick          skip the --release test runs (not the budgets step)
-  --host-only      skip every cross target (no cross packages installed)
+  --host-only      skip every cross target and Windows (no cross packages
+                   installed)
   --all            every target of the table (the ports), the non-default
-                   ones in debug only and without clippy
+                   ones in debug only and without clippy, and Windows
   --target TRIPLE  run this cross target instead of the default ones
-                   (repeatable); known: $(known_triples)
-                   default: ${DEFAULT_TARGETS[*]}
+                   (repeatable); known: $(known_triples) $WINDOWS_TARGET
+                   default: ${DEFAULT_TARGETS[*]} $WINDOWS_TARGET
   -h, --help       print this help
 
 Environment:
@@ -85,6 +90,15 @@ NOSTD_TABLE=(
 )
 NOSTD_TARGETS=()
 for row in "${NOSTD_TABLE[@]}"; do NOSTD_TARGETS+=("${row%%|*}"); done
+
+# Windows x64 (issue 18): the raw layer, cross-built with mingw-w64 and run
+# under Wine (shared/cross-testing.md). Debian 12 puts Wine's loader and
+# server in /usr/lib/wine, not on PATH.
+WINDOWS_TARGET=x86_64-pc-windows-gnu
+WINDOWS_GNU=x86_64-w64-mingw32
+WINDOWS_PACKAGES="gcc-mingw-w64-x86-64 wine64"
+WINE=/usr/lib/wine/wine64
+WINESERVER=/usr/lib/wine/wineserver
 
 # Packages the host steps need (a C compiler for build.rs's cc; g++ for the
 # C++ check of include/greenlet.h; valgrind for the valgrind step).
@@ -202,6 +216,63 @@ msrv_check() {
     fi
     cargo "+$v" --version
     cargo "+$v" test --target-dir "${CARGO_TARGET_DIR:-target}/msrv"
+}
+
+# Export what cargo, cc and Wine need for the Windows target: SHIM is the
+# directory of the bcryptprimitives.dll stand-in (Wine 8.0 lacks the DLL,
+# and every Rust .exe imports it), PREFIX a scratch Wine prefix. Call it in
+# a subshell.
+windows_env() {
+    local shim=$1 prefix=$2 lower=${WINDOWS_TARGET//-/_} upper
+    upper=${lower^^}
+    export "CARGO_TARGET_${upper}_LINKER=${WINDOWS_GNU}-gcc"
+    export "CARGO_TARGET_${upper}_RUNNER=$WINE"
+    export "CC_${lower}=${WINDOWS_GNU}-gcc" "AR_${lower}=${WINDOWS_GNU}-ar"
+    export WINEPREFIX=$prefix WINEDEBUG=-all
+    # Wine's PATH (searched for DLLs, and inherited by the test binaries'
+    # child processes): the shim's directory as a Windows path.
+    export WINEPATH="Z:${shim//\//\\}"
+}
+
+# The Windows step: build the DLL shim, then lint and run the raw layer's
+# tests under Wine in a throwaway prefix; check that the std feature and a
+# host cc stop the build with messages that say what to do.
+windows_check() {
+    local lower=${WINDOWS_TARGET//-/_} dir shim prefix rc=0 msg
+    dir=${CARGO_TARGET_DIR:-target}
+    mkdir -p "$dir/wine-shim"
+    shim=$(cd "$dir/wine-shim" && pwd)
+    if [[ ! "$shim/bcryptprimitives.dll" -nt "$ROOT/ci/wine/bcryptprimitives.c" ]]; then
+        echo "building the bcryptprimitives.dll shim in $shim"
+        "${WINDOWS_GNU}-gcc" -shared -O2 -Wall -o "$shim/bcryptprimitives.dll" \
+            "$ROOT/ci/wine/bcryptprimitives.c" -ladvapi32
+    fi
+    prefix=$(mktemp -d /tmp/greenlet-wine.XXXXXX)
+    (
+        windows_env "$shim" "$prefix"
+        set -x
+        cargo clippy --all-targets --no-default-features --target "$WINDOWS_TARGET" \
+            -- -D warnings &&
+            cargo test --no-default-features --target "$WINDOWS_TARGET" \
+                --lib --test raw_switch --test entry_alignment --test registers
+    ) || rc=$?
+    WINEPREFIX=$prefix "$WINESERVER" -k 2>/dev/null || true
+    rm -rf "$prefix"
+    [[ $rc -eq 0 ]] || return "$rc"
+    msg=$(
+        windows_env "$shim" /nonexistent
+        cargo build --target "$WINDOWS_TARGET" 2>&1
+    ) && die "building $WINDOWS_TARGET with the std feature succeeded"
+    grep -q "only the raw layer is ported" <<<"$msg" ||
+        die "the std feature on $WINDOWS_TARGET did not stop with build.rs's message: $msg"
+    echo "std feature on $WINDOWS_TARGET: build.rs says only the raw layer is ported"
+    msg=$(env -u "CC_${lower}" -u "AR_${lower}" CC=cc \
+        cargo build --no-default-features --target "$WINDOWS_TARGET" \
+        --target-dir "$dir/wrong-cc" 2>&1) &&
+        die "building $WINDOWS_TARGET with the host's cc succeeded"
+    grep -q "Set CC_${lower}=${WINDOWS_GNU}-gcc (on Debian: apt-get install gcc-mingw-w64-x86-64)" \
+        <<<"$msg" || die "building $WINDOWS_TARGET with the host's cc did not name CC_${lower}: $msg"
+    echo "without CC_${lower}: build.rs names the compiler to set"
 }
 
 with_cross() {
@@ -390,9 +461,14 @@ install_all() {
     for row in "${NOSTD_TABLE[@]}"; do
         packages+=" $(cut -d'|' -f4 <<<"$row")"
     done
+    local windows_target=()
+    if [[ $WINDOWS -eq 1 ]]; then
+        packages+=" $WINDOWS_PACKAGES"
+        windows_target=("$WINDOWS_TARGET")
+    fi
     # shellcheck disable=SC2086 # word splitting wanted
     install_apt $packages
-    install_rust "${TARGETS[@]}" "${NOSTD_TARGETS[@]}"
+    install_rust "${TARGETS[@]}" "${NOSTD_TARGETS[@]}" "${windows_target[@]}"
     for t in "${TARGETS[@]}"; do
         q=$(target_field "$t" 3)
         if [[ "$q" != "-" ]]; then ensure_binfmt "$q"; fi
@@ -403,7 +479,7 @@ install_all() {
 # --------------------------------------------------------------------------
 
 main() {
-    local quick=0 host_only=0 t picked=() all=()
+    local quick=0 host_only=0 t picked=() all=() windows=0
     while [[ $# -gt 0 ]]; do
         case $1 in
         --quick) quick=1 ;;
@@ -411,16 +487,22 @@ main() {
         --all)
             read -r -a all <<<"$(known_triples)"
             picked+=("${all[@]}")
+            windows=1
             ;;
-        --target)
-            [[ $# -ge 2 ]] || die "--target needs a triple"
-            target_field "$2" 1 >/dev/null || exit 2
-            picked+=("$2")
-            shift
-            ;;
-        --target=*)
-            target_field "${1#--target=}" 1 >/dev/null || exit 2
-            picked+=("${1#--target=}")
+        --target | --target=*)
+            if [[ $1 == --target ]]; then
+                [[ $# -ge 2 ]] || die "--target needs a triple"
+                t=$2
+                shift
+            else
+                t=${1#--target=}
+            fi
+            if [[ $t == "$WINDOWS_TARGET" ]]; then
+                windows=1
+            else
+                target_field "$t" 1 >/dev/null || exit 2
+                picked+=("$t")
+            fi
             ;;
         -h | --help)
             usage
@@ -434,12 +516,17 @@ main() {
         esac
         shift
     done
+    # Windows runs by default, when picked, and with --all; never with
+    # --host-only.
     if [[ $host_only -eq 1 ]]; then
         TARGETS=()
-    elif [[ ${#picked[@]} -gt 0 ]]; then
+        WINDOWS=0
+    elif [[ ${#picked[@]} -gt 0 || $windows -eq 1 ]]; then
         TARGETS=("${picked[@]}")
+        WINDOWS=$windows
     else
         TARGETS=("${DEFAULT_TARGETS[@]}")
+        WINDOWS=1
     fi
 
     ROOT=${GREENLET_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
@@ -453,6 +540,7 @@ main() {
     if [[ -n "${CI:-}" ]]; then export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}; fi
 
     echo "ci/test.sh in $ROOT; cross targets: ${TARGETS[*]:-none};" \
+        "windows: $([[ $WINDOWS -eq 1 ]] && echo "$WINDOWS_TARGET under Wine" || echo no);" \
         "release runs: $([[ $quick -eq 1 ]] && echo no || echo yes)"
     trap on_exit EXIT
 
@@ -515,6 +603,10 @@ main() {
                 cargo test --release --target "$t"
         fi
     done
+    # Windows x64: the raw layer only so far (issue 18), under Wine.
+    if [[ $WINDOWS -eq 1 ]]; then
+        step "test ($WINDOWS_TARGET, raw layer, wine)" windows_check
+    fi
     echo
     echo "==> all steps passed"
 }

@@ -211,6 +211,15 @@ pub const MAX_FRAME_BYTES: usize = 1024;
 unsafe extern "C" {
     #[link_name = "greenlet_stack_init"]
     fn asm_stack_init(top: *mut c_void, entry: EntryFn) -> StackPointer;
+    // Only the Windows port has it: there a context's stack bounds live in
+    // the thread information block.
+    #[cfg(windows)]
+    #[link_name = "greenlet_stack_init_bounded"]
+    fn asm_stack_init_bounded(
+        top: *mut c_void,
+        entry: EntryFn,
+        bottom: *mut c_void,
+    ) -> StackPointer;
     #[link_name = "greenlet_switch"]
     fn asm_switch(to: StackPointer, data: usize) -> Transfer;
     #[link_name = "greenlet_switch_ontop"]
@@ -265,6 +274,58 @@ pub unsafe fn stack_init(top: *mut u8, entry: EntryFn) -> StackPointer {
     // SAFETY: the caller guarantees the memory below `top`; stack_init only
     // writes the initial frame there (at most MAX_FRAME_BYTES bytes).
     unsafe { asm_stack_init(top.cast(), entry) }
+}
+
+/// Like [`stack_init`], and also tells the platform where the stack ends:
+/// `bottom` is the lowest address the context may use.
+///
+/// On Windows a context carries its stack bounds in the thread information
+/// block (`StackBase`, `StackLimit`, `DeallocationStack`), which stack
+/// probes, exception dispatch and unwinding check every frame against;
+/// [`stack_init`] does not know the bottom and records 0 there, which no
+/// check rejects but which makes an overflow of the stack unrecognisable to
+/// them. Elsewhere `bottom` is not used and this is [`stack_init`].
+/// [`StackRegion::init`] calls this.
+///
+/// # Safety
+///
+/// As for [`stack_init`], and `bottom..top` must be that memory region
+/// (`bottom` below `top`, the whole range writable and committed).
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::raw::{self, StackPointer};
+///
+/// unsafe extern "C" fn double(from: StackPointer, data: usize) -> ! {
+///     // SAFETY: `from` started us and waits in its switch.
+///     unsafe { raw::switch(from, data * 2) };
+///     unreachable!()
+/// }
+/// #[repr(align(16))]
+/// struct Memory([u8; 16 * 1024]);
+/// let mut memory = Memory([0; 16 * 1024]);
+/// let range = memory.0.as_mut_ptr_range();
+/// // SAFETY: all 16 KiB are writable, used for nothing else, and outlive
+/// // the context (abandoned suspended); `double` never returns or unwinds.
+/// let sp = unsafe { raw::stack_init_bounded(range.start, range.end, double) };
+/// // SAFETY: `sp` is the new context's stack pointer.
+/// assert_eq!(unsafe { raw::switch(sp, 21) }.data, 42);
+/// ```
+#[inline]
+pub unsafe fn stack_init_bounded(bottom: *mut u8, top: *mut u8, entry: EntryFn) -> StackPointer {
+    #[cfg(windows)]
+    // SAFETY: as for stack_init; the assembly records `bottom` and writes
+    // only the initial frame below `top`.
+    unsafe {
+        asm_stack_init_bounded(top.cast(), entry, bottom.cast())
+    }
+    #[cfg(not(windows))]
+    {
+        let _ = bottom;
+        // SAFETY: forwarded to the caller, see above.
+        unsafe { stack_init(top, entry) }
+    }
 }
 
 /// Suspend the running context and resume `to`, handing it `data`.

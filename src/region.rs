@@ -433,7 +433,9 @@ impl<'a> StackRegion<'a> {
     }
 
     /// Build a new context at the top of this region with
-    /// [`raw::stack_init`] and return its stack pointer.
+    /// [`raw::stack_init_bounded`] (so that on Windows the context's thread
+    /// information block describes this region) and return its stack
+    /// pointer.
     ///
     /// # Safety
     ///
@@ -465,8 +467,9 @@ impl<'a> StackRegion<'a> {
     #[inline]
     pub unsafe fn init(&self, entry: EntryFn) -> StackPointer {
         // SAFETY: the region is checked (aligned, at least MIN_REGION_BYTES
-        // = MAX_FRAME_BYTES, the most stack_init writes), and the caller
-        // vouches for its lifetime and exclusive use.
-        unsafe { raw::stack_init(self.top(), entry) }
+        // = MAX_FRAME_BYTES, the most stack_init writes), `bottom` is its
+        // lowest usable address, and the caller vouches for its lifetime
+        // and exclusive use.
+        unsafe { raw::stack_init_bounded(self.bottom(), self.top(), entry) }
     }
 }

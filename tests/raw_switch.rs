@@ -332,23 +332,72 @@ fn bad_regions_are_errors() {
 }
 
 // ---------------------------------------------------------------------------
-// A guard the caller made (here with mprotect, as a kernel would with its
-// page tables) is recorded and stays below everything the context touches.
+// A guard the caller made (here with mprotect or VirtualProtect, as a kernel
+// would with its page tables) is recorded and stays below everything the
+// context touches.
+
+/// The page size, and a way to make one page inaccessible or read/write
+/// again: mprotect on Unix, VirtualProtect on Windows.
+#[cfg(unix)]
+mod page {
+    pub fn size() -> usize {
+        // SAFETY: sysconf has no preconditions.
+        unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
+    }
+    /// # Safety
+    /// `page` is a whole page of memory the caller owns.
+    pub unsafe fn protect(page: *mut u8, accessible: bool) -> bool {
+        let prot = if accessible {
+            libc::PROT_READ | libc::PROT_WRITE
+        } else {
+            libc::PROT_NONE
+        };
+        // SAFETY: forwarded to the caller.
+        unsafe { libc::mprotect(page.cast(), size(), prot) == 0 }
+    }
+}
+
+#[cfg(windows)]
+mod page {
+    use std::ffi::c_void;
+    // kernel32, declared here rather than through a bindings crate for
+    // one test (Microsoft: "VirtualProtect function", memoryapi.h).
+    #[link(name = "kernel32")]
+    unsafe extern "system" {
+        fn VirtualProtect(addr: *mut c_void, len: usize, prot: u32, old: *mut u32) -> i32;
+    }
+    const PAGE_NOACCESS: u32 = 0x01;
+    const PAGE_READWRITE: u32 = 0x04;
+
+    pub fn size() -> usize {
+        4096 // every x86_64 Windows
+    }
+    /// # Safety
+    /// `page` is a whole page of committed memory the caller owns.
+    pub unsafe fn protect(page: *mut u8, accessible: bool) -> bool {
+        let prot = if accessible {
+            PAGE_READWRITE
+        } else {
+            PAGE_NOACCESS
+        };
+        let mut old = 0;
+        // SAFETY: forwarded to the caller; `old` is a valid out pointer.
+        unsafe { VirtualProtect(page.cast(), size(), prot, &mut old) != 0 }
+    }
+}
 
 #[test]
 fn a_caller_made_guard_is_below_all_use() {
     const PAGE_MAX: usize = 64 * 1024; // any page size up to 64 KiB
     let mut memory = vec![0u8; 4 * PAGE_MAX];
     let _valgrind = ValgrindStack::register(&memory);
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+    let page = page::size();
     assert!(page.is_power_of_two() && page <= PAGE_MAX);
     let start = memory.as_mut_ptr();
     let guard = start.wrapping_add(start.align_offset(page));
     let bottom = guard.wrapping_add(page);
     // SAFETY: one whole page inside `memory`, restored before it is freed.
-    let rc = unsafe { libc::mprotect(guard.cast(), page, libc::PROT_NONE) };
-    assert_eq!(rc, 0);
+    assert!(unsafe { page::protect(guard, false) });
     // SAFETY: [bottom, bottom + 2 pages) lies within `memory`, above the
     // guard, and is used by this one context only.
     let region = unsafe {
@@ -363,9 +412,189 @@ fn a_caller_made_guard_is_below_all_use() {
         assert_eq!(t.data, 42);
         assert!(region.contains(t.sp as usize));
         // SAFETY: the same page as above, made accessible again.
-        assert_eq!(
-            libc::mprotect(guard.cast(), page, libc::PROT_READ | libc::PROT_WRITE),
-            0
-        );
+        assert!(page::protect(guard, true));
     }
+}
+
+// ---------------------------------------------------------------------------
+// A panic caught inside a context unwinds that context's frames only. On
+// Windows the unwinder checks every frame against the stack bounds of the
+// thread information block, so this also checks that the switch gives each
+// context its own.
+
+/// Catches a panic raised on its own stack, reports 1 if it was caught
+/// there (0 otherwise), then keeps answering with the word plus one.
+unsafe extern "C" fn catches_a_panic(mut from: StackPointer, mut data: usize) -> ! {
+    let depth = data;
+    let caught = std::panic::catch_unwind(|| recurse_then_panic(depth)).is_err();
+    data = usize::from(caught);
+    loop {
+        // SAFETY: `from` is suspended.
+        let t = unsafe { raw::switch(from, data) };
+        (from, data) = (t.sp, t.data + 1);
+    }
+}
+
+/// A few frames of depth, so the unwind crosses several of them.
+#[inline(never)]
+fn recurse_then_panic(depth: usize) -> usize {
+    if depth == 0 {
+        std::panic::panic_any("raised inside a context");
+    }
+    1 + recurse_then_panic(std::hint::black_box(depth - 1))
+}
+
+#[test]
+fn a_panic_caught_inside_a_context_stays_there() {
+    // (The panic's message goes to the test's captured output.)
+    let mut stack = Buf::new();
+    let mut raw_stack = Buf::new();
+    // SAFETY: the contexts live on the two buffers, which outlive them;
+    // they are abandoned suspended in their loops.
+    unsafe {
+        // A region (both bounds known) and a bare stack_init (top only).
+        let by_region = stack.region().init(catches_a_panic);
+        let top = raw_stack.memory.as_mut_ptr_range().end;
+        let by_top = raw::stack_init(top, catches_a_panic);
+        for sp in [by_region, by_top] {
+            let t = raw::switch(sp, 5);
+            assert_eq!(t.data, 1, "the panic was caught inside the context");
+            assert_eq!(raw::switch(t.sp, 9).data, 10, "and it carries on");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Windows: the thread information block describes the stack that runs.
+
+#[cfg(all(windows, target_arch = "x86_64"))]
+mod tib {
+    use super::*;
+
+    /// (StackBase, StackLimit, DeallocationStack) of the running context.
+    fn bounds() -> [usize; 3] {
+        let (base, limit, dealloc): (usize, usize, usize);
+        // SAFETY: reads three fields of this thread's TEB (gs:0x08, gs:0x10,
+        // gs:0x1478), which exists for every Windows thread.
+        unsafe {
+            core::arch::asm!(
+                "mov {0}, qword ptr gs:[0x08]",
+                "mov {1}, qword ptr gs:[0x10]",
+                "mov {2}, qword ptr gs:[0x1478]",
+                out(reg) base, out(reg) limit, out(reg) dealloc,
+                options(nostack, readonly, preserves_flags),
+            );
+        }
+        [base, limit, dealloc]
+    }
+
+    /// Sends its bounds back, one word at a time, forever.
+    unsafe extern "C" fn report_bounds(mut from: StackPointer, _: usize) -> ! {
+        loop {
+            for word in bounds() {
+                // SAFETY: `from` is suspended.
+                from = unsafe { raw::switch(from, word) }.sp;
+            }
+        }
+    }
+
+    unsafe fn bounds_of(mut sp: StackPointer) -> [usize; 3] {
+        let mut out = [0; 3];
+        for word in &mut out {
+            // SAFETY: forwarded to the caller: `sp` is a suspended
+            // report_bounds context.
+            let t = unsafe { raw::switch(sp, 0) };
+            (*word, sp) = (t.data, t.sp);
+        }
+        out
+    }
+
+    #[test]
+    fn each_context_sees_its_own_stack_bounds() {
+        let ours = bounds();
+        assert!(ours[1] < ours[0] && ours[2] <= ours[1], "thread {ours:x?}");
+        let mut a = Buf::new();
+        let mut b = Buf::new();
+        // SAFETY: each context lives on its own buffer, which outlives it;
+        // both are abandoned suspended in their loops.
+        unsafe {
+            let region = a.region();
+            let (bottom, top) = (region.bottom() as usize, region.top() as usize);
+            let got = bounds_of(region.init(report_bounds));
+            assert_eq!(got, [top, bottom, bottom], "a region's bounds");
+            assert_eq!(bounds(), ours, "ours are back after the switch");
+
+            // stack_init knows only the top: the limit is 0 (see the port).
+            let top = b.memory.as_mut_ptr_range().end;
+            let got = bounds_of(raw::stack_init(top, report_bounds));
+            assert_eq!(got, [top as usize & !15, 0, 0], "stack_init's bounds");
+            assert_eq!(bounds(), ours);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A backtrace taken inside a context walks that context's frames and stops
+// at its base (the trampoline's unwind info ends the walk), instead of
+// running into whatever lies above the stack or into the switcher's stack.
+
+thread_local! {
+    static BACKTRACE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+#[inline(never)]
+fn capture_here(depth: u32) {
+    if depth == 0 {
+        let text = std::backtrace::Backtrace::force_capture().to_string();
+        BACKTRACE.with_borrow_mut(|b| *b = text);
+    } else {
+        capture_here(std::hint::black_box(depth - 1));
+    }
+}
+
+unsafe extern "C" fn backtrace_entry(from: StackPointer, _: usize) -> ! {
+    capture_here(3);
+    // SAFETY: `from` is suspended; we are never resumed.
+    unsafe { raw::switch(from, 0) };
+    unreachable!()
+}
+
+/// The function names of a rendered backtrace, innermost first.
+fn frame_names(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| {
+            let (num, name) = l.trim_start().split_once(": ")?;
+            num.parse::<u32>().ok()?;
+            Some(name.trim().to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn a_backtrace_inside_a_context_stops_at_its_base() {
+    let mut stack = Buf::new();
+    // SAFETY: the context lives on `stack`, which outlives it, and is
+    // abandoned suspended.
+    unsafe { raw::switch(stack.region().init(backtrace_entry), 0) };
+    let text = BACKTRACE.with_borrow(String::clone);
+    let names = frame_names(&text);
+    let entry = names
+        .iter()
+        .position(|n| n.ends_with("backtrace_entry"))
+        .unwrap_or_else(|| panic!("the entry is listed:\n{text}"));
+    assert!(
+        names[..entry].iter().any(|n| n.ends_with("capture_here")),
+        "the context's own frames are listed:\n{text}"
+    );
+    // After the entry at most its trampoline: nothing of this test's own
+    // stack, no garbage.
+    assert!(
+        names.len() - entry <= 2,
+        "frames after the entry: {:?}\n{text}",
+        &names[entry + 1..]
+    );
+    assert!(
+        !names.iter().any(|n| n.contains("stops_at_its_base")),
+        "the walk crossed into the switcher's stack:\n{text}"
+    );
 }

@@ -198,11 +198,47 @@ fn child_entry() {
 enum Outcome {
     Clean,
     Diff(String),
-    Signal(i32, String),
+    /// Died by a fault: what it was, whether it is a CPU fault a broken
+    /// switch can cause, and the child's stderr.
+    Fault(String, bool, String),
+}
+
+/// How a child died, if it died by a fault instead of exiting: a signal.
+#[cfg(unix)]
+fn died_by_fault(status: std::process::ExitStatus) -> Option<(String, bool)> {
+    use std::os::unix::process::ExitStatusExt;
+    let sig = status.signal()?;
+    let cpu = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGTRAP].contains(&sig);
+    Some((format!("signal {sig}"), cpu))
+}
+
+/// How a child died, if it died by a fault instead of exiting: an
+/// unhandled exception ends a Windows process with the exception's NTSTATUS
+/// as its exit code (errors 0xC..., warnings 0x8...).
+#[cfg(windows)]
+fn died_by_fault(status: std::process::ExitStatus) -> Option<(String, bool)> {
+    const CPU_FAULTS: [(u32, &str); 5] = [
+        (0xC000_0005, "STATUS_ACCESS_VIOLATION"),
+        (0x8000_0002, "STATUS_DATATYPE_MISALIGNMENT"),
+        (0xC000_001D, "STATUS_ILLEGAL_INSTRUCTION"),
+        (0xC000_0096, "STATUS_PRIVILEGED_INSTRUCTION"),
+        (0x8000_0003, "STATUS_BREAKPOINT"),
+    ];
+    let code = status.code()? as u32;
+    if code & 0x8000_0000 == 0 {
+        return None;
+    }
+    let name = CPU_FAULTS.iter().find(|(c, _)| *c == code).map(|(_, n)| *n);
+    Some((
+        format!(
+            "exception {code:#010x} ({})",
+            name.unwrap_or("not a CPU fault")
+        ),
+        name.is_some(),
+    ))
 }
 
 fn run_child(which: &str) -> Outcome {
-    use std::os::unix::process::ExitStatusExt;
     let exe = std::env::current_exe().unwrap();
     let out = Command::new(exe)
         .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
@@ -215,8 +251,8 @@ fn run_child(which: &str) -> Outcome {
         "child for {which} never started (status {:?}): {stderr}",
         out.status
     );
-    if let Some(sig) = out.status.signal() {
-        return Outcome::Signal(sig, stderr);
+    if let Some((what, cpu)) = died_by_fault(out.status) {
+        return Outcome::Fault(what, cpu, stderr);
     }
     match out.status.code() {
         Some(0) => Outcome::Clean,
@@ -229,13 +265,9 @@ fn assert_caught(which: &str) {
     match run_child(which) {
         Outcome::Clean => panic!("{which}: a broken switch went unnoticed"),
         Outcome::Diff(text) => eprintln!("{which} caught by a register diff:\n{text}"),
-        Outcome::Signal(sig, _) => {
-            let fatal = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGTRAP];
-            assert!(
-                fatal.contains(&sig),
-                "{which}: died by unexpected signal {sig}"
-            );
-            eprintln!("{which} caught by signal {sig}");
+        Outcome::Fault(what, cpu, _) => {
+            assert!(cpu, "{which}: died by unexpected {what}");
+            eprintln!("{which} caught by {what}");
         }
     }
 }
@@ -261,7 +293,7 @@ fn a_switch_that_forgets_the_fp_control_state_is_caught() {
     match run_child("mutant2") {
         Outcome::Diff(text) => eprintln!("mutant2 caught:\n{text}"),
         Outcome::Clean => panic!("mutant2: lost FP control state went unnoticed"),
-        Outcome::Signal(sig, text) => panic!("mutant2: crashed by {sig} instead: {text}"),
+        Outcome::Fault(what, _, text) => panic!("mutant2: crashed by {what} instead: {text}"),
     }
 }
 
