@@ -1592,6 +1592,50 @@ fn value_handed_to_a_killed_last_getter_goes_back_to_the_queue() {
     assert_eq!(q.waiter_count(), 0);
 }
 
+/// A value handed to a waiting getter counts toward a bounded queue's
+/// capacity until the getter takes it: if the getter is killed first, the
+/// value comes back to the front and the queue still holds no more than
+/// its capacity (it held capacity + 1 before).
+#[test]
+fn value_handed_to_a_killed_getter_of_a_full_bounded_queue_never_overfills_it() {
+    let q = Queue::bounded(2);
+    let q2 = q.clone();
+    let getter = hub::spawn(move || q2.get());
+    hub::sleep(ZERO);
+    q.put(1).unwrap(); // handed to the getter, not yet resumed
+    assert_eq!(q.len(), 0, "len() does not count the handed value");
+    assert_eq!(q.try_put(2), Ok(()));
+    assert_eq!(q.try_put(3), Err(3), "full: 1 handed + 1 queued");
+    getter.kill(); // before it resumes: 1 comes back
+    assert_eq!(q.len(), 2, "the handed value came back within the capacity");
+    assert_eq!(q.try_get(), Some(1), "at the front");
+    assert_eq!(q.try_get(), Some(2));
+    assert_eq!(q.waiter_count(), 0);
+}
+
+/// When the getter takes the handed value, its room goes to the first
+/// waiting putter at once, as room made by a get does.
+#[test]
+fn a_putter_waiting_on_room_held_by_a_handed_value_gets_in_when_the_getter_takes_it() {
+    let q = Queue::bounded(1);
+    let q_get = q.clone();
+    let getter = hub::spawn(move || q_get.get());
+    hub::sleep(ZERO);
+    let q_put = q.clone();
+    let putter = hub::spawn(move || q_put.put('b')); // runs before the getter resumes
+    q.put('a').unwrap(); // handed to the getter
+    hub::sleep(ZERO); // the putter waits (full: 'a' is handed), then the getter takes 'a'
+    assert_eq!(getter.get().unwrap(), Some('a'));
+    assert_eq!(
+        putter.get().unwrap(),
+        Ok(()),
+        "the putter got in without a get"
+    );
+    assert_eq!(q.len(), 1);
+    assert_eq!(q.try_get(), Some('b'));
+    assert_eq!(q.waiter_count(), 0);
+}
+
 #[test]
 fn value_put_while_its_getter_times_out_is_not_lost() {
     for round in 0..2 {

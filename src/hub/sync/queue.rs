@@ -20,8 +20,11 @@ use std::time::{Duration, Instant};
 ///   [`try_get`](Queue::try_get) made meanwhile cannot take it. If that
 ///   getter is killed or timed out before it resumes, the value goes to
 ///   the next getter, or back to the front of the queue: nothing put is
-///   lost. (Back in the queue, it may make a bounded queue one over its
-///   capacity for a while.)
+///   lost.
+/// * A bounded queue never holds more than its capacity. A value handed to
+///   a getter that has not resumed yet counts toward it (as in gevent,
+///   where such a value sits in the queue until its getter runs), so
+///   that it always fits when it comes back; `len()` does not count it.
 /// * [`close`](Queue::close) ends it: puts fail (returning the value),
 ///   waiting putters get their values back, and getters drain what is left
 ///   and then get `None`.
@@ -73,6 +76,10 @@ struct Inner<T> {
     /// Getters woken to look again that have not resumed yet: a rendezvous
     /// putter's value is theirs, not a newcomer's `try_get`'s.
     looking: Cell<usize>,
+    /// Values handed to getters that have not resumed yet: they count
+    /// toward a bounded queue's capacity, so that one coming back (its
+    /// getter killed) still fits.
+    handed: Cell<usize>,
     /// Waiting putters: their slot holds the value they offer.
     putters: WaitList<T>,
 }
@@ -82,16 +89,38 @@ impl<T> Inner<T> {
         self.capacity == Some(0)
     }
 
-    fn has_room(&self) -> bool {
+    /// Room for one more value, counting those handed to getters.
+    fn fits_one_more(&self) -> bool {
         self.capacity
-            .is_none_or(|c| self.items.borrow().len() < c && self.putters.is_empty())
+            .is_none_or(|c| self.items.borrow().len() + self.handed.get() < c)
+    }
+
+    fn has_room(&self) -> bool {
+        self.fits_one_more() && (self.capacity.is_none() || self.putters.is_empty())
     }
 
     /// Hand `v` to the first waiting getter; `Err(v)` if none waits.
     fn hand_to_getter(&self, v: T) -> Result<(), T> {
         match self.getters.hand_first(Some(v)) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.handed.set(self.handed.get() + 1);
+                Ok(())
+            }
             Err(v) => Err(v.expect("handed a value")),
+        }
+    }
+
+    /// A getter took the value handed to it: that room is free again, for
+    /// the first waiting putter's value if there is one (not in a
+    /// rendezvous, whose putters wait for a getter to take their value).
+    fn handed_taken(&self) {
+        self.handed.set(self.handed.get() - 1);
+        if !self.putters.is_empty()
+            && !self.is_rendezvous()
+            && self.fits_one_more()
+            && let Some(p) = self.putters.take_first()
+        {
+            self.items.borrow_mut().push_back(p);
         }
     }
 
@@ -111,6 +140,8 @@ impl<T> Inner<T> {
     fn pass_on(&self, x: Option<T>) {
         match x {
             Some(v) => {
+                // Still counted in `handed` until here, so it fits.
+                self.handed.set(self.handed.get() - 1);
                 if let Err(v) = self.hand_to_getter(v) {
                     self.items.borrow_mut().push_front(v);
                 }
@@ -219,6 +250,7 @@ impl<T: 'static> Queue<T> {
                 closed: Cell::new(false),
                 getters: WaitList::new(),
                 looking: Cell::new(0),
+                handed: Cell::new(0),
                 putters: WaitList::new(),
             }),
         }
@@ -392,7 +424,10 @@ impl<T: 'static> Queue<T> {
                 .getters
                 .wait("Queue::get", deadline, None, move |x| this.pass_on(x));
             match w.slot {
-                Some(Some(v)) => return Ok(Some(v)),
+                Some(Some(v)) => {
+                    inner.handed_taken();
+                    return Ok(Some(v));
+                }
                 // Look again: a rendezvous putter waits, or it is closed.
                 Some(None) => {
                     if w.done {
@@ -456,7 +491,8 @@ impl<T: 'static> Queue<T> {
     }
 
     /// Values in the queue now (not counting values offered by waiting
-    /// putters; always 0 for a rendezvous channel).
+    /// putters or handed to getters that have not resumed; always 0 for a
+    /// rendezvous channel).
     ///
     /// # Examples
     ///
@@ -528,6 +564,7 @@ impl<T> fmt::Debug for Queue<T> {
         f.debug_struct("Queue")
             .field("len", &self.inner.items.borrow().len())
             .field("capacity", &self.inner.capacity)
+            .field("handed", &self.inner.handed.get())
             .field("closed", &self.inner.closed.get())
             .field("getters", &self.inner.getters.len())
             .field("putters", &self.inner.putters.len())
