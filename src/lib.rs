@@ -75,6 +75,8 @@ mod generator;
 #[cfg(feature = "std")]
 mod greenlet;
 #[cfg(feature = "std")]
+mod os;
+#[cfg(feature = "std")]
 mod overflow;
 #[cfg(feature = "std")]
 mod sanitizer;

@@ -28,8 +28,7 @@
 //! pooled costs system calls anyway, and pooled stacks never come here.
 
 use super::error::{StackError, Step};
-use super::mode::MADV_GUARD_INSTALL;
-use super::sys::map_anonymous;
+use crate::os::{self, map_anonymous};
 use memmap2::MmapMut;
 use std::io;
 use std::ptr::NonNull;
@@ -182,9 +181,7 @@ impl Arena {
         let slot = chunk.slot(chunk.carved, stride);
         // SAFETY: `[slot, slot + guard)` is a page-aligned page of our chunk
         // that no one has been handed yet.
-        let rc = unsafe { libc::madvise(slot.as_ptr().cast(), guard, MADV_GUARD_INSTALL) };
-        if rc != 0 {
-            let os = io::Error::last_os_error();
+        if let Err(os) = unsafe { os::install_kernel_guard(slot.as_ptr(), guard) } {
             if chunk.in_use == 0 {
                 // A chunk just mapped for this slot: no empty chunk stays.
                 self.chunks.remove(at).unmap();

@@ -2,8 +2,8 @@
 //! with the limits that explain it and what to do, wrapped in an
 //! [`io::Error`].
 
-use super::limits::{ProcValue, address_space_limit, count_mappings, read_max_map_count};
 use super::{ARENA_MAX_STACK_SIZE, GuardMode};
+use crate::os::{ProcValue, address_space_limit, count_mappings, read_max_map_count};
 use std::error::Error;
 use std::fmt;
 use std::io;

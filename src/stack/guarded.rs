@@ -4,12 +4,12 @@
 
 use super::arena;
 use super::error::{StackError, Step};
-use super::mode::MADV_GUARD_INSTALL;
 use super::pool::{pool_pop, pool_push};
 use super::sizes::{default_usable_size, usable_size};
-use super::sys::{forget_pages_of, map_anonymous};
 use super::valgrind::{valgrind_deregister, valgrind_register};
 use super::{ARENA_MAX_STACK_SIZE, DEFAULT_STACK_SIZE, GuardMode, guard_mode, page_size};
+use crate::os::{self, map_anonymous};
+use crate::raw;
 use memmap2::MmapMut;
 use std::fmt;
 use std::io;
@@ -155,26 +155,26 @@ impl Stack {
         // Taken before the guard goes in, while all of the mapping is
         // read/write memory: the one time the handle is dereferenced.
         let base = NonNull::new(map.as_mut_ptr()).expect("a mapping is never at address 0");
-        let (rc, step) = match mode {
+        let (guarded, step) = match mode {
             // SAFETY: `base` is the start of the anonymous mapping of
             // `total` bytes made above, which `map` owns and nothing else
             // refers to; it is page aligned and `guard` is one page, so
-            // `[base, base + guard)` lies inside it and is page aligned as
-            // mprotect requires. Nothing has been handed out yet, so no one
-            // can be using the page we make inaccessible.
+            // `[base, base + guard)` lies inside it and is page aligned.
+            // Nothing has been handed out yet, so no one can be using the
+            // page we make inaccessible.
             GuardMode::Mprotect => (
-                unsafe { libc::mprotect(base.as_ptr().cast(), guard, libc::PROT_NONE) },
+                unsafe { os::protect_none(base.as_ptr(), guard) },
                 Step::Guard,
             ),
             // SAFETY: as above, for installing a guard marker instead.
             GuardMode::KernelGuard => (
-                unsafe { libc::madvise(base.as_ptr().cast(), guard, MADV_GUARD_INSTALL) },
+                unsafe { os::install_kernel_guard(base.as_ptr(), guard) },
                 Step::KernelGuard,
             ),
         };
-        if rc != 0 {
+        if let Err(e) = guarded {
             // Dropping `map` unmaps it.
-            return Err(StackError::new(step, usable, guard, io::Error::last_os_error()).into_io());
+            return Err(StackError::new(step, usable, guard, e).into_io());
         }
         Ok(Stack::at(base, guard, usable, Some(Box::new(map))))
     }
@@ -398,7 +398,7 @@ impl Stack {
         // SAFETY: `[bottom, top)` is the usable part of memory this stack
         // owns, page aligned; nothing runs on a stack that is being pooled
         // or dropped, so discarding its contents harms no one.
-        unsafe { libc::madvise(self.bottom().cast(), self.usable, libc::MADV_DONTNEED) };
+        unsafe { os::forget_pages(self.bottom(), self.usable) };
     }
 
     /// Whether this stack is a slot of an arena (not a mapping of its own).
@@ -421,6 +421,25 @@ impl Stack {
             // Otherwise dropping it gives it back, pages and all.
         }
     }
+}
+
+/// Returns the usable pages of the first stacks of `stacks` to the kernel
+/// with as few system calls as the OS allows ([`os::forget_many`]), and how
+/// many stacks that covered (0: the caller gives each its own
+/// [`Stack::forget_pages`]). Not under Valgrind (3.19), which does not know
+/// `process_madvise` and would warn on stderr.
+fn forget_pages_of(stacks: &[Stack]) -> usize {
+    const { assert!(super::RELEASE_BATCH <= os::FORGET_MANY_MAX) };
+    if stacks.is_empty() || raw::running_on_valgrind() != 0 {
+        return 0;
+    }
+    let ranges = stacks
+        .iter()
+        .take(os::FORGET_MANY_MAX)
+        .map(|s| s.bottom() as usize..s.top() as usize);
+    // SAFETY: each range is the usable part of a stack given to us to give
+    // back (nothing runs on it), page aligned, as `forget_pages` requires.
+    unsafe { os::forget_many(ranges) }
 }
 
 impl Drop for Stack {

@@ -125,20 +125,18 @@
 //!
 //! # Files
 //!
-//! `sizes.rs` (page size, rounding), `mode.rs` (the guard mode and its
-//! probe), `guarded.rs` (the [`Stack`] type), `arena.rs`, `pool.rs` (the
-//! per-thread pool), `sys.rs` (mapping memory and giving pages back),
-//! `valgrind.rs`, `error.rs` (the error of a stack that cannot be made) and
-//! `limits.rs` (the limits it names, from `/proc` and `getrlimit`).
+//! `sizes.rs` (page size, rounding), `mode.rs` (the guard mode), `guarded.rs`
+//! (the [`Stack`] type), `arena.rs`, `pool.rs` (the per-thread pool),
+//! `valgrind.rs` and `error.rs` (the error of a stack that cannot be made).
+//! The system calls (mapping, guards, giving pages back, the guard-marker
+//! probe, the limits an error names) are the OS layer's (`src/os/`).
 
 mod arena;
 mod error;
 mod guarded;
-mod limits;
 mod mode;
 mod pool;
 mod sizes;
-mod sys;
 mod valgrind;
 
 pub use arena::ARENA_MAX_STACK_SIZE;

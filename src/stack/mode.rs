@@ -2,17 +2,8 @@
 //! by a probe of the kernel (see the [module documentation](super), "Guard
 //! modes").
 
-use super::page_size;
-use super::sys::map_anonymous;
-use std::io;
+use crate::os::kernel_guard_works;
 use std::sync::atomic::{AtomicU8, Ordering};
-
-/// `madvise` advice that installs guard markers in the page tables: any
-/// access to the range then faults (SIGSEGV), and the kernel's own accesses
-/// fail with `EFAULT`. Added in Linux 6.13 (`include/uapi/asm-generic/mman-common.h`:
-/// `#define MADV_GUARD_INSTALL 102`); the markers survive `MADV_DONTNEED`
-/// and `MADV_FREE`. The libc crate does not define it on every target yet.
-pub(super) const MADV_GUARD_INSTALL: libc::c_int = 102;
 
 /// Environment variable that overrides the guard mode: `mprotect` forces
 /// [`GuardMode::Mprotect`]; any other value (or none) lets [`guard_mode`]
@@ -112,44 +103,4 @@ pub fn guard_mode() -> GuardMode {
     } else {
         GuardMode::Mprotect
     }
-}
-
-/// The probe of [`guard_mode`]: whether `MADV_GUARD_INSTALL` really makes a
-/// page inaccessible. Leaves no mapping or file descriptor behind.
-fn kernel_guard_works() -> bool {
-    let page = page_size();
-    // Dropped (unmapped) at the end of this function.
-    let Ok(mut probe) = map_anonymous(2 * page) else {
-        return false;
-    };
-    // Taken while both pages are read/write; the handle is not dereferenced
-    // after the guard goes in.
-    let map: *mut libc::c_void = probe.as_mut_ptr().cast();
-    let mut fds = [-1; 2];
-    // SAFETY: `fds` is a writable array of two ints, as pipe2 requires.
-    let piped = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } == 0;
-    // SAFETY: `map` is our live mapping of two pages; the guard goes on the
-    // first one, which nothing uses.
-    let installed = piped && unsafe { libc::madvise(map, page, MADV_GUARD_INSTALL) } == 0;
-    let works = installed && {
-        // SAFETY: `fds[1]` is our pipe's write end and both source bytes
-        // lie in our mapping. Reading them happens in the kernel, which
-        // reports an inaccessible page as EFAULT instead of faulting.
-        let (plain, guarded) = unsafe {
-            let plain = libc::write(fds[1], map.cast::<u8>().add(page).cast(), 1);
-            let guarded = libc::write(fds[1], map.cast_const(), 1);
-            (plain, guarded)
-        };
-        let errno = io::Error::last_os_error().raw_os_error();
-        plain == 1 && guarded == -1 && errno == Some(libc::EFAULT)
-    };
-    if piped {
-        for fd in fds {
-            // SAFETY: `fd` is an open descriptor of the pipe made above,
-            // closed exactly once.
-            unsafe { libc::close(fd) };
-        }
-    }
-    drop(probe);
-    works
 }

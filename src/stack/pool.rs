@@ -281,7 +281,7 @@ mod tests {
 
     #[test]
     fn stacks_released_into_a_full_pool_are_given_back_in_batches() {
-        if guard_mode() != GuardMode::KernelGuard || !super::super::sys::dontneed_frees_pages() {
+        if guard_mode() != GuardMode::KernelGuard || !crate::os::dontneed_frees_pages() {
             return; // only arena stacks are batched; qemu-user ignores MADV_DONTNEED
         }
         let tops = thread::spawn(|| {

@@ -64,15 +64,9 @@ pub fn page_size() -> usize {
     if cached != 0 {
         return cached;
     }
-    // SAFETY: `sysconf` only reads a system constant; it has no
-    // preconditions and touches no memory of ours.
-    let raw = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    let size = match usize::try_from(raw) {
-        Ok(n) if n.is_power_of_two() => n,
-        // Linux always answers; this only guards against a nonsensical
-        // value so that the rounding arithmetic stays well defined.
-        _ => FALLBACK_PAGE_SIZE,
-    };
+    // The OS always answers; the fallback only guards against a
+    // nonsensical value so that the rounding arithmetic stays well defined.
+    let size = crate::os::page_size().unwrap_or(FALLBACK_PAGE_SIZE);
     // Racing threads all store the same value, so a plain store is enough.
     PAGE_SIZE.store(size, Ordering::Relaxed);
     size

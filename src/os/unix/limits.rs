@@ -1,15 +1,16 @@
 //! The limits a stack error names, read when the error happens: this
 //! process's mapping count (`/proc/self/maps`), `vm.max_map_count`
-//! (`/proc/sys/vm/max_map_count`) and the soft `RLIMIT_AS`. Used on the
-//! error path only, possibly while memory is exhausted: nothing here
-//! allocates.
+//! (`/proc/sys/vm/max_map_count`) and the soft `RLIMIT_AS`. The first two
+//! are Linux's: elsewhere they are `Unknown` with the error of the open.
+//! Used on the error path only, possibly while memory is exhausted:
+//! nothing here allocates.
 
 use std::fs::File;
 use std::io::{self, Read};
 
 /// A number read from `/proc`, or why it could not be read.
 #[derive(Debug)]
-pub(super) enum ProcValue {
+pub(crate) enum ProcValue {
     Known(usize),
     Unknown(io::Error),
 }
@@ -18,7 +19,7 @@ pub(super) enum ProcValue {
 ///
 /// Used on the error path only, possibly while memory is exhausted, so it
 /// reads through a fixed buffer on the stack and does not allocate.
-pub(super) fn count_mappings() -> ProcValue {
+pub(crate) fn count_mappings() -> ProcValue {
     let mut file = match File::open("/proc/self/maps") {
         Ok(file) => file,
         Err(e) => return ProcValue::Unknown(e),
@@ -37,7 +38,7 @@ pub(super) fn count_mappings() -> ProcValue {
 
 /// Reads `vm.max_map_count` from `/proc/sys/vm/max_map_count` without
 /// allocating.
-pub(super) fn read_max_map_count() -> ProcValue {
+pub(crate) fn read_max_map_count() -> ProcValue {
     let mut file = match File::open("/proc/sys/vm/max_map_count") {
         Ok(file) => file,
         Err(e) => return ProcValue::Unknown(e),
@@ -72,7 +73,7 @@ fn parse_decimal(bytes: &[u8]) -> Option<usize> {
 
 /// The soft `RLIMIT_AS` in bytes, or `None` if it is unlimited or cannot be
 /// read.
-pub(super) fn address_space_limit() -> Option<u64> {
+pub(crate) fn address_space_limit() -> Option<u64> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -102,6 +103,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")]
     fn proc_readers_work() {
         match count_mappings() {
             ProcValue::Known(n) => assert!(n > 0),

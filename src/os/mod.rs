@@ -1,0 +1,31 @@
+//! The OS layer: everything this crate asks of the operating system, one
+//! module per OS family, so that porting to an OS is one module here (plus
+//! its assembly, in `asm/`, if its calling convention or object format
+//! differs), as porting to a CPU is one assembly file.
+//!
+//! Every OS module provides the same items, which the layers above use
+//! through this module only:
+//!
+//! | item | what |
+//! |---|---|
+//! | `page_size()` | the page size, if the OS reports a usable one |
+//! | `map_anonymous(len)` | private read/write memory for stacks, owned by a [`memmap2::MmapMut`] |
+//! | `protect_none(start, len)` | a guard: the range faults on any access |
+//! | `install_kernel_guard(start, len)` / `kernel_guard_works()` | a guard without a mapping of its own (Linux 6.13+); `Unsupported` / `false` elsewhere |
+//! | `forget_pages(start, len)` / `forget_many(ranges)` | give stack pages back, one range or many per system call |
+//! | `count_mappings()`, `read_max_map_count()`, `address_space_limit()` | the limits a stack error names |
+//! | `install_fault_handler(is_overflow)` | the process's handler for faults in guard pages; `is_overflow` (the overflow report's) decides and writes the report |
+//! | `arm_fault_stack()` | the calling thread can run the handler even on an overflowed stack |
+//! | `write_stderr(bytes)` | async-signal-safe write of the report |
+//!
+//! The hub's readiness (epoll, kqueue, ...) is `mio`'s, not this layer's.
+//!
+//! Which family a target belongs to is decided here, by `cfg`; within a
+//! family, what only one member has (Linux's guard markers and
+//! `process_madvise`, its `/proc` files) is behind `cfg(target_os)` in the
+//! family's module, with the fallback every member has.
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+pub(crate) use unix::*;

@@ -1,0 +1,15 @@
+//! The Unix family (Linux, macOS): `mmap`, `mprotect`, `madvise`, signals.
+//! See the [OS layer](super) for what each item is for.
+
+mod faults;
+mod limits;
+mod memory;
+
+pub(crate) use faults::{arm_fault_stack, install_fault_handler, write_stderr};
+pub(crate) use limits::{ProcValue, address_space_limit, count_mappings, read_max_map_count};
+#[cfg(test)]
+pub(crate) use memory::dontneed_frees_pages;
+pub(crate) use memory::{
+    FORGET_MANY_MAX, forget_many, forget_pages, install_kernel_guard, kernel_guard_works,
+    map_anonymous, page_size, protect_none,
+};
