@@ -31,14 +31,25 @@ fn push(l: &Rc<RefCell<Vec<String>>>, s: impl Into<String>) {
     l.borrow_mut().push(s.into());
 }
 
+/// A non-blocking pipe (`std::io::pipe` makes it close-on-exec).
 fn pipe() -> (OwnedFd, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) };
-    assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
-    use std::os::fd::FromRawFd;
-    // SAFETY: pipe2 succeeded: both descriptors are open and ours alone.
-    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+    let (r, w) = std::io::pipe().expect("pipe");
+    let (r, w) = (OwnedFd::from(r), OwnedFd::from(w));
+    for fd in [&r, &w] {
+        use std::os::fd::AsRawFd;
+        let fd = fd.as_raw_fd();
+        // SAFETY: fcntl on a descriptor this function owns; F_SETFL only
+        // changes its status flags.
+        let rc = unsafe {
+            libc::fcntl(
+                fd,
+                libc::F_SETFL,
+                libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK,
+            )
+        };
+        assert_eq!(rc, 0, "fcntl: {}", std::io::Error::last_os_error());
+    }
+    (r, w)
 }
 
 fn write_byte(fd: &OwnedFd) {

@@ -950,7 +950,7 @@ fn resident_pages(addr: *mut u8, len: usize) -> usize {
     // SAFETY: `addr` is page aligned, `[addr, addr + len)` is mapped (a live
     // stack's usable part or a given-back slot of an arena chunk still in
     // use), and `vec` has one byte per page.
-    let rc = unsafe { libc::mincore(addr.cast(), len, vec.as_mut_ptr()) };
+    let rc = unsafe { libc::mincore(addr.cast(), len, vec.as_mut_ptr().cast()) };
     assert_eq!(rc, 0, "mincore: {}", io::Error::last_os_error());
     vec.iter().filter(|&&b| b & 1 != 0).count()
 }
@@ -961,7 +961,7 @@ fn is_mapped(addr: *mut u8) -> bool {
     let mut vec = [0u8; 1];
     // SAFETY: mincore only inspects the page tables for one page and writes
     // one byte into `vec`.
-    let rc = unsafe { libc::mincore(addr.cast(), page_size(), vec.as_mut_ptr()) };
+    let rc = unsafe { libc::mincore(addr.cast(), page_size(), vec.as_mut_ptr().cast()) };
     if rc == 0 {
         return true;
     }

@@ -257,8 +257,13 @@ mod tests {
         let mut vec = [0u8; 1];
         // SAFETY: mincore only inspects the page tables for the range (it
         // fails on an unmapped one) and writes one byte into `vec`.
-        let rc =
-            unsafe { libc::mincore((top - page) as *mut libc::c_void, page, vec.as_mut_ptr()) };
+        let rc = unsafe {
+            libc::mincore(
+                (top - page) as *mut libc::c_void,
+                page,
+                vec.as_mut_ptr().cast(),
+            )
+        };
         if rc != 0 {
             let err = std::io::Error::last_os_error();
             assert_eq!(err.raw_os_error(), Some(libc::ENOMEM), "mincore: {err}");

@@ -4,6 +4,13 @@
 
 use std::ptr;
 
+/// `MAP_STACK`, which only Linux has (the tests using this module run on
+/// Linux; elsewhere they only need to compile).
+#[cfg(target_os = "linux")]
+const MAP_STACK: libc::c_int = libc::MAP_STACK;
+#[cfg(not(target_os = "linux"))]
+const MAP_STACK: libc::c_int = 0;
+
 /// Whether `madvise(MADV_DONTNEED)` really frees a private page (its next
 /// read is zero), as Linux always does. qemu-user (7.2) ignores the advice:
 /// false there.
@@ -51,7 +58,7 @@ pub fn maps_hide_prot_none() -> bool {
             ptr::null_mut(),
             2 * page,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | MAP_STACK,
             -1,
             0,
         )

@@ -61,6 +61,13 @@ const SIGNALS: [libc::c_int; 2] = [libc::SIGSEGV, libc::SIGBUS];
 /// has none (enough for the handler and for a chained Rust handler).
 const ALT_STACK_BYTES: usize = 64 * 1024;
 
+/// `MAP_STACK` where the system has it (Linux: a hint that the mapping is
+/// a stack); macOS has no such flag.
+#[cfg(target_os = "linux")]
+const MAP_STACK: libc::c_int = libc::MAP_STACK;
+#[cfg(not(target_os = "linux"))]
+const MAP_STACK: libc::c_int = 0;
+
 /// Installs the process's fault handler (call once): a fault for which
 /// `is_overflow(address)` is true aborts the process (`is_overflow` has
 /// written the report); any other goes on to the previous handler, or the
@@ -314,7 +321,7 @@ pub(crate) fn arm_fault_stack() -> bool {
                 ptr::null_mut(),
                 ALT_STACK_BYTES,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | MAP_STACK,
                 -1,
                 0,
             )

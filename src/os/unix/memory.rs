@@ -10,6 +10,7 @@
 use memmap2::{MmapMut, MmapOptions};
 use std::io;
 use std::ops::Range;
+#[cfg(any(target_os = "linux", test))]
 use std::ptr;
 #[cfg(target_os = "linux")]
 use std::sync::atomic::{AtomicBool, Ordering};
