@@ -80,7 +80,7 @@
  *
  *   top-8    0                  end of the stack for frame-pointer walkers
  *   top-16   0                  padding
- *   top-24   .Ltrampoline       "return address" of the first switch
+ *   top-24   trampoline         "return address" of the first switch
  *   top-32   0                  rbp: a null frame pointer ends fp chains
  *   top-40   entry              rbx: the entry function
  *   top-48   0                  r12
@@ -88,13 +88,49 @@
  *   top-80   MXCSR, x87 CW      inherited from the caller of stack_init
  *
  *   so the returned sp is top-80 (16-aligned), and the first switch "returns"
- *   into .Ltrampoline with rsp = top-16 (16-aligned) and rax:rdx holding the
+ *   into the trampoline with rsp = top-16 (16-aligned) and rax:rdx holding the
  *   transfer.  The trampoline calls entry(rax, rdx): the `call` leaves
  *   rsp+8 a multiple of 16 at entry's first instruction, as the ABI requires.
  *
  * Hardening: every symbol reachable by an indirect call or jump starts with
  * endbr64 (CET IBT).  CET shadow stacks are incompatible with any stack
  * switching that returns across stacks and are not supported.
+ *
+ * Operating systems: this port serves every x86_64 OS that uses the System
+ * V psABI (Linux, the BSDs, bare metal: ELF objects) and macOS (Mach-O
+ * objects), which uses the same ABI:
+ *   [APPLE-X64]  Apple, "x86-64 Function Calling Conventions" (Mac OS X ABI
+ *                Function Call Guide): "The OS X x86-64 function calling
+ *                conventions are the same as the function calling
+ *                conventions described in System V Application Binary
+ *                Interface AMD64 Architecture Processor Supplement."
+ *                https://developer.apple.com/library/archive/documentation/DeveloperTools/Conceptual/LowLevelABI/140-x86-64_Function_Calling_Conventions/x86_64.html
+ *                and its successor, Apple, "Writing 64-bit Intel code for
+ *                Apple Platforms" ("Apple platforms typically follow the
+ *                data representation and procedure call rules in the
+ *                standard System V psABI for AMD64"; its exceptions concern
+ *                argument passing of some types, none of which the switch
+ *                has) https://developer.apple.com/documentation/xcode/writing-64-bit-intel-code-for-apple-platforms
+ *   What the switch relies on is therefore the same on macOS: the
+ *   callee-saved set and the FP control words above, the 16-byte alignment
+ *   at a call, two-register return of `struct transfer`, the 128-byte red
+ *   zone (a switch is a call: the caller keeps nothing live below its rsp).
+ *
+ * Object formats (ELF, Mach-O): one file, and the macros after the knobs
+ * below carry the differences (the porting story stays "one file per CPU
+ * and ABI", and an instruction fixed once is fixed for both): Mach-O
+ * spells every C symbol with a leading `_` (CSYM), its assembler-local
+ * labels start with `L` (LOCAL), it has no .type/.size (FUNCTION, OBJECT,
+ * SIZE), its read-only data is __TEXT,__const (RODATA), it has no
+ * .note.GNU-stack or GNU property note, and it ends with
+ * .subsections_via_symbols (see the end of the file).  The instructions are
+ * the same in both formats, endbr64 and notrack included (hint encodings,
+ * no-ops where CET is off, as on macOS), so the ELF objects are
+ * byte-for-byte what they were before Mach-O support.  Mach-O is selected
+ * by the compiler's own predefines (__APPLE__ and __MACH__): clang with
+ * --target=x86_64-apple-macos*.  Global symbols use .globl (default
+ * visibility, as on ELF), not .private_extern: the C library (ci/c-lib.sh)
+ * and Rust both link them from a static archive.
  *
  * Build knobs (preprocessor), used only by build.rs for the test harness:
  *   GREENLET_PREFIX   symbol prefix, default greenlet_
@@ -123,7 +159,36 @@
 #endif
 #define GL_CAT2(a, b) a##b
 #define GL_CAT(a, b) GL_CAT2(a, b)
-#define SYM(name) GL_CAT(GREENLET_PREFIX, name)
+
+/* Object format: ELF everywhere but Apple's platforms, which use Mach-O
+ * (see "Object formats" in the header).  Only directives and symbol
+ * spelling differ; these macros carry the difference, so that every
+ * instruction is written once:
+ *   CSYM(name)     a C-level name as the object file spells it (Mach-O
+ *                  prefixes `_` to every C symbol, ELF nothing)
+ *   LOCAL(name)    an assembler-local label, kept out of the symbol table
+ *                  (`.L` on ELF, `L` on Mach-O)
+ *   FUNCTION(sym), OBJECT(sym), SIZE(sym)
+ *                  ELF's .type and .size (emitted right after the symbol's
+ *                  last byte); Mach-O symbols have neither
+ *   RODATA         read-only data: ELF .rodata, Mach-O __TEXT,__const */
+#if defined(__APPLE__) && defined(__MACH__)
+#define GL_MACHO 1
+#define CSYM(name) GL_CAT(_, name)
+#define LOCAL(name) GL_CAT(L, name)
+#define FUNCTION(sym)
+#define OBJECT(sym)
+#define SIZE(sym)
+#define RODATA .section __TEXT,__const
+#else
+#define CSYM(name) name
+#define LOCAL(name) .L##name
+#define FUNCTION(sym) .type sym, @function
+#define OBJECT(sym) .type sym, @object
+#define SIZE(sym) .size sym, . - sym
+#define RODATA .section .rodata
+#endif
+#define SYM(name) CSYM(GL_CAT(GREENLET_PREFIX, name))
 
         .intel_syntax noprefix
         .text
@@ -214,7 +279,7 @@
 /* struct transfer greenlet_switch(void *to = rdi, uintptr_t data = rsi)     */
 
         .globl  SYM(switch)
-        .type   SYM(switch), @function
+        FUNCTION(SYM(switch))
         .p2align 4
 SYM(switch):
         .cfi_startproc
@@ -222,8 +287,8 @@ SYM(switch):
         /* rdi = target sp, rsi = data, [rsp] = our return address */
         SAVE_FRAME
         /* rsp = our saved sp (offset 0 of the frame table) */
-        SWAP_STACKS .Lswitch_reload
-.Lswitch_restore:
+        SWAP_STACKS LOCAL(switch_reload)
+LOCAL(switch_restore):
         /* rsp = target's saved sp, its FP control state is live */
         .cfi_remember_state
         RESTORE_FRAME
@@ -231,28 +296,28 @@ SYM(switch):
         mov     rdx, rsi
         pop     rcx
         notrack jmp rcx
-.Lswitch_reload:
+LOCAL(switch_reload):
         .cfi_restore_state
         /* the target's FP control state differs from ours: load it */
         ldmxcsr [rsp]
         fldcw   [rsp + 4]
-        jmp     .Lswitch_restore
+        jmp     LOCAL(switch_restore)
         .cfi_endproc
-        .size   SYM(switch), . - SYM(switch)
+        SIZE(SYM(switch))
 
 /* ------------------------------------------------------------------------ */
 /* struct transfer greenlet_switch_ontop(void *to = rdi, uintptr_t data = rsi,
  *                                       fn = rdx)                          */
 
         .globl  SYM(switch_ontop)
-        .type   SYM(switch_ontop), @function
+        FUNCTION(SYM(switch_ontop))
         .p2align 4
 SYM(switch_ontop):
         .cfi_startproc
         endbr64
         SAVE_FRAME
-        SWAP_STACKS .Lontop_reload
-.Lontop_restore:
+        SWAP_STACKS LOCAL(ontop_reload)
+LOCAL(ontop_restore):
         .cfi_remember_state
         RESTORE_FRAME
         /* rsp -> target's return address, exactly as at a function entry:
@@ -260,19 +325,19 @@ SYM(switch_ontop):
          * return value of the target's pending switch. */
         mov     rdi, rax
         jmp     rdx
-.Lontop_reload:
+LOCAL(ontop_reload):
         .cfi_restore_state
         ldmxcsr [rsp]
         fldcw   [rsp + 4]
-        jmp     .Lontop_restore
+        jmp     LOCAL(ontop_restore)
         .cfi_endproc
-        .size   SYM(switch_ontop), . - SYM(switch_ontop)
+        SIZE(SYM(switch_ontop))
 
 /* ------------------------------------------------------------------------ */
 /* void *greenlet_stack_init(void *top = rdi, entry = rsi)                  */
 
         .globl  SYM(stack_init)
-        .type   SYM(stack_init), @function
+        FUNCTION(SYM(stack_init))
         .p2align 4
 SYM(stack_init):
         .cfi_startproc
@@ -282,7 +347,7 @@ SYM(stack_init):
         xor     ecx, ecx
         mov     [rdi - 8], rcx          /* end marker */
         mov     [rdi - 16], rcx         /* padding */
-        lea     rdx, [rip + .Ltrampoline]
+        lea     rdx, [rip + LOCAL(trampoline)]
         mov     [rax + 56], rdx         /* return address */
         mov     [rax + 48], rcx         /* rbp = 0 */
         mov     [rax + 40], rsi         /* rbx = entry */
@@ -295,7 +360,7 @@ SYM(stack_init):
         fnstcw  [rax + 4]
         ret
         .cfi_endproc
-        .size   SYM(stack_init), . - SYM(stack_init)
+        SIZE(SYM(stack_init))
 
 /* The first code a new context runs.  It is entered by the `ret` of a
  * switch, never called: rsp = top-16 (16-aligned), rbx = entry,
@@ -303,19 +368,19 @@ SYM(stack_init):
  * undefined, so unwinders and debuggers stop here: this is the outermost
  * frame of the context.  The leading nop keeps "return address - 1" inside
  * this FDE for unwinders that look up the caller's pc that way. */
-        .type   SYM(trampoline_fde), @function
+        FUNCTION(SYM(trampoline_fde))
         .p2align 4
 SYM(trampoline_fde):
         .cfi_startproc
         .cfi_undefined rip
         nop
-.Ltrampoline:
+LOCAL(trampoline):
         mov     rdi, rax
         mov     rsi, rdx
         call    rbx
         ud2                             /* entry returned: forbidden */
         .cfi_endproc
-        .size   SYM(trampoline_fde), . - SYM(trampoline_fde)
+        SIZE(SYM(trampoline_fde))
 
 /* ------------------------------------------------------------------------ */
 /* uintptr_t greenlet_valgrind_request(uintptr_t default_value = rdi,
@@ -333,7 +398,7 @@ SYM(trampoline_fde):
  * no-op apart from the flags. */
 
         .globl  SYM(valgrind_request)
-        .type   SYM(valgrind_request), @function
+        FUNCTION(SYM(valgrind_request))
         .p2align 4
 SYM(valgrind_request):
         .cfi_startproc
@@ -348,20 +413,20 @@ SYM(valgrind_request):
         mov     rax, rdx
         ret
         .cfi_endproc
-        .size   SYM(valgrind_request), . - SYM(valgrind_request)
+        SIZE(SYM(valgrind_request))
 
-        .section .rodata
+        RODATA
         .p2align 3
         .globl  SYM(frame_bytes)
-        .type   SYM(frame_bytes), @object
+        OBJECT(SYM(frame_bytes))
 SYM(frame_bytes):
         .quad   64
-        .size   SYM(frame_bytes), 8
+        SIZE(SYM(frame_bytes))
         .globl  SYM(init_bytes)
-        .type   SYM(init_bytes), @object
+        OBJECT(SYM(init_bytes))
 SYM(init_bytes):
         .quad   80
-        .size   SYM(init_bytes), 8
+        SIZE(SYM(init_bytes))
 
 #else /* GREENLET_HARNESS */
 
@@ -391,10 +456,10 @@ SYM(init_bytes):
 #define N_REGS 8
 #endif
 
-        .globl  greenlet_harness_probe
-        .type   greenlet_harness_probe, @function
+        .globl  CSYM(greenlet_harness_probe)
+        FUNCTION(CSYM(greenlet_harness_probe))
         .p2align 4
-greenlet_harness_probe:
+CSYM(greenlet_harness_probe):
         .cfi_startproc
         endbr64
         push    rbp
@@ -462,14 +527,14 @@ greenlet_harness_probe:
 #endif
         /* record what we loaded */
         mov     rax, r8
-        call    .Lharness_dump
+        call    LOCAL(harness_dump)
         /* switch away; rdi/rsi are untouched since entry */
         call    [rsp + 16]
         /* back: record what we got, keep the transfer in rax:rdx */
         mov     r9, rax
         mov     rax, [rsp + 8]
         add     rax, N_REGS * 8
-        call    .Lharness_dump
+        call    LOCAL(harness_dump)
         mov     rax, r9
         ldmxcsr [rsp]
         fldcw   [rsp + 4]
@@ -495,12 +560,12 @@ greenlet_harness_probe:
         .cfi_restore rbp
         ret
         .cfi_endproc
-        .size   greenlet_harness_probe, . - greenlet_harness_probe
+        SIZE(CSYM(greenlet_harness_probe))
 
 /* Store rbx rbp r12-r15, MXCSR control bits, x87 CW at rax[0..8].  Clobbers
  * nothing but memory. */
-        .type   .Lharness_dump, @function
-.Lharness_dump:
+        FUNCTION(LOCAL(harness_dump))
+LOCAL(harness_dump):
         .cfi_startproc
         mov     [rax], rbx
         mov     [rax + 8], rbp
@@ -518,10 +583,10 @@ greenlet_harness_probe:
         ret
         .cfi_endproc
 
-        .globl  greenlet_harness_aligned_entry
-        .type   greenlet_harness_aligned_entry, @function
+        .globl  CSYM(greenlet_harness_aligned_entry)
+        FUNCTION(CSYM(greenlet_harness_aligned_entry))
         .p2align 4
-greenlet_harness_aligned_entry:
+CSYM(greenlet_harness_aligned_entry):
         .cfi_startproc
         endbr64
         /* rdi = from, rsi = cont */
@@ -533,15 +598,15 @@ greenlet_harness_aligned_entry:
         mov     rdx, rsp
         notrack jmp rcx
         .cfi_endproc
-        .size   greenlet_harness_aligned_entry, . - greenlet_harness_aligned_entry
+        SIZE(CSYM(greenlet_harness_aligned_entry))
 
-        .section .rodata
+        RODATA
         .p2align 3
-        .globl  greenlet_harness_count
-greenlet_harness_count:
+        .globl  CSYM(greenlet_harness_count)
+CSYM(greenlet_harness_count):
         .quad   N_REGS
-        .globl  greenlet_harness_names
-greenlet_harness_names:
+        .globl  CSYM(greenlet_harness_names)
+CSYM(greenlet_harness_names):
 #ifdef GREENLET_SHARED_FP_CONTROL
         .asciz  "rbx rbp r12 r13 r14 r15"
 #else
@@ -549,6 +614,18 @@ greenlet_harness_names:
 #endif
 
 #endif /* GREENLET_HARNESS */
+
+#ifdef GL_MACHO
+
+/* Every global or local symbol starts an atom that the linker may drop
+ * when nothing refers to it (-dead_strip) or move; what the code relies
+ * on within a function uses L labels, which start no atom.  Mach-O has no
+ * GNU-stack note (stacks are not executable) and no property note (macOS
+ * does not enable CET; endbr64 and notrack are hint encodings that every
+ * x86_64 CPU executes as no-ops, so the instructions stay those of ELF). */
+        .subsections_via_symbols
+
+#else
 
         .section .note.GNU-stack, "", @progbits
 
@@ -565,3 +642,5 @@ greenlet_harness_names:
         .long   4
         .long   1                       /* GNU_PROPERTY_X86_FEATURE_1_IBT */
         .p2align 3
+
+#endif
