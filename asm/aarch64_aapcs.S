@@ -57,11 +57,11 @@
  *   top-32.. FPCR                inherited
  *   ...      d8-d15, x20-x28 = 0
  *   top-176  x19 = entry
- *   top-184  x30 = .Ltrampoline  "return address" of the first switch
+ *   top-184  x30 = trampoline    "return address" of the first switch
  *   top-192  x29 = top-16        points at the null frame record
  *
  *   so the returned sp is top-192, and the first switch "returns" into
- *   .Ltrampoline with sp = top-16 (16-aligned) and x0:x1 holding the
+ *   the trampoline with sp = top-16 (16-aligned) and x0:x1 holding the
  *   transfer; the trampoline calls entry(x0, x1) with blr.
  *
  * Hardening: every symbol reachable by an indirect call starts with `bti c`;
@@ -69,6 +69,47 @@
  * landing pads accept it.  Return addresses are never signed or
  * authenticated here, which is compatible with pac-ret callers (each signs
  * and checks its own).  The GNU property note at the end says so.
+ *
+ * Apple platforms (macOS on Apple silicon, aarch64-apple-darwin) use
+ * AAPCS64 with a few documented divergences:
+ *   [APPLE-A64]  Apple, "Writing ARM64 code for Apple platforms"
+ *                https://developer.apple.com/documentation/xcode/writing-arm64-code-for-apple-platforms
+ *   checked one by one against what this file does:
+ *   - "The platforms reserve register x18.  Don't use this register."
+ *     Neither the switch, stack_init, the trampoline nor the register
+ *     harness reads or writes x18 (it is not in the frame, and the
+ *     harness loads no sentinel into it); this is also AAPCS64's advice
+ *     for the platform register, so nothing differs.
+ *   - The frame pointer x29 must always address a valid frame record.  The
+ *     switch keeps the caller's x29 until it loads the target's (each a
+ *     record on its own, live stack), and a new context starts with x29
+ *     at a null record {0, 0} at its top, which ends every walk.  The
+ *     register harness, which elsewhere loads an arbitrary sentinel into
+ *     x29, points it at its own frame record on Apple (see the probe).
+ *   - A 128-byte red zone below sp that leaf functions may use: it belongs
+ *     to the running function only, and a switch is a call, so the caller
+ *     keeps nothing there across it; stack_init writes only below the
+ *     `top` it is given, on a stack nobody runs on yet.
+ *   - Callee-saved registers are AAPCS64's: x19-x28, x29, sp and the low 64
+ *     bits of v8-v15 (Apple lists no exception), so the frame is the same.
+ *   - The remaining differences are about argument passing (stack slots
+ *     packed to their natural alignment, char/short extended by the
+ *     caller, variadic arguments always on the stack), which the switch's
+ *     all-pointer-sized register arguments never meet; FPCR is not
+ *     mentioned, so the per-context FPCR policy above stays.
+ *   - Pointer authentication is for arm64e only; aarch64-apple-darwin is
+ *     plain arm64, whose return addresses are not signed.  `bti c` is a
+ *     hint (executes as a no-op where BTI is not enabled): it is kept so
+ *     that both object formats hold the same instructions.
+ *
+ * Object formats (ELF, Mach-O): one file, as in the reference port (see
+ * its header): CSYM, LOCAL, FUNCTION/OBJECT/SIZE and RODATA below carry
+ * the directive differences, the ELF notes are ELF-only, and Mach-O ends
+ * with .subsections_via_symbols.  Two instruction-level differences:
+ * stack_init takes the trampoline's address with adrp + add
+ * (@PAGE/@PAGEOFF, since Mach-O has no relocation for adr and the
+ * trampoline is another atom), and the register harness's x29 (above).
+ * The ELF objects are byte-for-byte what they were before Mach-O support.
  *
  * Build knobs: as in the reference port (GREENLET_PREFIX, GREENLET_MUTANT
  * 1 = forget to restore x28, 2 = never reload FPCR, GREENLET_HARNESS,
@@ -83,7 +124,36 @@
 #endif
 #define GL_CAT2(a, b) a##b
 #define GL_CAT(a, b) GL_CAT2(a, b)
-#define SYM(name) GL_CAT(GREENLET_PREFIX, name)
+
+/* Object format: ELF everywhere but Apple's platforms, which use Mach-O
+ * (see "Object formats" in the header).  Only directives and symbol
+ * spelling differ; these macros carry the difference, so that every
+ * instruction is written once:
+ *   CSYM(name)     a C-level name as the object file spells it (Mach-O
+ *                  prefixes `_` to every C symbol, ELF nothing)
+ *   LOCAL(name)    an assembler-local label, kept out of the symbol table
+ *                  (`.L` on ELF, `L` on Mach-O)
+ *   FUNCTION(sym), OBJECT(sym), SIZE(sym)
+ *                  ELF's .type and .size (emitted right after the symbol's
+ *                  last byte); Mach-O symbols have neither
+ *   RODATA         read-only data: ELF .rodata, Mach-O __TEXT,__const */
+#if defined(__APPLE__) && defined(__MACH__)
+#define GL_MACHO 1
+#define CSYM(name) GL_CAT(_, name)
+#define LOCAL(name) GL_CAT(L, name)
+#define FUNCTION(sym)
+#define OBJECT(sym)
+#define SIZE(sym)
+#define RODATA .section __TEXT,__const
+#else
+#define CSYM(name) name
+#define LOCAL(name) .L##name
+#define FUNCTION(sym) .type sym, %function
+#define OBJECT(sym) .type sym, %object
+#define SIZE(sym) .size sym, . - sym
+#define RODATA .section .rodata
+#endif
+#define SYM(name) CSYM(GL_CAT(GREENLET_PREFIX, name))
 
         .text
 
@@ -186,7 +256,7 @@
 /* struct transfer greenlet_switch(void *to = x0, uintptr_t data = x1)      */
 
         .globl  SYM(switch)
-        .type   SYM(switch), %function
+        FUNCTION(SYM(switch))
         .p2align 4
 SYM(switch):
         .cfi_startproc
@@ -194,34 +264,34 @@ SYM(switch):
         /* x0 = target sp, x1 = data, x30 = our return address */
         SAVE_FRAME
         /* sp = our saved sp, x9 = our FPCR */
-        SWAP_STACKS .Lswitch_reload
-.Lswitch_restore:
+        SWAP_STACKS LOCAL(switch_reload)
+LOCAL(switch_restore):
         /* sp = target's saved sp, its FPCR is live */
         .cfi_remember_state
         RESTORE_FRAME
         /* x30 = target's resume address; return (our sp, data) */
         mov     x0, x11
         ret
-.Lswitch_reload:
+LOCAL(switch_reload):
         .cfi_restore_state
         msr     fpcr, x10
-        b       .Lswitch_restore
+        b       LOCAL(switch_restore)
         .cfi_endproc
-        .size   SYM(switch), . - SYM(switch)
+        SIZE(SYM(switch))
 
 /* ------------------------------------------------------------------------ */
 /* struct transfer greenlet_switch_ontop(void *to = x0, uintptr_t data = x1,
  *                                       fn = x2)                          */
 
         .globl  SYM(switch_ontop)
-        .type   SYM(switch_ontop), %function
+        FUNCTION(SYM(switch_ontop))
         .p2align 4
 SYM(switch_ontop):
         .cfi_startproc
         bti     c
         SAVE_FRAME
-        SWAP_STACKS .Lontop_reload
-.Lontop_restore:
+        SWAP_STACKS LOCAL(ontop_reload)
+LOCAL(ontop_restore):
         .cfi_remember_state
         RESTORE_FRAME
         /* as at a function entry, with x30 = the target's resume address:
@@ -230,18 +300,18 @@ SYM(switch_ontop):
         mov     x0, x11
         mov     x16, x2
         br      x16
-.Lontop_reload:
+LOCAL(ontop_reload):
         .cfi_restore_state
         msr     fpcr, x10
-        b       .Lontop_restore
+        b       LOCAL(ontop_restore)
         .cfi_endproc
-        .size   SYM(switch_ontop), . - SYM(switch_ontop)
+        SIZE(SYM(switch_ontop))
 
 /* ------------------------------------------------------------------------ */
 /* void *greenlet_stack_init(void *top = x0, entry = x1)                    */
 
         .globl  SYM(stack_init)
-        .type   SYM(stack_init), %function
+        FUNCTION(SYM(stack_init))
         .p2align 4
 SYM(stack_init):
         .cfi_startproc
@@ -250,7 +320,16 @@ SYM(stack_init):
         sub     x2, x0, #192
         stp     xzr, xzr, [x0, #-16]    /* null frame record */
         sub     x3, x0, #16
-        adr     x4, .Ltrampoline
+#ifdef GL_MACHO
+        /* The trampoline starts another atom of the section (see the
+         * .subsections_via_symbols at the end), which the linker may move:
+         * Mach-O has no relocation for adr, so take its page and offset
+         * (ARM64_RELOC_PAGE21 / PAGEOFF12). */
+        adrp    x4, LOCAL(trampoline)@PAGE
+        add     x4, x4, LOCAL(trampoline)@PAGEOFF
+#else
+        adr     x4, LOCAL(trampoline)   /* same section and object: fixed */
+#endif
         stp     x3, x4, [x2, #0]        /* x29 -> null record, x30 */
         stp     x1, xzr, [x2, #16]      /* x19 = entry, x20 */
         stp     xzr, xzr, [x2, #32]
@@ -266,23 +345,23 @@ SYM(stack_init):
         mov     x0, x2
         ret
         .cfi_endproc
-        .size   SYM(stack_init), . - SYM(stack_init)
+        SIZE(SYM(stack_init))
 
 /* The first code a new context runs, entered by the `ret` of a switch:
  * sp = top-16, x19 = entry, x0:x1 = the transfer (from, data).  The CFI
  * marks the return address undefined: unwinders stop here.  The leading
  * nop keeps "return address - 1" inside this FDE. */
-        .type   SYM(trampoline_fde), %function
+        FUNCTION(SYM(trampoline_fde))
         .p2align 4
 SYM(trampoline_fde):
         .cfi_startproc
         .cfi_undefined x30
         nop
-.Ltrampoline:
+LOCAL(trampoline):
         blr     x19
         brk     #1                      /* entry returned: forbidden */
         .cfi_endproc
-        .size   SYM(trampoline_fde), . - SYM(trampoline_fde)
+        SIZE(SYM(trampoline_fde))
 
 /* ------------------------------------------------------------------------ */
 /* uintptr_t greenlet_valgrind_request(uintptr_t default_value = x0,
@@ -295,10 +374,11 @@ SYM(trampoline_fde):
  * x4 = the argument block, the preamble of four rotates of x12 by 3, 13,
  * 51 and 61 bits (128 in all: x12 ends unchanged), then
  * `orr x10, x10, x10`; the result is in x3.  x3, x4 and x12 are
- * caller-saved (AAPCS64 6.1.1), and x10 is not changed. */
+ * caller-saved (AAPCS64 6.1.1), and x10 is not changed.  Valgrind has
+ * no arm64 macOS port; there the sequence only ever returns the default. */
 
         .globl  SYM(valgrind_request)
-        .type   SYM(valgrind_request), %function
+        FUNCTION(SYM(valgrind_request))
         .p2align 4
 SYM(valgrind_request):
         .cfi_startproc
@@ -313,20 +393,20 @@ SYM(valgrind_request):
         mov     x0, x3
         ret
         .cfi_endproc
-        .size   SYM(valgrind_request), . - SYM(valgrind_request)
+        SIZE(SYM(valgrind_request))
 
-        .section .rodata
+        RODATA
         .p2align 3
         .globl  SYM(frame_bytes)
-        .type   SYM(frame_bytes), %object
+        OBJECT(SYM(frame_bytes))
 SYM(frame_bytes):
         .quad   176
-        .size   SYM(frame_bytes), 8
+        SIZE(SYM(frame_bytes))
         .globl  SYM(init_bytes)
-        .type   SYM(init_bytes), %object
+        OBJECT(SYM(init_bytes))
 SYM(init_bytes):
         .quad   192
-        .size   SYM(init_bytes), 8
+        SIZE(SYM(init_bytes))
 
 #else /* GREENLET_HARNESS */
 
@@ -352,10 +432,10 @@ SYM(init_bytes):
         eor     \reg, \reg, x3
 .endm
 
-        .globl  greenlet_harness_probe
-        .type   greenlet_harness_probe, %function
+        .globl  CSYM(greenlet_harness_probe)
+        FUNCTION(CSYM(greenlet_harness_probe))
         .p2align 4
-greenlet_harness_probe:
+CSYM(greenlet_harness_probe):
         .cfi_startproc
         bti     c
         sub     sp, sp, #192
@@ -407,7 +487,16 @@ greenlet_harness_probe:
         SENTINEL x26, 0x18
         SENTINEL x27, 0x19
         SENTINEL x28, 0x1a
+#ifdef GL_MACHO
+        /* Apple: "The frame pointer register (x29) must always address a
+         * valid frame record" (see the header), so no arbitrary sentinel
+         * here: x29 points at this probe's own record {caller's x29, x30}
+         * at [sp].  It still differs between the two sides of the switch
+         * (they run on different stacks), which is all the test needs. */
+        mov     x29, sp
+#else
         SENTINEL x29, 0x1b
+#endif
         SENTINEL x12, 0x21
         fmov    d8, x12
         SENTINEL x12, 0x22
@@ -433,14 +522,14 @@ greenlet_harness_probe:
         msr     fpcr, x10
 #endif
         mov     x9, x4
-        bl      .Lharness_dump
+        bl      LOCAL(harness_dump)
         /* switch away: x0, x1 untouched since entry */
         ldr     x16, [sp, #176]
         blr     x16
         /* back: record, keeping the transfer in x0:x1 */
         ldr     x9, [sp, #168]
         add     x9, x9, #(N_REGS * 8)
-        bl      .Lharness_dump
+        bl      LOCAL(harness_dump)
         ldr     x9, [sp, #160]
         msr     fpcr, x9
         ldp     x19, x20, [sp, #16]
@@ -457,11 +546,11 @@ greenlet_harness_probe:
         .cfi_def_cfa_offset 0
         ret
         .cfi_endproc
-        .size   greenlet_harness_probe, . - greenlet_harness_probe
+        SIZE(CSYM(greenlet_harness_probe))
 
 /* Store x19-x29, d8-d15, FPCR at x9[0..20]; clobbers x10 only. */
-        .type   .Lharness_dump, %function
-.Lharness_dump:
+        FUNCTION(LOCAL(harness_dump))
+LOCAL(harness_dump):
         .cfi_startproc
         stp     x19, x20, [x9, #0]
         stp     x21, x22, [x9, #16]
@@ -480,10 +569,10 @@ greenlet_harness_probe:
         ret
         .cfi_endproc
 
-        .globl  greenlet_harness_aligned_entry
-        .type   greenlet_harness_aligned_entry, %function
+        .globl  CSYM(greenlet_harness_aligned_entry)
+        FUNCTION(CSYM(greenlet_harness_aligned_entry))
         .p2align 4
-greenlet_harness_aligned_entry:
+CSYM(greenlet_harness_aligned_entry):
         .cfi_startproc
         bti     c
         /* x0 = from, x1 = cont */
@@ -493,15 +582,15 @@ greenlet_harness_aligned_entry:
         cset    x1, eq
         br      x16
         .cfi_endproc
-        .size   greenlet_harness_aligned_entry, . - greenlet_harness_aligned_entry
+        SIZE(CSYM(greenlet_harness_aligned_entry))
 
-        .section .rodata
+        RODATA
         .p2align 3
-        .globl  greenlet_harness_count
-greenlet_harness_count:
+        .globl  CSYM(greenlet_harness_count)
+CSYM(greenlet_harness_count):
         .quad   N_REGS
-        .globl  greenlet_harness_names
-greenlet_harness_names:
+        .globl  CSYM(greenlet_harness_names)
+CSYM(greenlet_harness_names):
 #ifdef GREENLET_SHARED_FP_CONTROL
         .asciz  "x19 x20 x21 x22 x23 x24 x25 x26 x27 x28 x29 d8 d9 d10 d11 d12 d13 d14 d15"
 #else
@@ -509,6 +598,15 @@ greenlet_harness_names:
 #endif
 
 #endif /* GREENLET_HARNESS */
+
+#ifdef GL_MACHO
+
+/* Every global or local symbol starts an atom that the linker may drop
+ * when nothing refers to it (-dead_strip) or move; what the code relies
+ * on within a function uses L labels, which start no atom. */
+        .subsections_via_symbols
+
+#else
 
         .section .note.GNU-stack, "", %progbits
 
@@ -523,3 +621,5 @@ greenlet_harness_names:
         .long   4
         .long   3                       /* BTI | PAC */
         .p2align 3
+
+#endif
