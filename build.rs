@@ -13,7 +13,9 @@ use std::process::Command;
 /// `(target_arch, target_endian, OS, assembly file)`: one line per port.
 /// The OS column is `*` for a port that serves every OS outside
 /// [`UNSUPPORTED_OS`] (the System V / AAPCS ELF ports), or
-/// `<target_os>-<target_env>` for a port of one OS's own ABI.
+/// `<target_os>-<target_env>` for a port of one OS's own ABI or object
+/// format (`macos-`: macOS has an empty `target_env`; its rows name the two
+/// ELF ports that also assemble as Mach-O, see their headers).
 #[rustfmt::skip]
 const PORTS: &[(&str, &str, &str, &str)] = &[
     ("x86_64",    "little", "*",           "x86_64_sysv.S"),
@@ -24,23 +26,28 @@ const PORTS: &[(&str, &str, &str, &str)] = &[
     ("powerpc64", "little", "*",           "powerpc64_elfv2.S"),
     ("s390x",     "big",    "*",           "s390x_elf.S"),
     ("x86_64",    "little", "windows-gnu", "x86_64_win64.S"),
+    ("x86_64",    "little", "macos-",      "x86_64_sysv.S"),
+    ("aarch64",   "little", "macos-",      "aarch64_aapcs.S"),
 ];
 
 /// Operating systems whose ABI or object format differ from the System V /
 /// AAPCS ELF conventions the `*` ports are written for (an OS port of its
-/// own may still serve one of them).
+/// own may still serve one of them: Windows x64, and macOS, whose rows in
+/// [`PORTS`] pick the x86_64 and aarch64 ports that know Mach-O; the other
+/// `*` ports do not).
 const UNSUPPORTED_OS: &[&str] = &[
     "windows", "macos", "ios", "tvos", "watchos", "visionos", "uefi",
 ];
 
-/// The layers above `raw` (feature `std`) run on these OSes only; see
-/// issue 18 for Windows.
-const STD_OS_MISSING: &[&str] = &["windows"];
+/// The layers above `raw` (feature `std`) are not ported to these OSes yet;
+/// see issue 18 for Windows (macOS: the assembly is, the OS layer is next).
+const STD_OS_MISSING: &[&str] = &["windows", "macos"];
 
 fn main() {
     let target = env::var("TARGET").unwrap_or_default();
     let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
     let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    let vendor = env::var("CARGO_CFG_TARGET_VENDOR").unwrap_or_default();
     let endian = env::var("CARGO_CFG_TARGET_ENDIAN").unwrap_or_default();
     let os_env = format!(
         "{os}-{}",
@@ -93,6 +100,9 @@ fn main() {
         if shared_fp {
             b.define("GREENLET_SHARED_FP_CONTROL", "1");
         }
+        if let Some(ar) = macho_archiver(&target, &vendor) {
+            b.archiver(ar);
+        }
         b
     };
 
@@ -125,6 +135,12 @@ fn main() {
 /// The Debian package with a GNU C compiler for `arch` (on `os`), and its
 /// command.
 fn gnu_compiler_for(arch: &str, os: &str) -> (&'static str, &'static str) {
+    if os == "macos" {
+        // Mach-O objects: Debian's GNU toolchains write ELF only, and clang
+        // assembles for Apple targets without Apple's SDK (the ports
+        // include no header).
+        return ("clang", "clang");
+    }
     if os == "windows" {
         return match arch {
             "x86_64" => ("gcc-mingw-w64-x86-64", "x86_64-w64-mingw32-gcc"),
@@ -149,6 +165,9 @@ fn gnu_compiler_for(arch: &str, os: &str) -> (&'static str, &'static str) {
 /// mingw-w64 compiler (COFF objects), not one for ELF.
 fn machine_fits(arch: &str, os: &str, machine: &str, dumped: &str) -> bool {
     if os == "windows" && !dumped.contains("mingw") {
+        return false;
+    }
+    if os == "macos" && !dumped.contains("apple") {
         return false;
     }
     match arch {
@@ -181,18 +200,63 @@ fn check_compiler(build: &cc::Build, target: &str, arch: &str, os: &str) {
         return;
     }
     let (package, gcc) = gnu_compiler_for(arch, os);
-    let port = if os == "windows" {
-        "Windows (COFF)"
+    let port = match os {
+        "windows" => "Windows (COFF)",
+        "macos" => "macOS (Mach-O)",
+        _ => arch,
+    };
+    // A clang also needs an archiver that reads Mach-O (see macho_archiver).
+    let ar_hint = if os == "macos" {
+        format!(
+            " If llvm-ar is not on PATH, also set AR_{}=llvm-ar (apt-get install llvm).",
+            target.replace('-', "_")
+        )
     } else {
-        arch
+        String::new()
     };
     panic!(
         "\n\ngreenlet: the C compiler cc picked for `{target}` is `{}`, which targets \
          `{dumped}`, not {arch} {os}: it cannot assemble asm/'s {arch} {port} port.\n\
          Set CC_{}={gcc} (on Debian: apt-get install {package}), or point CC_{} at \
-         a clang.\n\n",
+         a clang.{ar_hint}\n\n",
         compiler.path().display(),
         target.replace('-', "_"),
         target.replace('-', "_"),
     );
+}
+
+/// The archiver for cc when building for an Apple target on another OS
+/// with no archiver named (`AR_<target>`, `TARGET_AR`, `AR`): cc would run
+/// the host's GNU `ar`, which cannot read Mach-O objects and quietly writes
+/// an archive without a symbol index, which Apple's linker refuses.
+/// `llvm-ar` writes the Darwin format with its `__.SYMDEF` index. `None`
+/// leaves cc's choice (on a Mac, Apple's own `ar`).
+fn macho_archiver(target: &str, vendor: &str) -> Option<&'static str> {
+    let host = env::var("HOST").unwrap_or_default();
+    if vendor != "apple" || host.contains("apple") {
+        return None;
+    }
+    let named = [
+        format!("AR_{target}"),
+        format!("AR_{}", target.replace('-', "_")),
+        "TARGET_AR".to_string(),
+        "AR".to_string(),
+    ];
+    if named.iter().any(|v| env::var_os(v).is_some()) {
+        return None;
+    }
+    let found = Command::new("llvm-ar")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some("llvm-ar");
+    }
+    println!(
+        "cargo::warning=greenlet: building for {target} on {host} without llvm-ar: the \
+         host's ar writes Mach-O archives without a symbol index. Set AR_{}=llvm-ar \
+         (on Debian: apt-get install llvm).",
+        target.replace('-', "_")
+    );
+    None
 }
