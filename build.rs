@@ -40,8 +40,8 @@ const UNSUPPORTED_OS: &[&str] = &[
 ];
 
 /// The layers above `raw` (feature `std`) are not ported to these OSes yet;
-/// see issue 18 for Windows (macOS: the assembly is, the OS layer is next).
-const STD_OS_MISSING: &[&str] = &["windows", "macos"];
+/// see issue 18 for Windows. (macOS is in the OS layer's Unix family.)
+const STD_OS_MISSING: &[&str] = &["windows"];
 
 fn main() {
     let target = env::var("TARGET").unwrap_or_default();
@@ -85,7 +85,7 @@ fn main() {
     if env::var_os("CARGO_FEATURE_STD").is_some() && STD_OS_MISSING.contains(&os.as_str()) {
         println!(
             "cargo::error=greenlet: on {os} only the raw layer is ported so far \
-             (the `std` feature's stacks, Greenlet, Generator and hub are Linux-only \
+             (the `std` feature's stacks, Greenlet, Generator and hub are Unix-only \
              for now, issue 18). Depend on greenlet with default-features = false \
              (cargo build --no-default-features) to use greenlet::raw."
         );

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Build greenlet's raw layer for macOS (Mach-O) on Linux, and check the
-# symbols of what the assembly became. Nothing here can run a macOS binary:
-# this is a build check only.
+# Build greenlet for macOS (Mach-O) on Linux, and check the symbols of what
+# the assembly became. Nothing here can run a macOS binary, nor link one
+# (that needs Apple's linker and SDK): this is a build check only.
 #
 #   ci/macos-build.sh            both targets
 #   ci/macos-build.sh TRIPLE...  only these (aarch64-apple-darwin,
@@ -12,8 +12,7 @@
 #    AR_<target>=llvm-ar: clang assembles asm/'s port as Mach-O (the ports
 #    include no header, so Apple's SDK is not needed), and llvm-ar writes
 #    the Darwin archive format with its symbol index (GNU ar cannot read
-#    Mach-O objects and leaves the index out). Only the raw layer: build.rs
-#    stops a `std` build for macOS until the OS layer is ported.
+#    Mach-O objects and leaves the index out).
 # 2. `llvm-nm` on the libgreenlet_asm.a that build made (its OUT_DIR comes
 #    from cargo's JSON messages): the object must be Mach-O and define, as
 #    global symbols, every symbol of the assembly contract with Mach-O's
@@ -21,6 +20,13 @@
 # 3. clang assembles the same port three more times, as asm-harness/ does
 #    for the test suite (GREENLET_HARNESS=1; GREENLET_MUTANT=1 and 2 with
 #    their GREENLET_PREFIX), and their symbols are checked the same way.
+# 4. The whole crate with its default features: `cargo build --lib` (the
+#    std layers compiled to Mach-O objects in an rlib, nothing linked), and
+#    `cargo check --tests --examples` (every test and example type-checked
+#    for the target; linking them is what needs the SDK). Criterion's
+#    `alloca` dependency compiles C that includes <stdint.h>:
+#    CFLAGS_<target>=-ffreestanding makes clang use its own header instead
+#    of the SDK's.
 #
 # Installs what it needs when missing: clang and llvm (apt-get), the two
 # rustup targets.
@@ -118,7 +124,7 @@ build_lib() {
 }
 
 main() {
-    local want=() row triple clang_target port out work m s syms
+    local want=() row triple clang_target port out work m s syms u
     if [[ $# -gt 0 ]]; then
         for triple in "$@"; do
             for row in "${TARGETS[@]}"; do
@@ -155,6 +161,14 @@ main() {
             for s in "${LIB_SYMS[@]}"; do syms+=("_greenlet_mutant${m}_$s"); done
             check_syms "$work/mutant$m.o" "mutant $m (GREENLET_MUTANT=$m)" "${syms[@]}"
         done
+
+        u=${triple//-/_}
+        echo "  std layers: cargo build --lib; cargo check --tests --examples"
+        env "CC_$u=clang" "AR_$u=llvm-ar" "CFLAGS_$u=-ffreestanding" \
+            cargo build --quiet --manifest-path "$root/Cargo.toml" --target "$triple" --lib
+        env "CC_$u=clang" "AR_$u=llvm-ar" "CFLAGS_$u=-ffreestanding" \
+            cargo check --quiet --manifest-path "$root/Cargo.toml" --target "$triple" \
+            --tests --examples
     done
     echo "macOS builds: ok (${#want[@]} target(s))"
 }

@@ -43,13 +43,16 @@ Installs what is missing, then runs:
               clippy, the raw tests and the register harness with
               --no-default-features, and the build errors for the std
               feature and for a host cc
+  macos       ci/macos-build.sh: aarch64-apple-darwin and x86_64-apple-darwin
+              built, not run: the library (Mach-O symbols checked), the
+              register harness and mutants, every test and example checked
 
 Options:
   --quick          skip the --release test runs (not the budgets step)
-  --host-only      skip every cross target and Windows (no cross packages
-                   installed)
+  --host-only      skip every cross target, Windows and macOS (no cross
+                   packages installed)
   --all            every target of the table (the ports), the non-default
-                   ones in debug only and without clippy, and Windows
+                   ones in debug only and without clippy, Windows and macOS
   --target TRIPLE  run this cross target instead of the default ones
                    (repeatable); known: $(known_triples) $WINDOWS_TARGET
                    default: ${DEFAULT_TARGETS[*]} $WINDOWS_TARGET
@@ -479,7 +482,7 @@ install_all() {
 # --------------------------------------------------------------------------
 
 main() {
-    local quick=0 host_only=0 t picked=() all=() windows=0
+    local quick=0 host_only=0 t picked=() all=() windows=0 macos=0
     while [[ $# -gt 0 ]]; do
         case $1 in
         --quick) quick=1 ;;
@@ -488,6 +491,7 @@ main() {
             read -r -a all <<<"$(known_triples)"
             picked+=("${all[@]}")
             windows=1
+            macos=1
             ;;
         --target | --target=*)
             if [[ $1 == --target ]]; then
@@ -518,15 +522,19 @@ main() {
     done
     # Windows runs by default, when picked, and with --all; never with
     # --host-only.
+    # macOS (built, not run) likewise, except when only some --target runs.
     if [[ $host_only -eq 1 ]]; then
         TARGETS=()
         WINDOWS=0
+        MACOS=0
     elif [[ ${#picked[@]} -gt 0 || $windows -eq 1 ]]; then
         TARGETS=("${picked[@]}")
         WINDOWS=$windows
+        MACOS=$macos
     else
         TARGETS=("${DEFAULT_TARGETS[@]}")
         WINDOWS=1
+        MACOS=1
     fi
 
     ROOT=${GREENLET_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
@@ -606,6 +614,12 @@ main() {
     # Windows x64: the raw layer only so far (issue 18), under Wine.
     if [[ $WINDOWS -eq 1 ]]; then
         step "test ($WINDOWS_TARGET, raw layer, wine)" windows_check
+    fi
+    # macOS: nothing here can run or link a Mach-O binary; built and
+    # type-checked only.
+    if [[ $MACOS -eq 1 ]]; then
+        step "build (aarch64-apple-darwin, x86_64-apple-darwin: built, not run)" \
+            "$ROOT/ci/macos-build.sh"
     fi
     echo
     echo "==> all steps passed"
