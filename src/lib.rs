@@ -61,8 +61,10 @@ assert_eq!(unsafe { raw::switch(sp, 41) }.data, 42);
 #[cfg(all(test, not(feature = "std")))]
 extern crate std;
 
-#[cfg(feature = "std")]
-#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+// The hub is Unix-only so far: it waits on file descriptors (`AsFd`), has
+// Unix sockets and calls `listen(2)` itself.
+#[cfg(all(feature = "std", unix))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "std", unix))))]
 pub mod hub;
 pub mod raw;
 mod region;
@@ -111,7 +113,7 @@ mod doc_files {
     #[doc = include_str!("../docs/generator.md")]
     pub struct Generator;
 
-    #[cfg(feature = "std")]
+    #[cfg(all(feature = "std", unix))]
     #[doc = include_str!("../docs/hub.md")]
     pub struct Hub;
 

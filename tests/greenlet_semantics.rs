@@ -5,6 +5,7 @@
 //!
 //! These tests are written against the public contract only.
 
+#[cfg(unix)]
 #[path = "common/emulation.rs"]
 #[allow(dead_code, reason = "this file asks about /proc/self/maps only")]
 mod emulation;
@@ -2079,7 +2080,10 @@ fn many_greenlets_all_suspended_at_once_then_resumed_to_completion() {
     // qemu-user with a 32-bit guest (qemu-arm 7.2) keeps the host mappings
     // of unmapped guest memory, so exhausting the map count there would
     // starve every later test of the process: stay well below the limit.
+    #[cfg(unix)]
     let qemu_32 = cfg!(target_pointer_width = "32") && emulation::maps_hide_prot_none();
+    #[cfg(not(unix))]
+    let qemu_32 = false;
     // Under Valgrind (ci/test.sh's valgrind step sets GREENLET_UNDER_VALGRIND)
     // every switch between registered stacks looks the target up in a list
     // of all of them, so 100,000 would take many minutes: 2,000 still

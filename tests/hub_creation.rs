@@ -4,6 +4,9 @@
 //! `RLIMIT_NOFILE`), in a child process so that the limit touches no other
 //! test.
 
+// The hub is Unix-only so far (src/lib.rs): nothing to test elsewhere.
+#![cfg(unix)]
+
 #[path = "common/panic_text.rs"]
 mod panic_text;
 

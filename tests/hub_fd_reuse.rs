@@ -9,6 +9,9 @@
 //! new descriptor there in one step: between a `close(2)` and a
 //! `socket(2)`, another test thread could take the number.
 
+// The hub is Unix-only so far (src/lib.rs): nothing to test elsewhere.
+#![cfg(unix)]
+
 use greenlet::hub::{self, net::UdpSocket};
 use std::io::{ErrorKind, Write};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, RawFd};

@@ -15,6 +15,10 @@
 //! runs in both modes. Under qemu-user and on older kernels the mode is
 //! `Mprotect` anyway. Tests whose checks differ by mode say so.
 
+// Its checks are Unix calls (mincore, getrlimit/setrlimit, /proc, signals
+// of its children): not ported to Windows yet.
+#![cfg(unix)]
+
 #[path = "common/emulation.rs"]
 mod emulation;
 

@@ -11,6 +11,9 @@
 //! re-executes itself with `--exact <test>` and `GREENLET_STACK_CHILD` set to
 //! the job, and the parent checks the child's start marker.
 
+// Arena stacks need kernel guard markers (Linux 6.13+).
+#![cfg(unix)]
+
 use std::env;
 use std::io::{self, Write};
 use std::os::unix::process::ExitStatusExt;

@@ -54,6 +54,7 @@ pub(crate) fn arm_fault_reports() {
 /// generators), as a new handle; `None` outside generators. The hub counts
 /// a wait made in a generator's body as a wait of that greenlet (API.md
 /// §3).
+#[cfg_attr(not(unix), allow(dead_code))] // only the hub asks (Unix-only so far)
 pub(crate) fn context_if_not(current: &Greenlet) -> Option<Greenlet> {
     let p = thread::context();
     if ptr::eq(p, current.as_ptr()) {
@@ -796,7 +797,20 @@ impl Builder {
         // for as long as the greenlet can run. `entry::<F, A, R>` matches
         // the body written at `body_at`, never returns, and catches every
         // panic of the body.
+        #[cfg(not(windows))]
         let sp = unsafe { raw::stack_init(top, switch::entry::<F, A, R>) };
+        // On Windows the context's TEB bounds start at the guard's start, as
+        // a thread's DeallocationStack does: the OS's stack-overflow check
+        // then works on the greenlet's stack (os::windows::faults).
+        // SAFETY: as above; the guard lies right below the usable memory.
+        #[cfg(windows)]
+        let sp = unsafe {
+            raw::stack_init_bounded(
+                stack.guard().start as *mut u8,
+                top,
+                switch::entry::<F, A, R>,
+            )
+        };
         let parent = match self.parent {
             Some(p) => ManuallyDrop::new(p).as_ptr(),
             None => {

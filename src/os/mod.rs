@@ -9,10 +9,12 @@
 //! | item | what |
 //! |---|---|
 //! | `page_size()` | the page size, if the OS reports a usable one |
+//! | `guard_size(page)` | bytes of guard below each stack: one page (Windows: one more reserve for the exception dispatcher) |
 //! | `map_anonymous(len)` | private read/write memory for stacks, owned by a [`memmap2::MmapMut`] |
 //! | `protect_none(start, len)` | a guard: the range faults on any access |
 //! | `install_kernel_guard(start, len)` / `kernel_guard_works()` | a guard without a mapping of its own (Linux 6.13+); `Unsupported` / `false` elsewhere |
 //! | `forget_pages(start, len)` / `forget_many(ranges)` | give stack pages back, one range or many per system call |
+//! | `NO_MEMORY`, `is_no_memory(err)` | the OS error for "out of memory", and whether an error is one |
 //! | `count_mappings()`, `read_max_map_count()`, `address_space_limit()` | the limits a stack error names |
 //! | `install_fault_handler(is_overflow)` | the process's handler for faults in guard pages; `is_overflow` (the overflow report's) decides and writes the report |
 //! | `arm_fault_stack()` | the calling thread can run the handler even on an overflowed stack |
@@ -29,3 +31,8 @@
 mod unix;
 #[cfg(unix)]
 pub(crate) use unix::*;
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub(crate) use windows::*;

@@ -138,7 +138,7 @@ pub(super) fn take(usable: usize, guard: usize) -> io::Result<NonNull<u8>> {
         Some(index) => index,
         None => {
             let no_memory = || {
-                let os = io::Error::from_raw_os_error(libc::ENOMEM);
+                let os = io::Error::from_raw_os_error(os::NO_MEMORY);
                 StackError::new(Step::Arena { chunk: 0 }, usable, guard, os).into_io()
             };
             arenas.try_reserve(1).map_err(|_| no_memory())?;
@@ -203,7 +203,7 @@ impl Arena {
         let step = |slots: usize| Step::Arena {
             chunk: slots * self.stride,
         };
-        let no_memory = || io::Error::from_raw_os_error(libc::ENOMEM);
+        let no_memory = || io::Error::from_raw_os_error(os::NO_MEMORY);
         if self.chunks.try_reserve(1).is_err() {
             return Err(StackError::new(step(slots), self.usable, guard, no_memory()).into_io());
         }
@@ -228,7 +228,7 @@ impl Arena {
                     });
                     return Ok(());
                 }
-                Err(os) if os.raw_os_error() == Some(libc::ENOMEM) && slots > 1 => slots /= 2,
+                Err(e) if os::is_no_memory(&e) && slots > 1 => slots /= 2,
                 Err(os) => {
                     return Err(StackError::new(step(slots), self.usable, guard, os).into_io());
                 }

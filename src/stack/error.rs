@@ -66,7 +66,7 @@ impl StackError {
     }
 
     pub(super) fn into_io(self) -> io::Error {
-        let kind = if self.os.raw_os_error() == Some(libc::ENOMEM) {
+        let kind = if crate::os::is_no_memory(&self.os) {
             io::ErrorKind::OutOfMemory
         } else {
             self.os.kind()
@@ -177,7 +177,7 @@ mod tests {
 
     #[test]
     fn error_message_names_limits_and_keeps_source() {
-        let os = io::Error::from_raw_os_error(libc::ENOMEM);
+        let os = io::Error::from_raw_os_error(crate::os::NO_MEMORY);
         let err = StackError::new(Step::Guard, 1 << 20, 4096, os).into_io();
         assert_eq!(err.kind(), io::ErrorKind::OutOfMemory);
         let text = err.to_string();
@@ -194,9 +194,14 @@ mod tests {
         let source = source
             .downcast_ref::<io::Error>()
             .expect("io::Error source");
-        assert_eq!(source.raw_os_error(), Some(libc::ENOMEM));
+        assert_eq!(source.raw_os_error(), Some(crate::os::NO_MEMORY));
 
-        let other = StackError::new(Step::Map, 1, 2, io::Error::from_raw_os_error(libc::EPERM));
+        // EPERM; on Windows ERROR_ACCESS_DENIED.
+        #[cfg(unix)]
+        let denied = libc::EPERM;
+        #[cfg(windows)]
+        let denied = 5;
+        let other = StackError::new(Step::Map, 1, 2, io::Error::from_raw_os_error(denied));
         assert_eq!(other.into_io().kind(), io::ErrorKind::PermissionDenied);
     }
 }

@@ -129,7 +129,9 @@ impl Stack {
     /// ```
     pub fn new(size: usize) -> io::Result<Stack> {
         let usable = usable_size(size)?;
-        let guard = page_size();
+        // One page on Unix; on Windows a page and the exception dispatcher's
+        // reserve (os::windows::memory).
+        let guard = os::guard_size(page_size());
         match guard_mode() {
             GuardMode::KernelGuard if usable <= ARENA_MAX_STACK_SIZE => {
                 let base = arena::take(usable, guard)?;

@@ -75,8 +75,9 @@ pub fn page_size() -> usize {
 /// The usable size a request for `size` bytes gets: at least
 /// [`MIN_STACK_SIZE`], rounded up to whole pages.
 ///
-/// Fails with `InvalidInput` when the rounded size, plus one guard page,
-/// cannot be mapped at all (it overflows `usize` or exceeds `isize::MAX`).
+/// Fails with `InvalidInput` when the rounded size, plus the guard (one
+/// page; more on Windows), cannot be mapped at all (it overflows `usize` or
+/// exceeds `isize::MAX`).
 #[inline]
 pub(super) fn usable_size(size: usize) -> io::Result<usize> {
     let page = page_size();
@@ -88,7 +89,7 @@ pub(super) fn usable_size(size: usize) -> io::Result<usize> {
         .map(|s| s & !(page - 1))
         .filter(|&usable| {
             usable
-                .checked_add(page)
+                .checked_add(crate::os::guard_size(page))
                 .is_some_and(|total| isize::try_from(total).is_ok())
         });
     usable.ok_or_else(|| {

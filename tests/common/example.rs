@@ -9,7 +9,9 @@ use std::process::Command;
 pub fn example(name: &str) -> Command {
     let exe = std::env::current_exe().expect("current_exe");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let path: PathBuf = dir.join("examples").join(name);
+    let path: PathBuf = dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.exists(),
         "example {name} not built at {} (`cargo test` builds the examples; \

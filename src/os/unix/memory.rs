@@ -23,6 +23,21 @@ pub(crate) fn page_size() -> Option<usize> {
     usize::try_from(raw).ok().filter(|n| n.is_power_of_two())
 }
 
+/// Bytes of guard below a stack's usable range: one page.
+#[inline(always)]
+pub(crate) const fn guard_size(page: usize) -> usize {
+    page
+}
+
+/// The raw OS error for "not enough memory" (`ENOMEM`).
+pub(crate) const NO_MEMORY: i32 = libc::ENOMEM;
+
+/// Whether `e` is the kernel refusing for want of memory (`ENOMEM`).
+#[inline]
+pub(crate) fn is_no_memory(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ENOMEM)
+}
+
 /// Maps `len` bytes of anonymous, private, read/write memory, with
 /// `MAP_STACK` and without reserving swap (`MAP_NORESERVE`): pages are
 /// committed as they are first touched. The handle unmaps it when dropped.

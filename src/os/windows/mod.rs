@@ -1,0 +1,18 @@
+//! The Windows family (x86_64-pc-windows-gnu so far): `VirtualProtect`
+//! guards, a vectored exception handler for the overflow report,
+//! `SetThreadStackGuarantee`. See the [OS layer](super) for what each item
+//! is for, and `faults.rs` for how an overflow of a greenlet's stack is
+//! dispatched on Windows and under Wine.
+
+mod faults;
+mod limits;
+mod memory;
+
+pub(crate) use faults::{arm_fault_stack, install_fault_handler, write_stderr};
+pub(crate) use limits::{ProcValue, address_space_limit, count_mappings, read_max_map_count};
+#[cfg(test)]
+pub(crate) use memory::dontneed_frees_pages;
+pub(crate) use memory::{
+    FORGET_MANY_MAX, NO_MEMORY, forget_many, forget_pages, guard_size, install_kernel_guard,
+    is_no_memory, kernel_guard_works, map_anonymous, page_size, protect_none,
+};
