@@ -839,6 +839,12 @@ fn a_hundred_thousand_generators_alive_at_once_or_as_many_as_fit() {
         .ok()
         .and_then(|s| s.trim().parse::<usize>().ok());
     let n = match (max_map_count, current_mappings()) {
+        // Under Wine each stack is three host mappings (the PAGE_NOACCESS
+        // page, the PAGE_GUARD reserve, the usable range) against the
+        // host's vm.max_map_count, and the /proc/self/maps a Windows program
+        // reads there does not list them: 20,000 fit within the default
+        // 65530 (greenlet_semantics' many-greenlets test stops near 21,800).
+        _ if cfg!(windows) => 20_000,
         (Some(max), Some(now)) => {
             let fit = (max.saturating_sub(now) / 2).saturating_sub(1000);
             if fit < WANTED {
@@ -853,7 +859,8 @@ fn a_hundred_thousand_generators_alive_at_once_or_as_many_as_fit() {
         }
         _ => WANTED,
     };
-    assert!(n >= AT_LEAST, "only room for {n} generators");
+    let at_least = if cfg!(windows) { 20_000 } else { AT_LEAST };
+    assert!(n >= at_least, "only room for {n} generators");
     // Under Valgrind (GREENLET_UNDER_VALGRIND, set by ci/valgrind.sh) each
     // switch looks the target stack up in the list of all registered stacks,
     // which makes this quadratic: 2,000 still has many alive at once.

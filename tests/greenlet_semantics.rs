@@ -2096,7 +2096,10 @@ fn many_greenlets_all_suspended_at_once_then_resumed_to_completion() {
     } else {
         100_000
     };
-    const AT_LEAST: usize = 30_000;
+    // Under Wine each stack is three host mappings (the PAGE_NOACCESS page,
+    // the PAGE_GUARD reserve, the usable range), against the host's
+    // vm.max_map_count (65530 by default): about 21,800 fit there.
+    const AT_LEAST: usize = if cfg!(windows) { 20_000 } else { 30_000 };
     let max_map_count = std::fs::read_to_string("/proc/sys/vm/max_map_count")
         .ok()
         .and_then(|s| s.trim().parse::<usize>().ok());

@@ -52,6 +52,7 @@ fn cost_time(line: &str) -> f64 {
 }
 
 #[test]
+#[cfg(unix)] // gevent_sleep runs on the hub, which is Unix-only so far (src/lib.rs)
 fn gevent_sleep_blocks_for_four_units_and_cooperates_in_two() {
     let out = example("gevent_sleep")
         .env("GREENLET_SEED_SECOND_MS", "200")

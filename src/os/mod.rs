@@ -10,7 +10,7 @@
 //! |---|---|
 //! | `page_size()` | the page size, if the OS reports a usable one |
 //! | `guard_size(page)` | bytes of guard below each stack: one page (Windows: one more reserve for the exception dispatcher) |
-//! | `map_anonymous(len)` | private read/write memory for stacks, owned by a [`memmap2::MmapMut`] |
+//! | `Mapping`, `map_anonymous(len)` | private read/write memory for stacks, owned by a `Mapping` (which frees it when dropped; `as_mut_ptr()` gives its start): `memmap2::MmapMut` on Unix, a `VirtualAlloc` reservation on Windows |
 //! | `protect_none(start, len)` | a guard: the range faults on any access |
 //! | `install_kernel_guard(start, len)` / `kernel_guard_works()` | a guard without a mapping of its own (Linux 6.13+); `Unsupported` / `false` elsewhere |
 //! | `forget_pages(start, len)` / `forget_many(ranges)` | give stack pages back, one range or many per system call |

@@ -28,8 +28,7 @@
 //! pooled costs system calls anyway, and pooled stacks never come here.
 
 use super::error::{StackError, Step};
-use crate::os::{self, map_anonymous};
-use memmap2::MmapMut;
+use crate::os::{self, Mapping, map_anonymous};
 use std::io;
 use std::ptr::NonNull;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -70,7 +69,7 @@ struct Chunk {
     /// dereferenced after `base` was taken from it: a slice over the chunk
     /// would claim its guard pages are readable, and its slots' memory
     /// belongs to their stacks.
-    _map: MmapMut,
+    _map: Mapping,
     /// Slots in the mapping (at most `u32::MAX`, see [`Arena::grow`]).
     slots: usize,
     /// Slots `0..carved` have had their guard installed.

@@ -8,9 +8,8 @@ use super::pool::{pool_pop, pool_push};
 use super::sizes::{default_usable_size, usable_size};
 use super::valgrind::{valgrind_deregister, valgrind_register};
 use super::{ARENA_MAX_STACK_SIZE, DEFAULT_STACK_SIZE, GuardMode, guard_mode, page_size};
-use crate::os::{self, map_anonymous};
+use crate::os::{self, Mapping, map_anonymous};
 use crate::raw;
-use memmap2::MmapMut;
 use std::fmt;
 use std::io;
 use std::mem::ManuallyDrop;
@@ -51,7 +50,8 @@ pub struct Stack {
     /// Usable bytes above the guard.
     usable: usize,
     /// The mapping, if the stack has one of its own (`guard + usable` bytes
-    /// from the guard page's start): `memmap2` owns it and unmaps it when
+    /// from the guard page's start): the OS layer's `Mapping` (`memmap2` on
+    /// Unix, `VirtualAlloc` on Windows) owns it and unmaps it when
     /// this is dropped.
     /// `None` for a slot of the arena for `usable`-byte stacks (the arena
     /// owns that mapping).
@@ -61,13 +61,13 @@ pub struct Stack {
     /// the pooled creation path moves a stack through both and is
     /// measurably sensitive to their size and tag (see [`Stack::map_own`]
     /// for what the box costs). The box is only ever read to be dropped:
-    /// the `MmapMut` is never dereferenced, since a slice over the whole
+    /// the `Mapping` is never dereferenced, since a slice over the whole
     /// mapping would claim the guard page is readable memory.
     ///
     /// `ManuallyDrop` so that dropping it happens in the cold, out-of-line
     /// [`Drop::drop`] only, and no drop glue for it is inlined into the
     /// callers that may drop a stack (the pool's release path).
-    own: ManuallyDrop<Option<Box<MmapMut>>>,
+    own: ManuallyDrop<Option<Box<Mapping>>>,
     /// Bytes of guard below `bottom` (one page): only the cold paths read it.
     guard: u32,
     /// The id Valgrind gave this stack when it was registered
@@ -143,7 +143,7 @@ impl Stack {
 
     /// A stack in a mapping of its own, guarded according to `mode`.
     ///
-    /// `memmap2` makes and owns the mapping; boxing its handle costs one
+    /// The OS layer makes the mapping and its `Mapping` owns it; boxing the handle costs one
     /// allocation per stack of this kind (a stack above
     /// [`ARENA_MAX_STACK_SIZE`], or any new stack in
     /// [`GuardMode::Mprotect`] mode), next to an `mmap` and an `mprotect`
@@ -183,7 +183,7 @@ impl Stack {
 
     /// The stack whose guard page starts at `base`, registered with
     /// Valgrind.
-    fn at(base: NonNull<u8>, guard: usize, usable: usize, own: Option<Box<MmapMut>>) -> Stack {
+    fn at(base: NonNull<u8>, guard: usize, usable: usize, own: Option<Box<Mapping>>) -> Stack {
         // SAFETY: the guard lies inside the mapping or slot at `base`, and
         // the usable memory above it too, so the sum stays in it.
         let bottom = unsafe { base.add(guard) };

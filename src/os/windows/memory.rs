@@ -1,17 +1,20 @@
 //! Memory for stacks on Windows: the page size (`GetSystemInfo`),
-//! pagefile-backed mappings (`memmap2`), guards (`VirtualProtect`).
+//! private mappings (`VirtualAlloc`), guards (`VirtualProtect`).
 //!
 //! # Decisions
 //!
-//! * **Mappings: `memmap2::MmapOptions::map_anon`**, which on Windows is a
-//!   pagefile-backed section (`CreateFileMappingW(INVALID_HANDLE_VALUE)`)
-//!   mapped with `MapViewOfFile`, unmapped when the handle drops. The stack
-//!   layer owns its mappings as `MmapMut` (a stack's own mapping is an
-//!   `Option<Box<MmapMut>>`), so this keeps one type on every OS; a
-//!   `VirtualAlloc` reservation would need a second owner type for the
-//!   same job. The cost: the whole mapping is committed (charged against
-//!   the commit limit) when it is made, not page by page as a thread stack
-//!   is; pages still become resident only when touched.
+//! * **Mappings: `VirtualAlloc(MEM_RESERVE | MEM_COMMIT)`**, owned by
+//!   [`Mapping`], which releases it (`VirtualFree(MEM_RELEASE)`) when
+//!   dropped: private memory, as a thread's stack is. First written with
+//!   `memmap2::MmapOptions::map_anon` (the Unix family's owner type), which
+//!   on Windows is a pagefile-backed *section* mapped with
+//!   `MapViewOfFile`; under Wine 8 every section is backed by a file
+//!   descriptor, and `greenlet_semantics`' many-greenlets test stopped at
+//!   19,794 stacks with `ERROR_TOO_MANY_OPEN_FILES`. Private memory has no
+//!   such limit, and is the kind Windows' own stack-overflow machinery
+//!   (guard pages in a reservation) is made for. Committing the whole
+//!   mapping charges it against the commit limit at once; pages become
+//!   resident only when touched.
 //! * **The guard: `VirtualProtect`**, in two parts (see `faults.rs` for
 //!   why): the lowest page `PAGE_NOACCESS`, the rest of the guard
 //!   ([`guard_size`]: one page plus [`DISPATCH_RESERVE`]) `PAGE_READWRITE
@@ -19,25 +22,23 @@
 //!   or, inside the running stack's bounds, the OS's stack-growth check,
 //!   which ends in `STATUS_STACK_OVERFLOW`); the `PAGE_NOACCESS` page below
 //!   faults on every access, so nothing runs off the mapping.
-//! * **Giving pages back: nothing.** `MEM_RESET` (`VirtualAlloc`) and
-//!   `DiscardVirtualMemory` are for private (`VirtualAlloc`) memory; Wine 8
-//!   refuses `MEM_RESET` on a mapped view (`NtAllocateVirtualMemory` checks
-//!   `is_view_valloc`: `STATUS_INVALID_PARAMETER`), and a system call that
-//!   always fails is worse than none. A pooled stack keeps its pages, as a
-//!   thread's stack keeps its high-water mark on Windows; the memory manager
-//!   can still page them out. Nothing relies on a pooled stack reading as
-//!   zero.
+//! * **Giving pages back: `VirtualAlloc(MEM_RESET)`**: the contents are
+//!   no longer needed, and the memory manager may drop the pages instead of
+//!   writing them to the pagefile; they stay committed and may keep their
+//!   old contents until reused (nothing relies on a pooled stack reading
+//!   as zero). Failures are ignored, as on Unix.
 //! * **No kernel guards** (Linux's guard markers): `Unsupported`/`false`,
 //!   so the stack layer gives every stack a mapping of its own.
 
-use memmap2::{MmapMut, MmapOptions};
 use std::io;
 use std::ops::Range;
+use std::ptr::{self, NonNull};
 use windows_sys::Win32::Foundation::{
     ERROR_COMMITMENT_LIMIT, ERROR_NOT_ENOUGH_MEMORY, ERROR_OUTOFMEMORY,
 };
 use windows_sys::Win32::System::Memory::{
-    PAGE_GUARD, PAGE_NOACCESS, PAGE_PROTECTION_FLAGS, PAGE_READWRITE, VirtualProtect,
+    MEM_COMMIT, MEM_RELEASE, MEM_RESERVE, MEM_RESET, PAGE_GUARD, PAGE_NOACCESS,
+    PAGE_PROTECTION_FLAGS, PAGE_READWRITE, VirtualAlloc, VirtualFree, VirtualProtect,
 };
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 
@@ -78,10 +79,45 @@ pub(crate) fn is_no_memory(e: &io::Error) -> bool {
     )
 }
 
-/// Maps `len` bytes of pagefile-backed, private, read/write memory. The
-/// handle unmaps it when dropped.
-pub(crate) fn map_anonymous(len: usize) -> io::Result<MmapMut> {
-    MmapOptions::new().len(len).map_anon()
+/// A `VirtualAlloc` reservation, committed read/write when made, released
+/// when dropped. Never dereferenced: its owner hands out addresses only.
+#[derive(Debug)]
+pub(crate) struct Mapping {
+    base: NonNull<u8>,
+}
+
+// SAFETY: a `Mapping` is the sole owner of its reservation, which any
+// thread may release; it holds no reference into it.
+unsafe impl Send for Mapping {}
+
+// SAFETY: `&Mapping` gives nothing but the address.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    /// The start of the memory.
+    pub(crate) fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.base.as_ptr()
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: `base` is the start of a reservation this handle owns and
+        // nothing runs on any more (its owner drops it last); MEM_RELEASE
+        // with size 0 releases the whole reservation.
+        unsafe { VirtualFree(self.base.as_ptr().cast(), 0, MEM_RELEASE) };
+    }
+}
+
+/// Reserves and commits `len` bytes of private read/write memory. The
+/// handle releases it when dropped.
+pub(crate) fn map_anonymous(len: usize) -> io::Result<Mapping> {
+    // SAFETY: a new reservation at an address of the system's choosing
+    // overlaps nothing of ours.
+    let p = unsafe { VirtualAlloc(ptr::null(), len, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE) };
+    NonNull::new(p.cast::<u8>())
+        .map(|base| Mapping { base })
+        .ok_or_else(io::Error::last_os_error)
 }
 
 /// `VirtualProtect` on a range, returning the OS error.
@@ -134,15 +170,18 @@ pub(crate) fn kernel_guard_works() -> bool {
     false
 }
 
-/// Gives nothing back (see the module documentation: the stacks are
-/// mapped views, for which Windows has no `MADV_DONTNEED`).
+/// Tells the memory manager that the contents of `[start, start + len)`
+/// are not needed (`MEM_RESET`); the range stays committed and usable.
+/// Failures are ignored: the pages then stay as they are.
 ///
 /// # Safety
 /// As on Unix: the range is page aligned, in a mapping the caller owns,
-/// and its contents are not needed.
+/// and its contents are not needed (nothing runs on it).
 #[inline]
 pub(crate) unsafe fn forget_pages(start: *mut u8, len: usize) {
-    let _ = (start, len);
+    // SAFETY: the caller's promise; MEM_RESET changes no protection and
+    // maps nothing (the protection argument is ignored with it).
+    unsafe { VirtualAlloc(start.cast_const().cast(), len, MEM_RESET, PAGE_NOACCESS) };
 }
 
 /// At most this many ranges go to one [`forget_many`].
@@ -157,8 +196,8 @@ pub(crate) unsafe fn forget_many(ranges: impl Iterator<Item = Range<usize>>) -> 
     0
 }
 
-/// Whether giving a page back makes it read as zero: never on Windows
-/// (nothing is given back).
+/// Whether giving a page back makes it read as zero: not on Windows
+/// (`MEM_RESET` keeps the contents until the memory manager needs the page).
 #[cfg(test)]
 pub(crate) fn dontneed_frees_pages() -> bool {
     false
@@ -181,6 +220,9 @@ mod tests {
         unsafe {
             protect_none(base, guard_size(page)).expect("VirtualProtect");
             base.add(guard_size(page)).write_volatile(1);
+            forget_pages(base.add(guard_size(page)), page);
+            base.add(guard_size(page)).write_volatile(2);
+            assert_eq!(base.add(guard_size(page)).read_volatile(), 2);
         }
         assert!(is_no_memory(&io::Error::from_raw_os_error(NO_MEMORY)));
         assert!(!is_no_memory(&io::Error::from_raw_os_error(5)));

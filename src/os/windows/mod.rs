@@ -13,6 +13,6 @@ pub(crate) use limits::{ProcValue, address_space_limit, count_mappings, read_max
 #[cfg(test)]
 pub(crate) use memory::dontneed_frees_pages;
 pub(crate) use memory::{
-    FORGET_MANY_MAX, NO_MEMORY, forget_many, forget_pages, guard_size, install_kernel_guard,
-    is_no_memory, kernel_guard_works, map_anonymous, page_size, protect_none,
+    FORGET_MANY_MAX, Mapping, NO_MEMORY, forget_many, forget_pages, guard_size,
+    install_kernel_guard, is_no_memory, kernel_guard_works, map_anonymous, page_size, protect_none,
 };
