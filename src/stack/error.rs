@@ -91,10 +91,17 @@ impl fmt::Display for StackError {
                 f,
                 "greenlet: cannot map a stack of {usable} bytes + {guard}-byte guard: "
             )?,
+            #[cfg(not(windows))]
             Step::Guard => write!(
                 f,
                 "greenlet: cannot protect the {guard}-byte guard page of a new stack of \
                  {usable} bytes (mprotect, which splits the mapping in two): "
+            )?,
+            #[cfg(windows)]
+            Step::Guard => write!(
+                f,
+                "greenlet: cannot protect the {guard}-byte guard of a new stack of \
+                 {usable} bytes (VirtualProtect): "
             )?,
             Step::KernelGuard => write!(
                 f,
@@ -109,6 +116,36 @@ impl fmt::Display for StackError {
             )?,
         }
         write!(f, "{}. ", self.os)?;
+        self.fmt_limits(f)
+    }
+}
+
+impl StackError {
+    /// The limits part of the message, on Windows: no mapping limit to
+    /// name, the address space and the commit limit.
+    #[cfg(windows)]
+    fn fmt_limits(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (usable, guard) = (self.usable, self.guard);
+        write!(
+            f,
+            "Each stack is one VirtualAlloc reservation of {} bytes, committed whole \
+             (its guard included)",
+            usable + guard
+        )?;
+        if let Some(limit) = self.rlimit_as {
+            write!(f, "; the user-mode address space is {limit} bytes")?;
+        }
+        write!(
+            f,
+            ". If memory is the limit (the commit limit: memory plus paging file), free \
+             memory, let the paging file grow, or use smaller stacks or fewer live greenlets."
+        )
+    }
+
+    /// The limits part of the message, on Unix: mappings, the map-count
+    /// limit, `RLIMIT_AS`.
+    #[cfg(not(windows))]
+    fn fmt_limits(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.step, self.mode) {
             (Step::Arena { .. }, _) => write!(
                 f,
@@ -181,13 +218,23 @@ mod tests {
         let err = StackError::new(Step::Guard, 1 << 20, 4096, os).into_io();
         assert_eq!(err.kind(), io::ErrorKind::OutOfMemory);
         let text = err.to_string();
-        for needle in [
+        #[cfg(not(windows))]
+        let needles = [
             "greenlet",
             "1048576",
             "vm.max_map_count",
             "RLIMIT_AS",
             "mprotect",
-        ] {
+        ];
+        #[cfg(windows)]
+        let needles = [
+            "greenlet",
+            "1048576",
+            "VirtualProtect",
+            "VirtualAlloc",
+            "commit limit",
+        ];
+        for needle in needles {
             assert!(text.contains(needle), "{needle:?} missing from {text:?}");
         }
         let source = err.source().expect("source");

@@ -51,9 +51,11 @@
 //!   live stacks.
 //!
 //! Whole mappings (an arena chunk, a stack's own mapping, the guard-mode
-//! probe) are made and owned by `memmap2` (`MmapOptions::map_anon` with
-//! `stack()` and `no_reserve_swap()`), and unmapped when their handle is
-//! dropped. Parts of mappings are `libc`'s: the guard pages (`mprotect`,
+//! probe) are made by the OS layer and owned by its `Mapping` (on Unix
+//! `memmap2`'s `MmapOptions::map_anon` with `stack()` and
+//! `no_reserve_swap()`; on Windows a `VirtualAlloc` reservation, whose
+//! guard is a `PAGE_NOACCESS` page under a reserve of `PAGE_GUARD` pages,
+//! see `os::windows`), and unmapped when their handle is dropped. Parts of mappings are `libc`'s: the guard pages (`mprotect`,
 //! `madvise(MADV_GUARD_INSTALL)`), giving pages back (`MADV_DONTNEED`), and
 //! the arena slots, which are not mappings of their own. A handle is never
 //! dereferenced once a guard is in (a slice over the mapping would claim
