@@ -2,7 +2,9 @@
 //! with the limits that explain it and what to do, wrapped in an
 //! [`io::Error`].
 
-use super::{ARENA_MAX_STACK_SIZE, GuardMode};
+#[cfg(not(windows))]
+use super::ARENA_MAX_STACK_SIZE;
+use super::GuardMode;
 use crate::os::{ProcValue, address_space_limit, count_mappings, read_max_map_count};
 use std::error::Error;
 use std::fmt;
@@ -36,8 +38,10 @@ pub(super) struct StackError {
     guard: usize,
     os: io::Error,
     /// Current number of mappings (lines of `/proc/self/maps`).
+    #[cfg_attr(windows, allow(dead_code))] // unknown on Windows, not named
     maps: ProcValue,
     /// `vm.max_map_count`.
+    #[cfg_attr(windows, allow(dead_code))] // Windows has no such limit
     max_maps: ProcValue,
     /// Soft `RLIMIT_AS` in bytes; `None` when unlimited or unknown.
     rlimit_as: Option<u64>,
@@ -75,6 +79,7 @@ impl StackError {
     }
 
     /// Kernel mappings a new stack adds (the failed one included).
+    #[cfg(not(windows))]
     fn mappings_per_stack(&self) -> usize {
         match (self.step, self.mode) {
             (Step::Arena { .. }, _) | (_, GuardMode::KernelGuard) => 1,

@@ -13,6 +13,7 @@ use windows_sys::Win32::System::SystemInformation::{GlobalMemoryStatusEx, MEMORY
 pub(crate) enum ProcValue {
     #[allow(dead_code)] // never known on Windows; the Unix family fills it
     Known(usize),
+    #[allow(dead_code)] // the stack error names no mapping limit on Windows
     Unknown(io::Error),
 }
 
