@@ -290,7 +290,10 @@ pub unsafe fn stack_init(top: *mut u8, entry: EntryFn) -> StackPointer {
 /// # Safety
 ///
 /// As for [`stack_init`], and `bottom..top` must be that memory region
-/// (`bottom` below `top`, the whole range writable and committed).
+/// (`bottom` below `top`, the whole range committed, and writable except
+/// for guard pages at its bottom, which only an overflow touches: a
+/// thread's own stack on Windows has its guard pages within its bounds
+/// too).
 ///
 /// # Examples
 ///

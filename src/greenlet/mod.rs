@@ -802,7 +802,10 @@ impl Builder {
         // On Windows the context's TEB bounds start at the guard's start, as
         // a thread's DeallocationStack does: the OS's stack-overflow check
         // then works on the greenlet's stack (os::windows::faults).
-        // SAFETY: as above; the guard lies right below the usable memory.
+        // SAFETY: as above; `guard().start..top` is the stack's own
+        // committed reservation, writable but for its guard pages at the
+        // bottom (the case `stack_init_bounded` allows), which nothing but
+        // an overflow touches.
         #[cfg(windows)]
         let sp = unsafe {
             raw::stack_init_bounded(

@@ -220,6 +220,19 @@ mod tests {
         unsafe {
             protect_none(base, guard_size(page)).expect("VirtualProtect");
             base.add(guard_size(page)).write_volatile(1);
+            // MEM_RESET is accepted on this memory (its result is ignored
+            // by forget_pages).
+            let reset = VirtualAlloc(
+                base.add(guard_size(page)).cast_const().cast(),
+                page,
+                MEM_RESET,
+                PAGE_NOACCESS,
+            );
+            assert!(
+                !reset.is_null(),
+                "MEM_RESET: {}",
+                io::Error::last_os_error()
+            );
             forget_pages(base.add(guard_size(page)), page);
             base.add(guard_size(page)).write_volatile(2);
             assert_eq!(base.add(guard_size(page)).read_volatile(), 2);
