@@ -1622,6 +1622,47 @@ fn threads_exit_kills_suspended_greenlets_kept_in_thread_locals() {
     assert_eq!(captured.load(Ordering::SeqCst), 1);
 }
 
+thread_local! {
+    static KEPT_EARLY: RefCell<Vec<Greenlet>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The same with the thread-local first used before the thread's first
+/// greenlet, so that its destructor runs after those of the greenlet
+/// layer's own thread-locals have been registered.
+///
+/// Not on Windows yet: on windows-gnu, Rust's thread-locals are TlsAlloc
+/// keys, and at thread exit std frees every key's value, also the greenlet
+/// layer's const ones without destructors, last registered first; this
+/// destructor then finds no running greenlet (`current_known` asserts in
+/// debug builds).
+#[test]
+#[cfg(not(windows))]
+fn threads_exit_kills_suspended_greenlets_kept_in_thread_locals_used_before_them() {
+    let _s = setup();
+    let on_stack = Arc::new(AtomicUsize::new(0));
+    let s2 = on_stack.clone();
+    thread::spawn(move || {
+        KEPT_EARLY.with(|k| {
+            let s3 = s2.clone();
+            let suspended = Greenlet::new(move |()| {
+                let _a = SendTracked(s3);
+                let () = to_main(());
+                unreachable!("killed at thread exit");
+            });
+            let () = suspended.switch(());
+            k.borrow_mut().push(suspended);
+        });
+        assert_eq!(s2.load(Ordering::SeqCst), 0);
+    })
+    .join()
+    .expect("the thread exits cleanly");
+    assert_eq!(
+        on_stack.load(Ordering::SeqCst),
+        1,
+        "the suspended greenlet's destructor ran at thread exit"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Tracing
 // ---------------------------------------------------------------------------
