@@ -49,30 +49,13 @@ LIB_SYMS=(switch switch_ontop stack_init frame_bytes init_bytes valgrind_request
 HARNESS_SYMS=(_greenlet_harness_probe _greenlet_harness_aligned_entry
     _greenlet_harness_count _greenlet_harness_names)
 
-as_root() {
-    if [[ $EUID -eq 0 ]]; then
-        "$@"
-    elif command -v sudo >/dev/null; then
-        sudo "$@"
-    else
-        die "need root (or sudo) to run: $*"
-    fi
-}
+# shellcheck source=ci/apt.sh
+source "$root/ci/apt.sh"
 
 install_tools() {
-    local missing=()
-    command -v clang >/dev/null || missing+=(clang)
-    command -v llvm-ar >/dev/null && command -v llvm-nm >/dev/null &&
-        command -v llvm-objdump >/dev/null || missing+=(llvm)
-    if [[ ${#missing[@]} -gt 0 ]]; then
-        echo "apt: installing ${missing[*]}"
-        export DEBIAN_FRONTEND=noninteractive
-        as_root apt-get -o DPkg::Lock::Timeout=300 update -qq
-        as_root apt-get -o DPkg::Lock::Timeout=300 -o Dpkg::Use-Pty=0 install -y -qq \
-            --no-install-recommends "${missing[@]}"
-    else
-        echo "apt: clang and llvm installed"
-    fi
+    # clang assembles and compiles for Apple targets; llvm has llvm-ar,
+    # llvm-nm and llvm-objdump.
+    install_apt clang llvm
     command -v clang >/dev/null && command -v llvm-ar >/dev/null ||
         die "clang or llvm-ar still missing"
 }
