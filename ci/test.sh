@@ -527,6 +527,11 @@ main() {
     step "rustfmt" cargo fmt --all -- --check
     step "clippy (host)" cargo clippy --all-targets -- -D warnings
     step "rustdoc (no warnings)" env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
+    # The internals' docs too (their links are how the layers explain each
+    # other); a target dir of their own so that the public docs stay as
+    # users see them.
+    step "rustdoc, private items (no warnings)" env RUSTDOCFLAGS="-D warnings" \
+        cargo doc --no-deps --document-private-items --target-dir target/doc-private
     step "clippy (host, no_std library)" \
         cargo clippy --all-targets --no-default-features -- -D warnings
     # capi/ is built only with panic=abort, in a target dir of its own

@@ -81,7 +81,7 @@ pub enum RegionError {
         len: usize,
     },
     /// An end of the usable range is not a multiple of
-    /// [`STACK_ALIGN`](raw::STACK_ALIGN).
+    /// [`STACK_ALIGN`].
     Misaligned {
         /// The usable range's lowest address.
         bottom: usize,
@@ -176,7 +176,7 @@ pub struct StackRegion<'a> {
 
 impl<'a> StackRegion<'a> {
     /// The usable stack `[start, start + len)`, exactly: both ends must be
-    /// multiples of [`STACK_ALIGN`](raw::STACK_ALIGN), and `len` at least
+    /// multiples of [`STACK_ALIGN`], and `len` at least
     /// [`MIN_REGION_BYTES`].
     ///
     /// # Errors
@@ -234,7 +234,7 @@ impl<'a> StackRegion<'a> {
     }
 
     /// The largest aligned part of `buf`: its ends are rounded inwards to
-    /// [`STACK_ALIGN`](raw::STACK_ALIGN), so any buffer (`[u8; N]` has
+    /// [`STACK_ALIGN`], so any buffer (`[u8; N]` has
     /// alignment 1) works if it is large enough.
     ///
     /// # Errors

@@ -16,7 +16,8 @@
 //! expected type*. No reference count moves and nothing is allocated.
 //!
 //! A typed switch ([`switch_typed`], a generator's `resume` and `suspend`)
-//! leaves out the type: the sender marks itself [`TYPED`], and its one
+//! leaves out the type: the sender marks itself with the state its
+//! receiver expects ([`IN_RESUME`] or [`IN_SUSPEND`]), and its one
 //! possible receiver, the generator's other half, knows the type.
 //!
 //! Everything else is on cold paths: a value of an unexpected type or a

@@ -61,7 +61,7 @@
 //! A hub runs on one thread, but need not be alone: [`spawn_blocking`]
 //! runs a blocking function (a file read, a C library, a DNS lookup) on a
 //! worker thread while the caller waits and the others run, and
-//! [`channel`] carries values into a hub from any thread. Either wakes the
+//! [`channel()`] carries values into a hub from any thread. Either wakes the
 //! hub through its poller, so a hub with nothing else to do sleeps until
 //! then; and a wait that another thread will end is never taken for a
 //! deadlock. Before it sleeps, a hub with nothing to do but wait for a

@@ -79,7 +79,7 @@ impl<R> Drop for FinishUnstarted<R> {
     }
 }
 
-/// A greenlet started by [`spawn`](super::spawn), and its result.
+/// A greenlet started by [`spawn`], and its result.
 ///
 /// Dropping a `Task` detaches it: it keeps running; only
 /// [`kill`](Task::kill) stops it. A `Task` belongs to its thread (`!Send`).

@@ -1,4 +1,4 @@
-//! Waiting for IO readiness: the waiting calls built on the [`Reactor`]
+//! Waiting for IO readiness: the waiting calls built on the [`Reactor`](super::reactor::Reactor)
 //! (below: readiness, knowing no greenlets) and the scheduler's [`Park`]
 //! (above: the one waiting primitive). [`wait_readable`](super::wait_readable)
 //! and `wait_writable` on any descriptor, and the waits of `hub::net`'s

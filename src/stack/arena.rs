@@ -1,4 +1,4 @@
-//! Arenas: the shared mappings that [`GuardMode::KernelGuard`] stacks are
+//! Arenas: the shared mappings that [`GuardMode::KernelGuard`](super::GuardMode::KernelGuard) stacks are
 //! carved from (see the [module documentation](super), "Guard modes").
 //!
 //! There is one arena per usable stack size in use, and each arena is a list
