@@ -146,10 +146,13 @@ fn install_slow(store_lookup: impl FnOnce()) {
 // ---------------------------------------------------------------------------
 // The thread's fault stack, now and at thread exit.
 
-thread_local! {
+crate::os::state_local! {
     /// Whether this thread has been through `install_slow`. After that,
     /// `install` is this one test. No destructor: readable at thread exit.
     static INSTALLED_HERE: Cell<bool> = const { Cell::new(false) };
+}
+
+thread_local! {
     /// Its destructor arms the fault stack when the thread's thread-local
     /// destructors run: they run last registered first, so it runs before
     /// every destructor registered earlier on the thread (the hub's

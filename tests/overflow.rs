@@ -408,12 +408,11 @@ fn a_segfault_outside_any_greenlet_still_kills_by_sigsegv() {
 /// thread's thread-local destructors run, and this module's own one was
 /// freed by a thread-local destructor too, before the hub's teardown ran.
 /// A greenlet killed then that overflows its stack died by a bare SIGSEGV.
+///
+/// On windows-gnu, where std frees every key-based thread-local at thread
+/// exit, this checks that the greenlet layer's own state outlives them
+/// (`src/os/windows/tls.rs`).
 #[test]
-// Not on Windows: there (windows-gnu) Rust's thread-locals are TlsAlloc
-// keys, and at thread exit std frees each key's value, the greenlet layer's
-// const ones without destructors too; a destructor that runs after them
-// finds no running greenlet, and the kill fails (`current_known` asserts).
-#[cfg(not(windows))]
 fn an_overflow_in_a_greenlet_killed_by_a_thread_local_at_thread_exit_is_reported() {
     assert_reported_any("thread_local_at_exit");
 }

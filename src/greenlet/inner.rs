@@ -157,12 +157,15 @@ const FREE_LIST_CAPACITY: usize = 256;
 /// directly from then on.
 const CLOSED: *mut Inner = ptr::dangling_mut::<Inner>();
 
-thread_local! {
+crate::os::state_local! {
     /// Freed blocks, linked through their first word. Null: empty;
     /// [`CLOSED`]: the thread is exiting. Const-initialised, no destructor,
     /// so that it costs a plain thread-local access.
     static FREE: Cell<*mut Inner> = const { Cell::new(ptr::null_mut()) };
     static FREE_LEN: Cell<usize> = const { Cell::new(0) };
+}
+
+thread_local! {
     /// Frees the list when the thread exits. Registered the first time a
     /// block goes into the list.
     static FREE_GUARD: FreeGuard = const { FreeGuard };

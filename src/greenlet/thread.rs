@@ -30,7 +30,7 @@ struct Running {
     sender: Cell<*const Inner>,
 }
 
-thread_local! {
+crate::os::state_local! {
     /// The running greenlet and the sender of the latest switch (see
     /// [`Running`]). One thread-local, so that a switch's two stores share
     /// one address computation.

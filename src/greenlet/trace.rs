@@ -79,7 +79,7 @@ impl State {
     }
 }
 
-thread_local! {
+crate::os::state_local! {
     static TRACE: RefCell<State> = const {
         RefCell::new(State {
             callback: None,

@@ -19,6 +19,7 @@
 //! | `install_fault_handler(is_overflow)` | the process's handler for faults in guard pages; `is_overflow` (the overflow report's) decides and writes the report |
 //! | `arm_fault_stack()` | the calling thread can run the handler even on an overflowed stack |
 //! | `write_stderr(bytes)` | async-signal-safe write of the report |
+//! | `state_local!` | per-thread state that outlives every `thread_local!` destructor of its thread: `thread_local!` itself where thread-locals are native; a `StateKey` on windows-gnu (`windows/tls.rs`) |
 //!
 //! The hub's readiness (epoll, kqueue, ...) is `mio`'s, not this layer's.
 //!
@@ -36,3 +37,34 @@ pub(crate) use unix::*;
 mod windows;
 #[cfg(windows)]
 pub(crate) use windows::*;
+
+/// Declares per-thread state that stays usable while the thread's
+/// `thread_local!` destructors run, also after them (the greenlet layer's
+/// running greenlet, main, flags, ...): `static NAME: T = const { init };`
+/// items, used with `NAME.with(|v| ..)` and `NAME.try_with(|v| ..)`.
+///
+/// Where Rust has native thread-locals (every target but windows-gnu so
+/// far), this is `thread_local!` itself, unchanged: a `const`-initialised
+/// value without a destructor is never freed there. On windows-gnu std frees
+/// every key-based thread-local at thread exit, so the items are
+/// `StateKey`s instead, freed after all of std's destructors (see
+/// `windows/tls.rs`).
+macro_rules! state_local {
+    ($($(#[$attr:meta])* static $name:ident: $t:ty = const { $init:expr };)+) => {
+        #[cfg(not(all(windows, target_env = "gnu")))]
+        std::thread_local! {
+            $($(#[$attr])* static $name: $t = const { $init };)+
+        }
+        $(
+            #[cfg(all(windows, target_env = "gnu"))]
+            $(#[$attr])*
+            static $name: $crate::os::StateKey<$t> = $crate::os::StateKey::new({
+                fn init() -> $t {
+                    $init
+                }
+                init
+            });
+        )+
+    };
+}
+pub(crate) use state_local;

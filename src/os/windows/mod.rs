@@ -7,6 +7,8 @@
 mod faults;
 mod limits;
 mod memory;
+#[cfg(target_env = "gnu")]
+mod tls;
 
 pub(crate) use faults::{arm_fault_stack, install_fault_handler, write_stderr};
 pub(crate) use limits::{ProcValue, address_space_limit, count_mappings, read_max_map_count};
@@ -16,3 +18,5 @@ pub(crate) use memory::{
     FORGET_MANY_MAX, Mapping, NO_MEMORY, forget_many, forget_pages, guard_size,
     install_kernel_guard, is_no_memory, kernel_guard_works, map_anonymous, page_size, protect_none,
 };
+#[cfg(target_env = "gnu")]
+pub(crate) use tls::StateKey;
