@@ -294,3 +294,56 @@ impl Drop for AbortOnUnwind {
         std::process::abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::StateKey;
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static DROPPED: AtomicUsize = AtomicUsize::new(0);
+    static SEEN_AT_DROP: AtomicUsize = AtomicUsize::new(0);
+
+    struct CountsDrop(Cell<usize>);
+
+    impl Drop for CountsDrop {
+        fn drop(&mut self) {
+            DROPPED.fetch_add(1, Ordering::SeqCst);
+            // A plain cell is still this thread's (not yet freed).
+            SEEN_AT_DROP.store(PLAIN.with(Cell::get), Ordering::SeqCst);
+        }
+    }
+
+    static WITH_DROP: StateKey<CountsDrop> = StateKey::new(|| CountsDrop(Cell::new(0)));
+    static PLAIN: StateKey<Cell<usize>> = StateKey::new(|| Cell::new(0));
+
+    thread_local! {
+        static STD_LOCAL: Later = const { Later };
+    }
+
+    /// A std thread-local whose destructor uses the state: it runs first.
+    struct Later;
+
+    impl Drop for Later {
+        fn drop(&mut self) {
+            assert_eq!(PLAIN.with(Cell::get), 7, "std's destructor ran after ours");
+            PLAIN.with(|c| c.set(8));
+        }
+    }
+
+    #[test]
+    fn values_outlive_std_destructors_and_are_freed_at_thread_exit() {
+        let before = DROPPED.load(Ordering::SeqCst);
+        std::thread::spawn(|| {
+            WITH_DROP.with(|v| v.0.set(1));
+            PLAIN.with(|c| c.set(7));
+            STD_LOCAL.with(|_| ());
+        })
+        .join()
+        .expect("the thread exits cleanly");
+        assert_eq!(DROPPED.load(Ordering::SeqCst), before + 1, "freed once");
+        assert_eq!(SEEN_AT_DROP.load(Ordering::SeqCst), 8);
+        // This thread's values are its own.
+        assert_eq!(PLAIN.with(Cell::get), 0);
+    }
+}
