@@ -5,7 +5,10 @@
 //! Every cell here is `const`-initialised and has no destructor, so an
 //! access is one thread-local load or store, and it stays usable while other
 //! thread-locals are destroyed (a greenlet handle dropped then still kills
-//! its greenlet).
+//! its greenlet). They are declared with [`state_local!`](crate::os::state_local),
+//! which is `thread_local!` except on windows-gnu, where std frees every
+//! thread-local at thread exit and the cells live in slots of their own
+//! instead, freed after std's destructors (`src/os/windows/tls.rs`).
 
 use super::inner::{Inner, RUNNING};
 use super::public_types::Event;
