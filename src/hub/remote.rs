@@ -101,10 +101,19 @@ impl Remote {
     }
 
     /// Take the keys that arrived, into `out` (cleared first).
+    ///
+    /// `notified` is cleared under the inbox's lock, together with the
+    /// take: a waker that pushes after this unlock sees it cleared (its own
+    /// lock orders it after the clear), so it sets it again and checks
+    /// whether the hub sleeps. Cleared before the lock, the clear could
+    /// become visible only after such a waker's `swap` had seen the old
+    /// `true`: that waker would neither set it nor wake the hub, and its key
+    /// would sit in the inbox while the hub sleeps (a hang seen once on
+    /// aarch64 under qemu, in the 4-thread channel test).
     pub(crate) fn take(&self, out: &mut Vec<u64>) {
         out.clear();
-        self.notified.store(false, Ordering::Release);
         let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
+        self.notified.store(false, Ordering::SeqCst);
         std::mem::swap(&mut inbox.keys, out);
     }
 
