@@ -49,8 +49,9 @@ LIB_SYMS=(switch switch_ontop stack_init frame_bytes init_bytes valgrind_request
 HARNESS_SYMS=(_greenlet_harness_probe _greenlet_harness_aligned_entry
     _greenlet_harness_count _greenlet_harness_names)
 
-# shellcheck source=ci/apt.sh
-source "$root/ci/apt.sh"
+# as_root, install_apt, install_targets
+# shellcheck source=ci/install.sh
+source "$root/ci/install.sh"
 
 install_tools() {
     # clang assembles and compiles for Apple targets; llvm has llvm-ar,
@@ -58,19 +59,6 @@ install_tools() {
     install_apt clang llvm
     command -v clang >/dev/null && command -v llvm-ar >/dev/null ||
         die "clang or llvm-ar still missing"
-}
-
-install_targets() {
-    local t have missing=()
-    have=$(rustup target list --installed)
-    for t in "$@"; do
-        grep -qx "$t" <<<"$have" || missing+=("$t")
-    done
-    if [[ ${#missing[@]} -gt 0 ]]; then
-        rustup target add "${missing[@]}"
-    else
-        echo "rustup: targets installed: $*"
-    fi
 }
 
 # check_syms FILE WHAT SYMBOL...: FILE (an object or archive) is Mach-O and

@@ -334,9 +334,9 @@ die() {
 # --------------------------------------------------------------------------
 # Installation (each part skips itself when already done).
 
-# as_root, pkg_installed, install_apt
-# shellcheck source=ci/apt.sh
-source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+# as_root, pkg_installed, install_apt, install_targets
+# shellcheck source=ci/install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/install.sh"
 
 install_rust() {
     local want=("$@") have c missing=()
@@ -349,17 +349,7 @@ install_rust() {
     else
         echo "rustup: clippy and rustfmt installed"
     fi
-    missing=()
-    have=$(rustup target list --installed)
-    for c in "${want[@]}"; do
-        grep -qx "$c" <<<"$have" || missing+=("$c")
-    done
-    if [[ ${#missing[@]} -gt 0 ]]; then
-        rustup target add "${missing[@]}" ||
-            die "rustup target add ${missing[*]} failed (is its rust-std served for this toolchain?)"
-    elif [[ ${#want[@]} -gt 0 ]]; then
-        echo "rustup: targets installed: ${want[*]}"
-    fi
+    install_targets "${want[@]}"
 }
 
 BINFMT=/proc/sys/fs/binfmt_misc

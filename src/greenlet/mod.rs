@@ -792,21 +792,18 @@ impl Builder {
         // SAFETY: the stack is unused and the body fits (checked by the
         // caller, or it is a box).
         let (body_at, top) = unsafe { body::place(&stack, f) };
+        // The context's bounds start at the guard's start, as a thread's
+        // DeallocationStack does on Windows, where the TEB carries them and
+        // the OS's stack-overflow check then works on the greenlet's stack
+        // (os::windows::faults); elsewhere `stack_init_bounded` is
+        // `stack_init`.
         // SAFETY: the stack is unused below `top` and large enough for the
         // initial frame; the Inner made below owns it and keeps it mapped
-        // for as long as the greenlet can run. `entry::<F, A, R>` matches
-        // the body written at `body_at`, never returns, and catches every
-        // panic of the body.
-        #[cfg(not(windows))]
-        let sp = unsafe { raw::stack_init(top, switch::entry::<F, A, R>) };
-        // On Windows the context's TEB bounds start at the guard's start, as
-        // a thread's DeallocationStack does: the OS's stack-overflow check
-        // then works on the greenlet's stack (os::windows::faults).
-        // SAFETY: as above; `guard().start..top` is the stack's own
-        // committed reservation, writable but for its guard pages at the
+        // for as long as the greenlet can run. `guard().start..top` is the
+        // stack's own memory, writable but for its guard pages at the
         // bottom (the case `stack_init_bounded` allows), which nothing but
-        // an overflow touches.
-        #[cfg(windows)]
+        // an overflow touches. `entry::<F, A, R>` matches the body written
+        // at `body_at`, never returns, and catches every panic of the body.
         let sp = unsafe {
             raw::stack_init_bounded(
                 stack.guard().start as *mut u8,

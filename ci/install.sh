@@ -1,5 +1,5 @@
-# Shared by the ci/ scripts that install Debian packages: source it after
-# defining `die MESSAGE`.
+# Shared by the ci/ scripts that install what they need (Debian packages,
+# rustup targets): source it after defining `die MESSAGE`.
 
 as_root() {
     if [[ $EUID -eq 0 ]]; then
@@ -32,4 +32,19 @@ install_apt() {
     for p in "${missing[@]}"; do
         pkg_installed "$p" || die "apt package $p did not install"
     done
+}
+
+# rustup targets, each added unless installed already.
+install_targets() {
+    local t have missing=()
+    have=$(rustup target list --installed)
+    for t in "$@"; do
+        grep -qx "$t" <<<"$have" || missing+=("$t")
+    done
+    if [[ ${#missing[@]} -gt 0 ]]; then
+        rustup target add "${missing[@]}" ||
+            die "rustup target add ${missing[*]} failed (is its rust-std served for this toolchain?)"
+    elif [[ $# -gt 0 ]]; then
+        echo "rustup: targets installed: $*"
+    fi
 }
