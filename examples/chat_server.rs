@@ -31,7 +31,6 @@ use greenlet::hub::{
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
-use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -208,7 +207,9 @@ fn join(room: &Rc<Room>, id: u64, stream: TcpStream, expected: Option<u64>) {
 }
 
 /// `SO_SNDBUF` of `stream` (best effort: a failure only makes a test slower).
+#[cfg(unix)]
 fn set_sndbuf(stream: &TcpStream, bytes: usize) {
+    use std::os::fd::AsRawFd;
     let v = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
     // SAFETY: the descriptor is the stream's open socket; setsockopt reads
     // one c_int from a local.
@@ -219,6 +220,37 @@ fn set_sndbuf(stream: &TcpStream, bytes: usize) {
             libc::SO_SNDBUF,
             (&raw const v).cast(),
             size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        eprintln!(
+            "chat_server: SO_SNDBUF: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// `SO_SNDBUF` of `stream` (best effort: a failure only makes a test slower).
+#[cfg(windows)]
+fn set_sndbuf(stream: &TcpStream, bytes: usize) {
+    use std::os::windows::io::AsRawSocket;
+    // Winsock's values (winsock2.h).
+    const SOL_SOCKET: i32 = 0xffff;
+    const SO_SNDBUF: i32 = 0x1001;
+    #[link(name = "ws2_32")]
+    unsafe extern "system" {
+        fn setsockopt(s: usize, level: i32, name: i32, val: *const u8, len: i32) -> i32;
+    }
+    let v = i32::try_from(bytes).unwrap_or(i32::MAX);
+    // SAFETY: the handle is the stream's open socket; setsockopt reads one
+    // i32 from a local.
+    let rc = unsafe {
+        setsockopt(
+            stream.as_raw_socket() as usize,
+            SOL_SOCKET,
+            SO_SNDBUF,
+            (&raw const v).cast(),
+            size_of::<i32>() as i32,
         )
     };
     if rc != 0 {

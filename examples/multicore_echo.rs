@@ -1,6 +1,7 @@
 //! The seed says coroutines use one core only. One hub per thread answers
 //! it: N threads, each with its own hub and its own listener on the same
-//! port (`SO_REUSEPORT`, so the kernel spreads connections over them).
+//! port (`SO_REUSEPORT`, so the kernel spreads connections over them; on
+//! Windows, handles of one listening socket).
 //!
 //! ```text
 //! cargo run --release --example multicore_echo                 # 1..=cores threads
@@ -23,6 +24,7 @@
 mod echo;
 
 use greenlet::hub::net::TcpListener;
+#[cfg(unix)]
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -73,7 +75,36 @@ fn options() -> Options {
     o
 }
 
+/// `n` listeners on one fresh port, one for each server thread.
+///
+/// Unix: `n` sockets bound with `SO_REUSEPORT`, and the kernel spreads the
+/// connections over them.
+#[cfg(unix)]
+fn listeners(n: usize) -> Vec<std::net::TcpListener> {
+    let first = reuseport_listener("127.0.0.1:0".parse().expect("addr"));
+    let addr = first.local_addr().expect("local_addr");
+    let mut all = vec![first];
+    all.extend((1..n).map(|_| reuseport_listener(addr)));
+    all
+}
+
+/// `n` listeners on one fresh port, one for each server thread.
+///
+/// Windows has no `SO_REUSEPORT` (its `SO_REUSEADDR` lets any socket take
+/// a port over): `n` handles of one listening socket, from which every
+/// thread's hub accepts.
+#[cfg(windows)]
+fn listeners(n: usize) -> Vec<std::net::TcpListener> {
+    let first = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let mut all: Vec<_> = (1..n)
+        .map(|_| first.try_clone().expect("a second handle"))
+        .collect();
+    all.insert(0, first);
+    all
+}
+
 /// A listener on `addr` that shares its port with the others.
+#[cfg(unix)]
 fn reuseport_listener(addr: SocketAddr) -> std::net::TcpListener {
     let s =
         Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).expect("socket");
@@ -93,10 +124,8 @@ struct Servers {
 
 /// Start `n` server threads on one fresh port.
 fn start_servers(n: usize, work_us: u64) -> Servers {
-    let first = reuseport_listener("127.0.0.1:0".parse().expect("addr"));
-    let addr = first.local_addr().expect("local_addr");
-    let mut listeners = vec![first];
-    listeners.extend((1..n).map(|_| reuseport_listener(addr)));
+    let listeners = listeners(n);
+    let addr = listeners[0].local_addr().expect("local_addr");
     let stop = Arc::new(AtomicBool::new(false));
     let threads = listeners
         .into_iter()

@@ -54,7 +54,7 @@ fn main() {
         .expect("runtime");
     let mut steady = Vec::new();
     for round in 1..=rounds {
-        let faults = minor_faults();
+        let faults0 = minor_faults();
         let t = Instant::now();
         if runtime == "hub" {
             let batch = batch.unwrap_or(tasks).max(1);
@@ -68,7 +68,8 @@ fn main() {
             run_tokio(&rt, tasks, yields);
         }
         let d = t.elapsed();
-        let faults = minor_faults() - faults;
+        // -1: not counted (Windows).
+        let faults = minor_faults().zip(faults0).map_or(-1, |(b, a)| b - a);
         if round > 1 {
             steady.push(d);
         }
@@ -142,13 +143,21 @@ fn run_tokio(rt: &tokio::runtime::Runtime, tasks: usize, yields: usize) {
     });
 }
 
+/// This process's minor page faults so far (`None` on Windows, which has
+/// no getrusage; like the RSS figures from /proc, only Linux reports it).
+#[cfg(not(unix))]
+fn minor_faults() -> Option<i64> {
+    None
+}
+
 /// This process's minor page faults so far.
-fn minor_faults() -> i64 {
+#[cfg(unix)]
+fn minor_faults() -> Option<i64> {
     // SAFETY: getrusage writes one rusage into a local.
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: as above; RUSAGE_SELF is always valid.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
     // A c_long: i32 on 32-bit targets, where the conversion is not a no-op.
     #[allow(clippy::useless_conversion)]
-    i64::from(u.ru_minflt)
+    Some(i64::from(u.ru_minflt))
 }

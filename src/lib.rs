@@ -61,10 +61,8 @@ assert_eq!(unsafe { raw::switch(sp, 41) }.data, 42);
 #[cfg(all(test, not(feature = "std")))]
 extern crate std;
 
-// The hub is Unix-only so far: it waits on file descriptors (`AsFd`), has
-// Unix sockets and calls `listen(2)` itself.
-#[cfg(all(feature = "std", unix))]
-#[cfg_attr(docsrs, doc(cfg(all(feature = "std", unix))))]
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod hub;
 pub mod raw;
 mod region;

@@ -127,7 +127,6 @@ fn a_new_greenlet_does_not_inherit_its_creators_value() {
 }
 
 #[test]
-#[cfg(unix)] // the hub is Unix-only so far (src/lib.rs)
 fn a_hub_task_does_not_inherit_and_sees_its_own_value() {
     static L: Local<Cell<u32>> = Local::new(|| Cell::new(0));
     L.with(|v| v.set(7));

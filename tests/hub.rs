@@ -2,9 +2,6 @@
 //! deadlock detection, IO waits and thread exit. Each test runs on its own
 //! thread, so each has its own hub.
 
-// The hub is Unix-only so far (src/lib.rs): nothing to test elsewhere.
-#![cfg(unix)]
-
 #[path = "common/counted.rs"]
 mod counted;
 #[path = "common/panic_text.rs"]
@@ -15,6 +12,7 @@ use greenlet::hub::{self, Elapsed, Task};
 use greenlet::{Greenlet, GreenletExit};
 use panic_text::panic_text;
 use std::cell::{Cell, RefCell};
+#[cfg(unix)]
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
@@ -34,8 +32,16 @@ fn push(l: &Rc<RefCell<Vec<String>>>, s: impl Into<String>) {
     l.borrow_mut().push(s.into());
 }
 
+/// One end of [`pipe`]'s pair.
+#[cfg(unix)]
+type End = OwnedFd;
+/// One end of [`pipe`]'s pair: Windows' poller takes sockets only.
+#[cfg(windows)]
+type End = std::net::TcpStream;
+
 /// A non-blocking pipe (`std::io::pipe` makes it close-on-exec).
-fn pipe() -> (OwnedFd, OwnedFd) {
+#[cfg(unix)]
+fn pipe() -> (End, End) {
     let (r, w) = std::io::pipe().expect("pipe");
     let (r, w) = (OwnedFd::from(r), OwnedFd::from(w));
     for fd in [&r, &w] {
@@ -55,16 +61,63 @@ fn pipe() -> (OwnedFd, OwnedFd) {
     (r, w)
 }
 
-fn write_byte(fd: &OwnedFd) {
+/// A connected pair of non-blocking loopback TCP sockets, standing in for
+/// a pipe (read end, write end).
+#[cfg(windows)]
+fn pipe() -> (End, End) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let w = std::net::TcpStream::connect(l.local_addr().unwrap()).expect("connect");
+    let (r, _) = l.accept().expect("accept");
+    for s in [&r, &w] {
+        s.set_nonblocking(true).expect("non-blocking");
+    }
+    (r, w)
+}
+
+#[cfg(unix)]
+fn write_byte(fd: &End) {
     // SAFETY: writes one byte from a live local to an open descriptor.
     let n = unsafe { libc::write(fd.as_raw_fd(), b"x".as_ptr().cast(), 1) };
     assert_eq!(n, 1);
 }
 
+#[cfg(windows)]
+fn write_byte(s: &End) {
+    use std::io::Write;
+    assert_eq!((&*s).write(b"x").expect("write"), 1);
+}
+
+/// Read one byte if there is one (non-blocking).
+#[cfg(unix)]
+fn read_byte(fd: &End) {
+    let mut b = 0u8;
+    // SAFETY: reads at most one byte into a live local.
+    unsafe { libc::read(fd.as_raw_fd(), (&raw mut b).cast(), 1) };
+}
+
+/// Read one byte if there is one (non-blocking).
+#[cfg(windows)]
+fn read_byte(s: &End) {
+    use std::io::Read;
+    let _ = (&*s).read(&mut [0u8]);
+}
+
+/// The number of `e` (its `SOCKET` handle on Windows).
+fn raw(e: &End) -> i64 {
+    #[cfg(unix)]
+    return i64::from(e.as_raw_fd());
+    #[cfg(windows)]
+    return std::os::windows::io::AsRawSocket::as_raw_socket(e) as i64;
+}
+
 /// Every descriptor registered with any epoll instance of this process, as
-/// `/proc/self/fdinfo` lists them ("tfd: N").
-fn epoll_registered() -> Vec<i32> {
+/// `/proc/self/fdinfo` lists them ("tfd: N"). None where there is no
+/// `/proc` (the callers then check only the deadlock detection).
+fn epoll_registered() -> Vec<i64> {
     let mut out = Vec::new();
+    if !cfg!(target_os = "linux") {
+        return out;
+    }
     for e in std::fs::read_dir("/proc/self/fd")
         .expect("/proc/self/fd")
         .flatten()
@@ -98,7 +151,7 @@ fn epoll_visible() -> bool {
     let t = Instant::now();
     let seen = Rc::new(Cell::new(false));
     let s = seen.clone();
-    let fd = r.as_raw_fd();
+    let fd = raw(&r);
     let probe = hub::spawn(move || s.set(epoll_registered().contains(&fd)));
     // Main waits on the pipe (registering it) while the probe looks.
     let _ = hub::wait_readable(&r, Some(ms(20)));
@@ -524,7 +577,7 @@ fn a_timed_out_wait_returns_timed_out_and_leaves_nothing_registered() {
     assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
     assert!(t.elapsed() >= ms(20));
     assert!(
-        !epoll_registered().contains(&r.as_raw_fd()),
+        !epoll_registered().contains(&raw(&r)),
         "fd still registered"
     );
     assert!(time_to_deadlock() < Duration::from_secs(5));
@@ -538,9 +591,9 @@ fn a_timed_out_wait_returns_timed_out_and_leaves_nothing_registered() {
 #[test]
 fn two_greenlets_wait_on_one_descriptor() {
     let (r, w) = pipe();
-    let fd = r.as_raw_fd();
+    let fd = raw(&r);
     let r = Rc::new(r);
-    let wait = |r: Rc<OwnedFd>| {
+    let wait = |r: Rc<End>| {
         hub::spawn(move || hub::wait_readable(&*r, Some(Duration::from_secs(30))).is_ok())
     };
     let (a, b) = (wait(r.clone()), wait(r.clone()));
@@ -563,14 +616,11 @@ fn a_wait_after_the_data_was_consumed_waits_instead_of_returning_at_once() {
     let waiter = || {
         let (wakes, timeouts, r) = (wakes.clone(), timeouts.clone(), r.clone());
         hub::spawn(move || {
-            let fd = r.as_raw_fd();
             for _ in 0..5 {
                 match hub::wait_readable(&*r, Some(ms(15))) {
                     Ok(()) => {
                         wakes.set(wakes.get() + 1);
-                        let mut b = 0u8;
-                        // SAFETY: reads at most one byte into a live local.
-                        unsafe { libc::read(fd, (&raw mut b).cast(), 1) };
+                        read_byte(&r);
                     }
                     Err(e) => {
                         assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
@@ -590,6 +640,9 @@ fn a_wait_after_the_data_was_consumed_waits_instead_of_returning_at_once() {
 }
 
 #[test]
+// Unix: descriptor numbers and regular files (Windows' waits take sockets
+// only, by type).
+#[cfg(unix)]
 fn bad_descriptors_are_errors_not_panics() {
     // A number that is no descriptor (far above any this process opens),
     // as a buggy C caller might hand over: the poller's EBADF comes back.

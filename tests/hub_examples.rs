@@ -1,9 +1,6 @@
 //! The hub's network examples, run as programs: the echo server's demo and
 //! client modes, the multi-core echo, and the blocking offload.
 
-// The hub is Unix-only so far (src/lib.rs): nothing to test elsewhere.
-#![cfg(unix)]
-
 #[path = "common/example.rs"]
 mod example;
 use example::example;

@@ -9,7 +9,8 @@
 //! new descriptor there in one step: between a `close(2)` and a
 //! `socket(2)`, another test thread could take the number.
 
-// The hub is Unix-only so far (src/lib.rs): nothing to test elsewhere.
+// Unix: `dup2` puts a new descriptor at a chosen number; Windows has no
+// way to choose a socket handle's value, so the reuse cannot be staged.
 #![cfg(unix)]
 
 use greenlet::hub::{self, net::UdpSocket};

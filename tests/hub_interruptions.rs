@@ -6,9 +6,6 @@
 //! unwinding ends the task (or reaches the `with_timeout`) with the panic
 //! it carried. Each test runs on its own thread (its own hub).
 
-// The hub is Unix-only so far (src/lib.rs): nothing to test elsewhere.
-#![cfg(unix)]
-
 #[path = "common/panic_text.rs"]
 mod panic_text;
 #[path = "common/quiet.rs"]

@@ -8,9 +8,6 @@
 //! Each test runs on its own thread, so each has its own hub; the deadlock
 //! scenarios run on a thread of their own too, bounded in time.
 
-// The hub is Unix-only so far (src/lib.rs): nothing to test elsewhere.
-#![cfg(unix)]
-
 #[path = "common/counted.rs"]
 mod counted;
 #[path = "common/hub_deadlock.rs"]

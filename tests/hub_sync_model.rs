@@ -26,9 +26,6 @@
 //! The scripts follow from the seed; the interleaving also depends on
 //! timers, so a rerun of a failing seed may not fail the same way.
 
-// The hub is Unix-only so far (src/lib.rs): nothing to test elsewhere.
-#![cfg(unix)]
-
 #[path = "common/panic_text.rs"]
 mod panic_text;
 

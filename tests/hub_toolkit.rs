@@ -5,9 +5,6 @@
 //!
 //! Each test runs on its own thread, so each has its own hub.
 
-// The hub is Unix-only so far (src/lib.rs): nothing to test elsewhere.
-#![cfg(unix)]
-
 #[path = "common/counted.rs"]
 mod counted;
 #[path = "common/hub_deadlock.rs"]

@@ -1,7 +1,7 @@
 //! `hub::net::{UnixListener, UnixStream}`. Each test runs on its own thread
 //! (its own hub); socket files go in a directory of the test's own.
 
-// The hub is Unix-only so far (src/lib.rs): nothing to test elsewhere.
+// Unix domain sockets: Unix only.
 #![cfg(unix)]
 
 #[path = "common/fd_mode.rs"]

@@ -5,7 +5,6 @@
 //! that never started (say, a missing qemu loader) does not count.
 
 use greenlet::Greenlet;
-#[cfg(unix)] // the hub is Unix-only so far (src/lib.rs)
 use greenlet::hub;
 use std::cell::RefCell;
 use std::hint::black_box;
@@ -66,7 +65,6 @@ fn greenlet_killed_by_a_thread_local_at_exit() {
 
 /// Leaves a hub task waiting that overflows its stack when the hub's
 /// teardown kills it at thread exit.
-#[cfg(unix)]
 fn leave_a_hub_task_that_overflows_when_killed() {
     let _task = hub::spawn(|| {
         let _boom = OverflowOnDrop;
@@ -179,11 +177,9 @@ fn child_case(which: &str) {
         .join()
         .unwrap(),
         // The hub is the thread's first user of greenlets.
-        #[cfg(unix)]
         "hub_at_exit" => std::thread::spawn(leave_a_hub_task_that_overflows_when_killed)
             .join()
             .unwrap(),
-        #[cfg(unix)]
         "hub_after_a_greenlet_at_exit" => std::thread::spawn(|| {
             let g = Greenlet::new(|()| ());
             g.switch::<(), ()>(());
@@ -427,7 +423,6 @@ fn an_overflow_in_a_greenlet_killed_by_a_later_thread_local_at_thread_exit_is_re
 }
 
 #[test]
-#[cfg(unix)] // the hub is Unix-only so far (src/lib.rs)
 fn an_overflow_in_a_hub_task_killed_by_the_hubs_teardown_is_reported() {
     assert_reported_any("hub_at_exit");
 }
@@ -454,7 +449,6 @@ fn an_overflow_in_a_thread_local_destructor_run_by_exit_is_reported() {
 /// it runs before the alternate stack is armed again, and arms it itself
 /// (the first thing the hub's `Teardown::drop` does).
 #[test]
-#[cfg(unix)] // the hub is Unix-only so far (src/lib.rs)
 fn an_overflow_in_a_hub_task_killed_at_exit_after_an_earlier_greenlet_is_reported() {
     assert_reported_any("hub_after_a_greenlet_at_exit");
 }

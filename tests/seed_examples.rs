@@ -45,7 +45,6 @@ fn greenlet_switch_prints_the_seed_story_with_its_timing() {
 }
 
 /// The "cost time: X" line's X.
-#[cfg(unix)] // only the gevent_sleep test reads it
 fn cost_time(line: &str) -> f64 {
     line.strip_prefix("cost time: ")
         .and_then(|x| x.parse().ok())
@@ -53,7 +52,6 @@ fn cost_time(line: &str) -> f64 {
 }
 
 #[test]
-#[cfg(unix)] // gevent_sleep runs on the hub, which is Unix-only so far (src/lib.rs)
 fn gevent_sleep_blocks_for_four_units_and_cooperates_in_two() {
     let out = example("gevent_sleep")
         .env("GREENLET_SEED_SECOND_MS", "200")

@@ -13,14 +13,11 @@ mod quiet;
 
 use counted::Counted;
 use greenlet::Greenlet;
-#[cfg(unix)] // only the hub test uses these
 use greenlet::GreenletExit;
-#[cfg(unix)] // the hub is Unix-only so far (src/lib.rs)
 use greenlet::hub;
 use panic_text::panic_text;
 use std::cell::Cell;
 use std::rc::Rc;
-#[cfg(unix)]
 use std::time::Duration;
 
 fn quiet() {
@@ -39,7 +36,6 @@ fn panics_on_call(n: u32) -> greenlet::TraceFn {
 }
 
 #[test]
-#[cfg(unix)] // the hub is Unix-only so far (src/lib.rs)
 fn hub_tasks_all_finish_under_a_trace_callback_that_keeps_panicking() {
     quiet();
     std::thread::spawn(|| {

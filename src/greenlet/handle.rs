@@ -84,7 +84,6 @@ impl Greenlet {
     /// A word the layer above keeps for this greenlet, opaque to the core
     /// (the hub keeps the key of the greenlet's current wait there).
     #[inline(always)]
-    #[cfg_attr(not(unix), allow(dead_code))] // the hub is Unix-only so far
     pub(crate) fn wait_word(&self) -> &std::cell::Cell<u64> {
         &self.inner().wait_word
     }

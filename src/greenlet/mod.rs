@@ -54,7 +54,6 @@ pub(crate) fn arm_fault_reports() {
 /// generators), as a new handle; `None` outside generators. The hub counts
 /// a wait made in a generator's body as a wait of that greenlet (API.md
 /// §3).
-#[cfg_attr(not(unix), allow(dead_code))] // only the hub asks (Unix-only so far)
 pub(crate) fn context_if_not(current: &Greenlet) -> Option<Greenlet> {
     let p = thread::context();
     if ptr::eq(p, current.as_ptr()) {

@@ -122,8 +122,8 @@ pub use task::{
 };
 pub use time::{Elapsed, sleep, sleep_until, with_timeout};
 
+use crate::os::net::{AsSock, borrow};
 use scheduler::hub;
-use std::os::fd::AsFd;
 use std::time::Duration;
 
 /// Block the current greenlet until `fd` is readable (or has an error or
@@ -131,13 +131,14 @@ use std::time::Duration;
 /// `io::ErrorKind::TimedOut`. The descriptor is registered with the hub for
 /// the duration of the wait only.
 ///
-/// `fd` is anything that lends a descriptor ([`AsFd`]: a `File`, a socket,
-/// a pipe end, a `BorrowedFd`), so it cannot be closed while the wait
-/// lasts. A descriptor that is only a number (say, from a C library)
-/// becomes a `BorrowedFd` through the `unsafe`
-/// [`BorrowedFd::borrow_raw`](std::os::fd::BorrowedFd::borrow_raw): its
-/// safety argument is that nothing closes the number until the wait has
-/// returned.
+/// `fd` is anything that lends a descriptor: on Unix `AsFd`
+/// (a `File`, a socket, a pipe end, a `BorrowedFd`), on Windows `AsSocket`
+/// (a socket, a `BorrowedSocket`: Windows' poller takes sockets only), so
+/// it cannot be closed while the wait lasts. A descriptor that is only a
+/// number (say, from a C library) becomes a `BorrowedFd` through the
+/// `unsafe` `BorrowedFd::borrow_raw`
+/// (`BorrowedSocket::borrow_raw` on Windows): its safety argument is that
+/// nothing closes the number until the wait has returned.
 ///
 /// Like `poll(2)`, readiness is a hint: the next read may still say "would
 /// block". Regular files are always ready (epoll does not take them).
@@ -147,26 +148,39 @@ use std::time::Duration;
 /// ```
 /// use greenlet::hub;
 /// use std::io::Write;
-/// use std::os::fd::{AsRawFd, BorrowedFd};
-/// use std::os::unix::net::UnixStream;
+/// use std::net::{TcpListener, TcpStream};
 /// use std::time::Duration;
 ///
-/// let (a, mut b) = UnixStream::pair().unwrap();
+/// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+/// let mut b = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+/// let (a, _) = listener.accept().unwrap();
 /// // Nothing to read yet: the wait times out.
 /// let e = hub::wait_readable(&a, Some(Duration::from_millis(10))).unwrap_err();
 /// assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
 /// b.write_all(b"x").unwrap();
 /// // A raw number (as C code would hand it over).
-/// let raw = a.as_raw_fd();
-/// // SAFETY: `a` owns `raw` and outlives the wait: nothing closes it.
-/// let fd = unsafe { BorrowedFd::borrow_raw(raw) };
-/// hub::wait_readable(fd, None).unwrap();
+/// #[cfg(unix)]
+/// {
+///     use std::os::fd::{AsRawFd, BorrowedFd};
+///     let raw = a.as_raw_fd();
+///     // SAFETY: `a` owns `raw` and outlives the wait: nothing closes it.
+///     let fd = unsafe { BorrowedFd::borrow_raw(raw) };
+///     hub::wait_readable(fd, None).unwrap();
+/// }
+/// #[cfg(windows)]
+/// {
+///     use std::os::windows::io::{AsRawSocket, BorrowedSocket};
+///     let raw = a.as_raw_socket();
+///     // SAFETY: `a` owns `raw` and outlives the wait: nothing closes it.
+///     let sock = unsafe { BorrowedSocket::borrow_raw(raw) };
+///     hub::wait_readable(sock, None).unwrap();
+/// }
 /// ```
 ///
 /// # Errors
 /// `TimedOut`; the poller's error if it cannot watch `fd`.
-pub fn wait_readable(fd: impl AsFd, timeout: Option<Duration>) -> std::io::Result<()> {
-    wait::wait_fd(&hub(), fd.as_fd(), reactor::Dir::Read, timeout)
+pub fn wait_readable(fd: impl AsSock, timeout: Option<Duration>) -> std::io::Result<()> {
+    wait::wait_fd(&hub(), borrow(&fd), reactor::Dir::Read, timeout)
 }
 
 /// [`wait_readable`] for writability.
@@ -175,16 +189,17 @@ pub fn wait_readable(fd: impl AsFd, timeout: Option<Duration>) -> std::io::Resul
 ///
 /// ```
 /// use greenlet::hub;
-/// use std::os::unix::net::UnixStream;
+/// use std::net::{TcpListener, TcpStream};
 ///
-/// let (a, _b) = UnixStream::pair().unwrap();
+/// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+/// let a = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
 /// hub::wait_writable(&a, None).unwrap(); // an empty send buffer has room
 /// ```
 ///
 /// # Errors
 /// As [`wait_readable`].
-pub fn wait_writable(fd: impl AsFd, timeout: Option<Duration>) -> std::io::Result<()> {
-    wait::wait_fd(&hub(), fd.as_fd(), reactor::Dir::Write, timeout)
+pub fn wait_writable(fd: impl AsSock, timeout: Option<Duration>) -> std::io::Result<()> {
+    wait::wait_fd(&hub(), borrow(&fd), reactor::Dir::Write, timeout)
 }
 
 /// The worker pool of [`spawn_blocking`]: `(threads running now, most

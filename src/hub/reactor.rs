@@ -1,4 +1,5 @@
-//! IO readiness for the hub, over `mio` (epoll on Linux). The reactor
+//! IO readiness for the hub, over `mio` (epoll on Linux, kqueue on macOS,
+//! AFD polls on a completion port on Windows). The reactor
 //! knows no greenlets: a waiter is a [`Key`] it was handed, and `poll`
 //! hands the keys whose readiness came back to a function of the caller's
 //! (the scheduler wakes those parks). The waiting calls built on it are in
@@ -39,14 +40,20 @@
 //!   events may wake whatever registration reuses the token's slot. That is
 //!   a spurious wake-up, which every waiter here tolerates (readiness is a
 //!   hint; socket operations retry on "would block").
+//!
+//! On Windows a temporary registration is made through its lent socket
+//! ([`Lent`]), and a socket that a `hub::net` object registered for its
+//! life cannot be reached by number: a wait on it registers the socket a
+//! second time (mio polls each registration on its own), taking the number
+//! over as above. Handle values are reused on Windows too; the stale cases
+//! above are not staged there (no `dup2`), so that path is untested.
 
 use super::slab::{Key, Slab};
-use mio::unix::SourceFd;
+use crate::os::net::{Lent, RawSock};
 use mio::{Events, Interest, Poll, Token, event::Source};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::RawFd;
 use std::time::Duration;
 
 /// A direction of readiness.
@@ -66,9 +73,10 @@ impl Dir {
 }
 
 struct Reg {
-    fd: RawFd,
-    /// Registered by a `hub::net` object for its life.
-    persistent: bool,
+    fd: RawSock,
+    /// The socket lent to a temporary registration, which the poller knows
+    /// it by (`None`: registered by a `hub::net` object for its life).
+    lent: Option<Lent>,
     /// Waits in progress on a temporary registration.
     users: usize,
     readable: bool,
@@ -108,7 +116,7 @@ pub(crate) struct Reactor {
     poll: RefCell<Poll>,
     events: RefCell<Events>,
     regs: RefCell<Slab<Reg>>,
-    by_fd: RefCell<HashMap<RawFd, Key>>,
+    by_fd: RefCell<HashMap<RawSock, Key>>,
     /// Parks waiting for IO (for the deadlock check).
     waiters: Cell<usize>,
 }
@@ -184,17 +192,24 @@ impl Reactor {
 
     /// Register `source` (whose descriptor is `fd`) for its life; it starts
     /// out presumed ready both ways (the first system call finds out).
-    pub(crate) fn register(&self, source: &mut impl Source, fd: RawFd) -> io::Result<Key> {
-        self.add(source, fd, true)
+    pub(crate) fn register(&self, source: &mut impl Source, fd: RawSock) -> io::Result<Key> {
+        self.add(Some(source), fd, None)
     }
 
     /// A new registration of `fd` for both directions, edge-triggered:
-    /// `persistent` for a `hub::net` object's life (presumed ready), or
-    /// for one wait (one user, ready once an event says so).
-    fn add(&self, source: &mut impl Source, fd: RawFd, persistent: bool) -> io::Result<Key> {
+    /// for a `hub::net` object's life (`source`, presumed ready), or, with
+    /// `source` `None`, of the socket `lent` for one wait (one user, ready
+    /// once an event says so).
+    fn add(
+        &self,
+        source: Option<&mut dyn Source>,
+        fd: RawSock,
+        lent: Option<Lent>,
+    ) -> io::Result<Key> {
+        let persistent = source.is_some();
         let key = self.regs.borrow_mut().insert(Reg {
             fd,
-            persistent,
+            lent,
             users: usize::from(!persistent),
             readable: persistent,
             writable: persistent,
@@ -205,6 +220,14 @@ impl Reactor {
         });
         let token = Token(key.index());
         let both = Interest::READABLE | Interest::WRITABLE;
+        let mut regs = self.regs.borrow_mut();
+        let source = match source {
+            Some(s) => s,
+            None => regs
+                .get_mut(key)
+                .and_then(|r| r.lent.as_mut())
+                .expect("a lent socket") as &mut dyn Source,
+        };
         let poll = self.poll.borrow();
         let r = match poll.registry().register(source, token, both) {
             // The number's file is registered already, under the token of
@@ -217,9 +240,10 @@ impl Reactor {
         };
         drop(poll);
         if let Err(e) = r {
-            self.regs.borrow_mut().remove(key);
+            regs.remove(key);
             return Err(e);
         }
+        drop(regs);
         self.by_fd.borrow_mut().insert(fd, key);
         Ok(key)
     }
@@ -237,15 +261,34 @@ impl Reactor {
         }
     }
 
+    /// Ask the poller for the present readiness of `key` (registered for its
+    /// life through `source`) again: it queues an event if it is ready now.
+    ///
+    /// # Errors
+    /// The poller's.
+    pub(crate) fn rearm(&self, key: Key, source: &mut impl Source) -> io::Result<()> {
+        let both = Interest::READABLE | Interest::WRITABLE;
+        self.poll
+            .borrow()
+            .registry()
+            .reregister(source, Token(key.index()), both)
+    }
+
     /// Undo [`register`](Reactor::register), before `source` is closed.
+    pub(crate) fn deregister(&self, key: Key, source: &mut impl Source) {
+        self.remove(key, Some(source));
+    }
+
+    /// Remove the registration `key`; the poller is told through `source`,
+    /// or, for a temporary registration, through its lent socket.
     ///
     /// If a newer registration has taken the number over (the descriptor
     /// was closed and the number reused), only this registration's slab
     /// entry goes: the epoll entry and the `by_fd` entry are the newer
     /// one's (see the module docs).
-    pub(crate) fn deregister(&self, key: Key, source: &mut impl Source) {
+    fn remove(&self, key: Key, source: Option<&mut dyn Source>) {
         let reg = self.regs.borrow_mut().remove(key);
-        let Some(reg) = reg else { return };
+        let Some(mut reg) = reg else { return };
         debug_assert!(reg.readers.is_empty() && reg.writers.is_empty());
         {
             let mut by_fd = self.by_fd.borrow_mut();
@@ -254,6 +297,11 @@ impl Reactor {
             }
             by_fd.remove(&reg.fd);
         }
+        let source = match (source, reg.lent.as_mut()) {
+            (Some(s), _) => s,
+            (None, Some(lent)) => lent as &mut dyn Source,
+            (None, None) => return,
+        };
         // Closing the descriptor removes it from epoll anyway; a failure
         // here cannot leave anything behind.
         let _ = self.poll.borrow().registry().deregister(source);
@@ -270,14 +318,25 @@ impl Reactor {
     /// A registration of the number whose file is gone (the kernel answers
     /// `ENOENT`: the number was closed and reused under it) is stale: the
     /// new file gets a registration of its own, which takes the number over.
-    pub(crate) fn attach(&self, fd: RawFd) -> io::Result<Key> {
+    /// So does a socket registered for its life by a `hub::net` object
+    /// where the poller cannot reach it by number (Windows: a lent socket
+    /// that was never registered answers `NotFound`, see `os::net`).
+    pub(crate) fn attach(&self, fd: RawSock) -> io::Result<Key> {
         let existing = self.by_fd.borrow().get(&fd).copied();
         if let Some(key) = existing {
-            let r = self.poll.borrow().registry().reregister(
-                &mut SourceFd(&fd),
-                Token(key.index()),
-                Interest::READABLE | Interest::WRITABLE,
-            );
+            let token = Token(key.index());
+            let both = Interest::READABLE | Interest::WRITABLE;
+            let r = {
+                let mut regs = self.regs.borrow_mut();
+                let reg = regs.get_mut(key).expect("by_fd names live registrations");
+                let registry = self.poll.borrow();
+                match reg.lent.as_mut() {
+                    Some(lent) => registry.registry().reregister(lent, token, both),
+                    None => registry
+                        .registry()
+                        .reregister(&mut Lent::new(fd), token, both),
+                }
+            };
             match r {
                 Ok(()) => {
                     if let Some(reg) = self.regs.borrow_mut().get_mut(key) {
@@ -289,22 +348,24 @@ impl Reactor {
                 Err(e) => return Err(e),
             }
         }
-        self.add(&mut SourceFd(&fd), fd, false)
+        self.add(None, fd, Some(Lent::new(fd)))
     }
 
+    /// Undo one [`attach`](Reactor::attach): the last user of a temporary
+    /// registration removes it.
     pub(crate) fn detach(&self, key: Key) {
         let unused = {
             let mut regs = self.regs.borrow_mut();
             match regs.get_mut(key) {
                 Some(reg) => {
                     reg.users -= 1;
-                    (!reg.persistent && reg.users == 0).then_some(reg.fd)
+                    reg.lent.is_some() && reg.users == 0
                 }
-                None => None,
+                None => false,
             }
         };
-        if let Some(fd) = unused {
-            self.deregister(key, &mut SourceFd(&fd));
+        if unused {
+            self.remove(key, None);
         }
     }
 

@@ -7,26 +7,26 @@
 use super::reactor::Dir;
 use super::scheduler::{Hub, Park, Wake};
 use super::slab::Key;
+use crate::os::net::{self, BorrowedSock};
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 /// [`wait_readable`](super::wait_readable) / `wait_writable`.
 pub(crate) fn wait_fd(
     hub: &Hub,
-    fd: BorrowedFd<'_>,
+    fd: BorrowedSock<'_>,
     dir: Dir,
     timeout: Option<Duration>,
 ) -> io::Result<()> {
     // The borrow keeps the descriptor open (and its number ours) until
     // the wait returns; the registration is keyed by the number.
-    let fd = fd.as_raw_fd();
+    let fd = net::raw(&fd);
     let deadline = timeout.map(|t| Instant::now() + t);
     let reg = match hub.io.attach(fd) {
         Ok(reg) => reg,
         // epoll refuses regular files and directories: they are always
         // ready, as poll(2) reports them.
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => return Ok(()),
+        Err(e) if net::always_ready(&e) => return Ok(()),
         Err(e) => return Err(e),
     };
     // Detach the temporary registration however this ends.

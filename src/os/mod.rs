@@ -21,7 +21,13 @@
 //! | `write_stderr(bytes)` | async-signal-safe write of the report |
 //! | `state_local!` | per-thread state that outlives every `thread_local!` destructor of its thread: `thread_local!` itself where thread-locals are native; a `StateKey` on windows-gnu (`windows/tls.rs`) |
 //!
-//! The hub's readiness (epoll, kqueue, ...) is `mio`'s, not this layer's.
+//! | `net::{AsSock, BorrowedSock, OwnedSock, RawSock, borrow, raw}` | the hub's sockets: descriptors (`AsFd`, ...) on Unix, `SOCKET` handles (`AsSocket`, ...) on Windows |
+//! | `net::Lent` | a socket the hub does not own, registered with the poller for the waits on it |
+//! | `net::impl_as_sock!` | `AsFd`/`AsRawFd` (Unix) or `AsSocket`/`AsRawSocket` (Windows) for the hub's socket types |
+//! | `net::set_backlog`, `net::always_ready`, `net::SHORT_IO_WAITS_FOR_EVENT` | a listener's backlog; descriptors the poller refuses because they are always ready; whether a short read may wait for the next event (see `net.rs`) |
+//!
+//! The hub's readiness itself (epoll, kqueue, Windows' AFD polls) is `mio`'s,
+//! not this layer's.
 //!
 //! Which family a target belongs to is decided here, by `cfg`; within a
 //! family, what only one member has (Linux's guard markers and

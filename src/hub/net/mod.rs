@@ -1,7 +1,7 @@
 //! Sockets that wait on the hub instead of blocking the thread: TCP
-//! ([`TcpListener`], [`TcpStream`]), UDP ([`UdpSocket`]) and Unix domain
-//! streams ([`UnixListener`], [`UnixStream`]). Their methods are shaped as
-//! std's types' are.
+//! ([`TcpListener`], [`TcpStream`]), UDP ([`UdpSocket`]) and, on Unix, Unix
+//! domain streams (`UnixListener`, `UnixStream`). Their methods are shaped
+//! as std's types' are.
 //!
 //! Their descriptors are non-blocking and registered with this thread's hub
 //! for their whole life (edge-triggered). An operation first makes the
@@ -76,7 +76,8 @@
 //! w.get().unwrap();
 //! ```
 //!
-//! * Every socket type is `AsFd` and `AsRawFd`, so that it can be handed
+//! * Every socket type is `AsFd` and `AsRawFd` (`AsSocket` and
+//!   `AsRawSocket` on Windows), so that it can be handed
 //!   to [`wait_readable`](super::wait_readable) or to `socket2::SockRef`
 //!   for options. Reading or writing through the descriptor behind the
 //!   hub's back is allowed; the hub finds out at its next call.
@@ -87,9 +88,12 @@ mod registration;
 mod tcp;
 mod trait_impls;
 mod udp;
+#[cfg(unix)]
 mod unix;
 
 pub use addr::{Lookup, ToSocketAddrs};
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use unix::{UnixListener, UnixStream};

@@ -11,17 +11,17 @@ use crate::hub::reactor::Dir;
 use crate::hub::scheduler::{Hub, hub};
 use crate::hub::slab::Key;
 use crate::hub::wait::wait_registered;
+use crate::os::net::{self, AsRawSock, AsSock, OwnedSock};
 use mio::event::Source;
 use std::io;
 use std::mem::ManuallyDrop;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::ptr;
 use std::rc::Rc;
 use std::time::Instant;
 
 /// `sock`, registered with the hub of the thread that made it (edge
 /// triggered, both directions) until it is dropped or taken back.
-pub(super) struct Registered<S: Source + AsRawFd> {
+pub(super) struct Registered<S: Source + AsRawSock> {
     hub: Rc<Hub>,
     key: Key,
     /// Dropped by hand, after the deregistration (see `Drop`), or moved
@@ -29,7 +29,7 @@ pub(super) struct Registered<S: Source + AsRawFd> {
     sock: ManuallyDrop<S>,
 }
 
-impl<S: Source + AsRawFd> Registered<S> {
+impl<S: Source + AsRawSock> Registered<S> {
     /// Register `sock` (non-blocking already) with this thread's hub. It
     /// starts out presumed ready both ways: the first system call finds out.
     ///
@@ -37,7 +37,7 @@ impl<S: Source + AsRawFd> Registered<S> {
     /// The poller's, e.g. when out of memory; `sock` is then closed.
     pub(super) fn new(mut sock: S) -> io::Result<Self> {
         let hub = hub();
-        let fd = sock.as_raw_fd();
+        let fd = net::raw(&sock);
         let key = hub.io.register(&mut sock, fd)?;
         Ok(Registered {
             hub,
@@ -88,9 +88,11 @@ impl<S: Source + AsRawFd> Registered<S> {
     /// A read or write of `len` bytes on a byte stream:
     /// [`run`](Registered::run) in `dir`. A read that returns less than
     /// asked emptied the receive buffer, and a short write filled the send
-    /// buffer; epoll reports every change after that, so the next call in
-    /// `dir` waits for that event instead of first making the call that
-    /// would only say "would block".
+    /// buffer; epoll and kqueue report every change after that, so the next
+    /// call in `dir` waits for that event instead of first making the call
+    /// that would only say "would block". (Not on Windows, where mio
+    /// re-arms a direction only on "would block": see
+    /// `os::net::SHORT_IO_WAITS_FOR_EVENT`.)
     ///
     /// # Errors
     /// As `run`.
@@ -101,7 +103,7 @@ impl<S: Source + AsRawFd> Registered<S> {
         op: impl FnMut() -> io::Result<usize>,
     ) -> io::Result<usize> {
         let n = self.run(dir, None, op)?;
-        if n > 0 && n < len {
+        if net::SHORT_IO_WAITS_FOR_EVENT && n > 0 && n < len {
             self.hub.io.clear_ready(self.key, dir);
         }
         Ok(n)
@@ -116,10 +118,21 @@ impl<S: Source + AsRawFd> Registered<S> {
     /// `dup`'s (`EMFILE`, ...) or the registration's.
     pub(super) fn try_clone(&self) -> io::Result<Self>
     where
-        S: AsFd + From<OwnedFd>,
+        S: AsSock + From<OwnedSock>,
     {
-        let fd = self.sock.as_fd().try_clone_to_owned()?;
+        let fd = net::borrow(&*self.sock).try_clone_to_owned()?;
         Registered::new(S::from(fd))
+    }
+
+    /// Ask the poller for the socket's present readiness again: after an
+    /// event that the next call found stale (a connect reported writable
+    /// but not yet connected), where no call said "would block" to re-arm
+    /// the registration (Windows), a wait would otherwise never wake.
+    ///
+    /// # Errors
+    /// The poller's.
+    pub(super) fn rearm(&mut self) -> io::Result<()> {
+        self.hub.io.rearm(self.key, &mut *self.sock)
     }
 
     /// Deregister the socket and hand it back (still non-blocking).
@@ -137,7 +150,7 @@ impl<S: Source + AsRawFd> Registered<S> {
     }
 }
 
-impl<S: Source + AsRawFd> Drop for Registered<S> {
+impl<S: Source + AsRawSock> Drop for Registered<S> {
     fn drop(&mut self) {
         // Deregister first: the descriptor's number must still be ours
         // when the reactor looks it up.

@@ -3,17 +3,17 @@
 use super::addr::{ToSocketAddrs, each_addr};
 use super::handles::impl_handles;
 use super::registration::Registered;
-use super::trait_impls::{impl_fd, impl_stream_io};
+use super::trait_impls::impl_stream_io;
 use crate::hub::reactor::Dir;
+use crate::os::net;
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 /// The listen backlog of [`TcpListener::bind`]: how many connections the
 /// kernel completes and queues before the hub accepts them (tokio's too).
-const BACKLOG: libc::c_int = 1024;
+const BACKLOG: i32 = 1024;
 
 /// A TCP listening socket whose [`accept`](TcpListener::accept) waits on
 /// the hub.
@@ -67,13 +67,9 @@ impl TcpListener {
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         each_addr(addr, |a| {
             let sock = mio::net::TcpListener::bind(a)?;
-            // mio listens with a backlog of 128. Linux lets a listening
-            // socket call listen(2) again to change it: 1024, as
-            // documented (the kernel caps it at net.core.somaxconn).
-            // SAFETY: listen on a descriptor this function owns.
-            if unsafe { libc::listen(sock.as_raw_fd(), BACKLOG) } != 0 {
-                return Err(io::Error::last_os_error());
-            }
+            // mio listens with a backlog of 128; 1024 where the OS lets
+            // a listening socket change it (not Windows: see os::net).
+            net::set_backlog(&sock, BACKLOG)?;
             TcpListener::wrap(sock)
         })
     }
@@ -126,7 +122,7 @@ impl fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpListener")
             .field("addr", &self.local_addr().ok())
-            .field("fd", &self.as_raw_fd())
+            .field("fd", &net::raw(self))
             .finish()
     }
 }
@@ -211,7 +207,7 @@ impl TcpStream {
     }
 
     fn connect_one(addr: SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
-        let s = TcpStream::wrap(mio::net::TcpStream::connect(addr)?)?;
+        let mut s = TcpStream::wrap(mio::net::TcpStream::connect(addr)?)?;
         // The connection is set up once the socket is writable; then either
         // SO_ERROR holds its error or it has a peer.
         let mut clear = true;
@@ -222,7 +218,10 @@ impl TcpStream {
             }
             match s.reg.sock().peer_addr() {
                 Ok(_) => return Ok(s),
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => clear = true,
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                    s.reg.rearm()?;
+                    clear = true;
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -351,12 +350,20 @@ impl_handles! {
     try_clone: {
         /// ```
         /// use greenlet::hub::net::{TcpListener, TcpStream};
-        /// use std::os::fd::AsRawFd;
         ///
         /// let a = TcpListener::bind("127.0.0.1:0").unwrap();
         /// let b = a.try_clone().unwrap();
         /// assert_eq!(a.local_addr().unwrap(), b.local_addr().unwrap()); // one socket,
-        /// assert_ne!(a.as_raw_fd(), b.as_raw_fd()); // two descriptors
+        /// #[cfg(unix)]
+        /// {
+        ///     use std::os::fd::AsRawFd;
+        ///     assert_ne!(a.as_raw_fd(), b.as_raw_fd()); // two descriptors
+        /// }
+        /// #[cfg(windows)]
+        /// {
+        ///     use std::os::windows::io::AsRawSocket;
+        ///     assert_ne!(a.as_raw_socket(), b.as_raw_socket()); // two handles
+        /// }
         /// let _client = TcpStream::connect(a.local_addr().unwrap()).unwrap();
         /// drop(a);
         /// assert!(b.accept().is_ok()); // either handle accepts
@@ -427,7 +434,7 @@ impl_handles! {
         /// ```
     },
 }
-impl_fd!(TcpListener, TcpStream);
+net::impl_as_sock!(TcpListener, TcpStream);
 impl_stream_io!(TcpStream);
 
 impl fmt::Debug for TcpStream {
@@ -435,7 +442,7 @@ impl fmt::Debug for TcpStream {
         f.debug_struct("TcpStream")
             .field("local", &self.local_addr().ok())
             .field("peer", &self.peer_addr().ok())
-            .field("fd", &self.as_raw_fd())
+            .field("fd", &net::raw(self))
             .finish()
     }
 }

@@ -1,25 +1,9 @@
 //! The trait implementations that several socket types share, written once
-//! as macros. Each socket type holds its [`Registered`] socket in a field
+//! as macros (`AsFd` or `AsSocket`, which differ by OS, are
+//! `os::net::impl_as_sock!`). Each socket type holds its [`Registered`] socket in a field
 //! named `reg`.
 //!
 //! [`Registered`]: super::registration::Registered
-
-/// `AsFd` and `AsRawFd`: the descriptor of the registered socket.
-macro_rules! impl_fd {
-    ($($t:ty),* $(,)?) => {$(
-        impl std::os::fd::AsFd for $t {
-            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-                self.reg.sock().as_fd()
-            }
-        }
-
-        impl std::os::fd::AsRawFd for $t {
-            fn as_raw_fd(&self) -> std::os::fd::RawFd {
-                self.reg.sock().as_raw_fd()
-            }
-        }
-    )*};
-}
 
 /// `Read` and `Write` for a byte stream socket, both for `&T` (so one
 /// greenlet may read while another writes) and for `T`. The `mio` socket
@@ -95,4 +79,4 @@ macro_rules! impl_stream_io {
     )*};
 }
 
-pub(super) use {impl_fd, impl_stream_io};
+pub(super) use impl_stream_io;

@@ -3,12 +3,11 @@
 use super::addr::{ToSocketAddrs, each_addr, first_addr};
 use super::handles::impl_handles;
 use super::registration::Registered;
-use super::trait_impls::impl_fd;
 use crate::hub::reactor::Dir;
+use crate::os::net;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 
 /// A UDP socket whose sends and receives wait on the hub.
 ///
@@ -48,6 +47,10 @@ use std::os::fd::AsRawFd;
 /// `MSG_TRUNC`) does, and nothing says that bytes were lost. To notice,
 /// receive into a buffer one byte longer than the longest datagram
 /// expected: a full buffer then means a truncated datagram.
+///
+/// On Windows the call fails instead, with `WSAEMSGSIZE` (OS error 10040),
+/// having filled the buffer, as std's does there (and `recv_from` then
+/// reports no sender address).
 pub struct UdpSocket {
     reg: Registered<mio::net::UdpSocket>,
 }
@@ -112,7 +115,8 @@ impl UdpSocket {
     /// and `EMSGSIZE` for a datagram too long for UDP: std gives neither a
     /// stable `ErrorKind`, so tell them by `raw_os_error()`.
     /// `ConnectionRefused` when an earlier datagram to the peer was refused
-    /// (ICMP port unreachable).
+    /// (ICMP port unreachable). These are the Unix errors; Windows has its
+    /// own (under Wine, a send without a peer is `WSAEINVAL`).
     ///
     /// # Examples
     ///
@@ -122,6 +126,7 @@ impl UdpSocket {
     /// let a = UdpSocket::bind("127.0.0.1:0").unwrap();
     /// let b = UdpSocket::bind("127.0.0.1:0").unwrap();
     /// let e = a.send(b"nowhere").unwrap_err(); // no peer yet
+    /// #[cfg(unix)]
     /// assert_eq!(e.raw_os_error(), Some(libc::EDESTADDRREQ));
     /// a.connect(b.local_addr().unwrap()).unwrap();
     /// assert_eq!(a.send(b"hello").unwrap(), 5);
@@ -149,8 +154,12 @@ impl UdpSocket {
     /// let b = UdpSocket::bind("127.0.0.1:0").unwrap();
     /// b.send_to(b"datagram", a.local_addr().unwrap()).unwrap();
     /// let mut small = [0; 4];
-    /// assert_eq!(a.recv(&mut small).unwrap(), 4); // truncated: the rest is lost
+    /// let r = a.recv(&mut small); // truncated: the rest is lost
     /// assert_eq!(&small, b"data");
+    /// #[cfg(unix)]
+    /// assert_eq!(r.unwrap(), 4);
+    /// #[cfg(windows)]
+    /// assert_eq!(r.unwrap_err().raw_os_error(), Some(10040)); // WSAEMSGSIZE
     /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.reg.run(Dir::Read, None, || self.reg.sock().recv(buf))
@@ -297,14 +306,14 @@ impl_handles! {
         /// ```
     },
 }
-impl_fd!(UdpSocket);
+net::impl_as_sock!(UdpSocket);
 
 impl fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UdpSocket")
             .field("local", &self.local_addr().ok())
             .field("peer", &self.peer_addr().ok())
-            .field("fd", &self.as_raw_fd())
+            .field("fd", &net::raw(self))
             .finish()
     }
 }

@@ -2,12 +2,12 @@
 
 use super::handles::impl_handles;
 use super::registration::Registered;
-use super::trait_impls::{impl_fd, impl_stream_io};
+use super::trait_impls::impl_stream_io;
 use crate::hub::reactor::Dir;
+use crate::os::net;
 use std::fmt;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::AsRawFd;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -163,7 +163,7 @@ impl fmt::Debug for UnixListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UnixListener")
             .field("addr", &self.local_addr().ok())
-            .field("fd", &self.as_raw_fd())
+            .field("fd", &net::raw(self))
             .finish()
     }
 }
@@ -449,7 +449,7 @@ impl_handles! {
         /// ```
     },
 }
-impl_fd!(UnixListener, UnixStream);
+net::impl_as_sock!(UnixListener, UnixStream);
 impl_stream_io!(UnixStream);
 
 impl fmt::Debug for UnixStream {
@@ -457,7 +457,7 @@ impl fmt::Debug for UnixStream {
         f.debug_struct("UnixStream")
             .field("local", &self.local_addr().ok())
             .field("peer", &self.peer_addr().ok())
-            .field("fd", &self.as_raw_fd())
+            .field("fd", &net::raw(self))
             .finish()
     }
 }

@@ -4,6 +4,7 @@
 mod faults;
 mod limits;
 mod memory;
+pub(crate) mod net;
 
 pub(crate) use faults::{arm_fault_stack, install_fault_handler, write_stderr};
 pub(crate) use limits::{ProcValue, address_space_limit, count_mappings, read_max_map_count};

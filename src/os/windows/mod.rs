@@ -7,6 +7,7 @@
 mod faults;
 mod limits;
 mod memory;
+pub(crate) mod net;
 #[cfg(target_env = "gnu")]
 mod tls;
 
