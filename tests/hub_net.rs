@@ -404,3 +404,37 @@ fn malformed_addresses_are_invalid_input_errors() {
         assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad}: {e}");
     }
 }
+
+/// `wait_readable` on a `hub::net` socket, which the hub has registered for
+/// its life already: the wait registers it once more for its duration (on
+/// Windows as a second registration of its own), times out or wakes as for
+/// any socket, and leaves the socket's own registration working: a read
+/// that must wait afterwards is still woken by the next data.
+#[test]
+fn wait_readable_on_a_hub_socket_leaves_its_own_registration_working() {
+    let (l, addr) = listener();
+    let mut client = TcpStream::connect(addr).unwrap();
+    let (mut server, _) = l.accept().unwrap();
+    let e = hub::wait_readable(&server, Some(Duration::from_millis(10))).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TimedOut);
+    client.write_all(b"one").unwrap();
+    hub::wait_readable(&server, Some(Duration::from_secs(10))).expect("readable");
+    let mut b = [0u8; 3];
+    server.read_exact(&mut b).unwrap();
+    assert_eq!(&b, b"one");
+    // Nothing to read now: the read waits in the hub on the socket's own
+    // registration until the writer task sends.
+    let writer = hub::spawn(move || {
+        hub::sleep(Duration::from_millis(10));
+        client.write_all(b"two").unwrap();
+        client
+    });
+    let t = Instant::now();
+    let r = hub::with_timeout(Duration::from_secs(10), || server.read_exact(&mut b));
+    assert!(matches!(r, Ok(Ok(()))), "{r:?}");
+    assert_eq!(&b, b"two");
+    assert!(t.elapsed() >= Duration::from_millis(10));
+    drop(writer.get().unwrap());
+    drop(server);
+    assert_eq!(hub::parked_count(), 0, "nothing left waiting");
+}
