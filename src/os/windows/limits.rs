@@ -70,6 +70,11 @@ impl StackLimits {
 
 /// The size of the user-mode virtual address space in bytes, or `None` if
 /// it cannot be read.
+///
+/// A zero is unknown too: Wine's `GlobalMemoryStatusEx` answers from a
+/// cache for a second after each call, and marks the cache fresh before
+/// filling it, so a thread asking while another one fills it gets zeros
+/// (seen in `tests/stack.rs`, two tests' calls at once).
 fn address_space_limit() -> Option<u64> {
     // SAFETY: all-zero is a valid MEMORYSTATUSEX (plain integers).
     let mut status: MEMORYSTATUSEX = unsafe { std::mem::zeroed() };
@@ -77,7 +82,7 @@ fn address_space_limit() -> Option<u64> {
     // SAFETY: `status` is a writable MEMORYSTATUSEX whose dwLength is set,
     // as the function requires; it writes only into it.
     let ok = unsafe { GlobalMemoryStatusEx(&raw mut status) } != 0;
-    ok.then_some(status.ullTotalVirtual)
+    (ok && status.ullTotalVirtual != 0).then_some(status.ullTotalVirtual)
 }
 
 #[cfg(test)]
