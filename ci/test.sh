@@ -264,7 +264,8 @@ windows_check() {
                 --lib --test raw_switch --test entry_alignment --test registers &&
             cargo build --target "$WINDOWS_TARGET" --example greenlet_switch \
                 --example producer_consumer --example million_greenlets --example switch_cost &&
-            cargo test --target "$WINDOWS_TARGET" --tests
+            cargo test --target "$WINDOWS_TARGET" --tests &&
+            cargo test --doc --target "$WINDOWS_TARGET" -- --skip src/lib.rs
     ) || rc=$?
     WINEPREFIX=$prefix "$WINESERVER" -k 2>/dev/null || true
     rm -rf "$prefix"
