@@ -1431,3 +1431,104 @@ fn exhausting_address_space_with_many_stacks_is_an_out_of_memory_error() {
         child.describe()
     );
 }
+
+/// Sets its flag when dropped: the greenlet holding it was killed.
+struct SetOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// One thread's work for `threads_give_their_stacks_back_at_exit`: leaves
+/// default-size stacks to be given back at its exit, in one of three ways.
+fn leave_stacks_at_exit(case: &str, killed: Arc<std::sync::atomic::AtomicBool>) {
+    use greenlet::Greenlet;
+    match case {
+        // In the pool.
+        "pool" => {
+            let held: Vec<Stack> = (0..4)
+                .map(|_| Stack::acquire(DEFAULT_STACK_SIZE).unwrap())
+                .collect();
+            held.into_iter().for_each(Stack::release);
+            assert_eq!(pooled(), 4);
+            killed.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        // Released by a thread-local first used before the pool, so
+        // destroyed after it.
+        "holder" => {
+            HOLDER.with(|holder| {
+                holder.borrow_mut().0 = Some(Stack::acquire(DEFAULT_STACK_SIZE).unwrap());
+            });
+            Stack::acquire(DEFAULT_STACK_SIZE).unwrap().release();
+            killed.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        // On a suspended greenlet that only the trace callback holds: the
+        // greenlet layer's per-thread state (windows-gnu: freed after every
+        // std thread-local destructor) kills it, and its stack goes back
+        // to the pool after the pool's own thread-locals were destroyed.
+        "trace" => {
+            let suspended = Greenlet::new(move |()| {
+                let _flag = SetOnDrop(killed);
+                let () = Greenlet::main().switch(());
+                unreachable!("killed at thread exit");
+            });
+            let () = suspended.switch(());
+            let previous = greenlet::settrace(Some(Box::new(move |_, _, _| {
+                let _ = &suspended;
+            })));
+            assert!(previous.is_none());
+        }
+        other => panic!("unknown case {other}"),
+    }
+}
+
+#[test]
+fn threads_give_their_stacks_back_at_exit() {
+    const JOB: &str = "thread_exit";
+    const THREADS: usize = 16;
+    const CASES: [&str; 3] = ["pool", "holder", "trace"];
+    if is_child(JOB) {
+        // A child: no other test's stacks or threads come and go while
+        // this one counts.
+        child_started(JOB);
+        let run = |case: &str| {
+            for _ in 0..THREADS {
+                let killed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let flag = killed.clone();
+                let owned = case.to_owned();
+                thread::spawn(move || leave_stacks_at_exit(&owned, flag))
+                    .join()
+                    .expect("thread");
+                assert!(killed.load(std::sync::atomic::Ordering::SeqCst), "{case}");
+            }
+        };
+        for case in CASES {
+            run(case); // warm up: the heap and the OS settle
+            let before = mapping_count();
+            run(case);
+            let after = mapping_count();
+            println!("{case}={before},{after}");
+        }
+        return;
+    }
+    let child = run_child("threads_give_their_stacks_back_at_exit", JOB);
+    assert!(child.status.success(), "{}", child.describe());
+    for case in CASES {
+        let counts = child
+            .value(case)
+            .unwrap_or_else(|| panic!("no {case} in child output\n{}", child.describe()));
+        let (before, after) = counts.split_once(',').unwrap();
+        let (before, after): (usize, usize) = (before.parse().unwrap(), after.parse().unwrap());
+        eprintln!("{case}: {before} mappings before {THREADS} threads, {after} after");
+        // A stack left behind per thread would add THREADS (or more) to
+        // the count; the OS may keep a thread's stack a little longer.
+        assert!(
+            after <= before + THREADS / 4,
+            "{case}: {before} mappings before {THREADS} threads, {after} after: stacks \
+             left behind by exited threads\n{}",
+            child.describe()
+        );
+    }
+}

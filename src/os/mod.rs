@@ -75,7 +75,9 @@ pub(crate) use windows::*;
 
 /// Declares per-thread state that stays usable while the thread's
 /// `thread_local!` destructors run, also after them (the greenlet layer's
-/// running greenlet, main, flags, ...): `static NAME: T = const { init };`
+/// running greenlet, main, flags, ...; the stack pool, which a greenlet
+/// killed at thread exit gives its stack back to):
+/// `static NAME: T = const { init };`
 /// items, used with `NAME.with(|v| ..)` and `NAME.try_with(|v| ..)`.
 ///
 /// Where Rust has native thread-locals (every target but windows-gnu so
