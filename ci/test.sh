@@ -263,7 +263,8 @@ windows_check() {
             cargo test --no-default-features --target "$WINDOWS_TARGET" \
                 --lib --test raw_switch --test entry_alignment --test registers &&
             cargo build --target "$WINDOWS_TARGET" --examples &&
-            cargo test --target "$WINDOWS_TARGET" --tests
+            cargo test --target "$WINDOWS_TARGET" --tests &&
+            cargo test --doc --target "$WINDOWS_TARGET"
     ) || rc=$?
     WINEPREFIX=$prefix "$WINESERVER" -k 2>/dev/null || true
     rm -rf "$prefix"

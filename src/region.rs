@@ -296,22 +296,59 @@ impl<'a> StackRegion<'a> {
     /// ```
     /// use greenlet::raw::StackRegion;
     ///
-    /// // SAFETY: sysconf has no preconditions.
-    /// let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
-    /// let (rw, anon) = (libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS);
-    /// // SAFETY: a new anonymous mapping of two pages, used by nothing else.
-    /// let base = unsafe { libc::mmap(std::ptr::null_mut(), 2 * page, rw, anon, -1, 0) };
-    /// assert_ne!(base, libc::MAP_FAILED);
-    /// // SAFETY: the lower page is ours; from now on any access to it faults.
-    /// assert_eq!(unsafe { libc::mprotect(base, page, libc::PROT_NONE) }, 0);
-    /// let base = base as usize;
-    /// // SAFETY: the upper page is ours, writable, and unmapped only at the end.
+    /// // Two pages the caller owns, the lower one made inaccessible.
+    /// let (base, page) = guarded_pages();
+    /// // SAFETY: the upper page is ours, writable, and freed only at the end.
     /// let region = unsafe { StackRegion::new((base + page) as *mut u8, page) }.unwrap();
-    /// // SAFETY: the guard really faults (PROT_NONE above).
+    /// // SAFETY: the guard really faults (guarded_pages made it inaccessible).
     /// let region = unsafe { region.with_guard(base..base + page) }.unwrap();
     /// assert!(region.guard_contains(base) && !region.guard_contains(base + page));
-    /// // SAFETY: no context was built on the region; nothing uses the mapping.
-    /// assert_eq!(unsafe { libc::munmap(base as *mut _, 2 * page) }, 0);
+    /// // SAFETY: no context was built on the region; nothing uses the pages.
+    /// unsafe { free_pages(base, page) };
+    ///
+    /// /// Two new pages of read/write memory, the lower one `PROT_NONE`:
+    /// /// their start and the page size.
+    /// #[cfg(unix)]
+    /// fn guarded_pages() -> (usize, usize) {
+    ///     // SAFETY: sysconf has no preconditions.
+    ///     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+    ///     let (rw, anon) = (libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS);
+    ///     // SAFETY: a new anonymous mapping of two pages, used by nothing else.
+    ///     let base = unsafe { libc::mmap(std::ptr::null_mut(), 2 * page, rw, anon, -1, 0) };
+    ///     assert_ne!(base, libc::MAP_FAILED);
+    ///     // SAFETY: the lower page is ours; from now on any access to it faults.
+    ///     assert_eq!(unsafe { libc::mprotect(base, page, libc::PROT_NONE) }, 0);
+    ///     (base as usize, page)
+    /// }
+    ///
+    /// /// # Safety
+    /// /// `base` is from `guarded_pages(page)`, and nothing uses its pages.
+    /// #[cfg(unix)]
+    /// unsafe fn free_pages(base: usize, page: usize) {
+    ///     // SAFETY: the caller's promise.
+    ///     assert_eq!(unsafe { libc::munmap(base as *mut _, 2 * page) }, 0);
+    /// }
+    /// # // On Windows, the same with VirtualAlloc, VirtualProtect, VirtualFree.
+    /// # #[cfg(windows)]
+    /// # fn guarded_pages() -> (usize, usize) {
+    /// #     use windows_sys::Win32::System::Memory::*;
+    /// #     let page = greenlet::stack::page_size();
+    /// #     // SAFETY: a new reservation of two pages, used by nothing else.
+    /// #     let base = unsafe {
+    /// #         VirtualAlloc(std::ptr::null(), 2 * page, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE)
+    /// #     };
+    /// #     assert!(!base.is_null());
+    /// #     let mut old = 0;
+    /// #     // SAFETY: the lower page is ours; from now on any access to it faults.
+    /// #     assert_ne!(unsafe { VirtualProtect(base, page, PAGE_NOACCESS, &mut old) }, 0);
+    /// #     (base as usize, page)
+    /// # }
+    /// # #[cfg(windows)]
+    /// # unsafe fn free_pages(base: usize, _page: usize) {
+    /// #     use windows_sys::Win32::System::Memory::{MEM_RELEASE, VirtualFree};
+    /// #     // SAFETY: the caller's promise: the whole reservation, unused.
+    /// #     assert_ne!(unsafe { VirtualFree(base as *mut _, 0, MEM_RELEASE) }, 0);
+    /// # }
     /// ```
     pub unsafe fn with_guard(
         mut self,

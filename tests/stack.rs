@@ -14,25 +14,34 @@
 //! with `GREENLET_GUARD_MODE=mprotect` (children inherit it), so each test
 //! runs in both modes. Under qemu-user and on older kernels the mode is
 //! `Mprotect` anyway. Tests whose checks differ by mode say so.
+//!
+//! Windows (run under Wine): there are no guard markers, so the mode is
+//! always `Mprotect`, each stack one `VirtualAlloc` reservation whose guard
+//! is a `PAGE_NOACCESS` page under `PAGE_GUARD` pages. The checks that ask
+//! the OS (is this page accessible, how many mappings) have a Unix and a
+//! Windows form (`VirtualQuery`) below; the tests that are about Unix calls
+//! (`mincore`, `/proc`, `RLIMIT_AS`, `vm.max_map_count`, guard markers) are
+//! `cfg(unix)`, each with its reason, and the commit limit, Windows'
+//! ceiling, has a test of its own.
 
-// Its checks are Unix calls (mincore, getrlimit/setrlimit, /proc, signals
-// of its children): not ported to Windows yet.
-#![cfg(unix)]
-
+#[cfg(unix)] // mmap and madvise probes of qemu-user's behaviour
 #[path = "common/emulation.rs"]
 mod emulation;
 
 use std::env;
 use std::io::{self, Write};
+#[cfg(unix)]
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
 use std::ptr;
 use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
 
+#[cfg(unix)] // the warm-window test, which needs mincore
+use greenlet::stack::WARM_STACKS;
 use greenlet::stack::{
     self, DEFAULT_STACK_SIZE, GUARD_MODE_ENV, GuardMode, MIN_STACK_SIZE, POOL_CAPACITY, Stack,
-    WARM_STACKS, guard_mode, page_size, pooled,
+    guard_mode, page_size, pooled,
 };
 
 /// Environment variable that tells a re-executed test binary which child job
@@ -116,15 +125,64 @@ fn run_child_with(test: &str, job: &str, envs: &[(&str, &str)]) -> ChildOutput {
 /// `/proc/self/maps` leaves out `PROT_NONE` pages, and at the host's map
 /// limit its munmap keeps host mappings and reading `/proc/self/maps` fails:
 /// the tests that depend on those say so and stop there.
+#[cfg(unix)]
 fn qemu_32bit_guest() -> bool {
     cfg!(target_pointer_width = "32") && emulation::maps_hide_prot_none()
 }
 
+/// The number of mappings of this process: the lines of `/proc/self/maps`.
+#[cfg(unix)]
 fn mapping_count() -> usize {
     std::fs::read_to_string("/proc/self/maps")
         .expect("read /proc/self/maps")
         .lines()
         .count()
+}
+
+/// What `VirtualQuery` says about the region containing `addr`.
+#[cfg(windows)]
+fn query(addr: usize) -> Option<windows_sys::Win32::System::Memory::MEMORY_BASIC_INFORMATION> {
+    use windows_sys::Win32::System::Memory::{MEMORY_BASIC_INFORMATION, VirtualQuery};
+    // SAFETY: all-zero is a valid MEMORY_BASIC_INFORMATION (integers and
+    // raw pointers).
+    let mut info: MEMORY_BASIC_INFORMATION = unsafe { std::mem::zeroed() };
+    // SAFETY: VirtualQuery only reads the process's address-space
+    // bookkeeping (any address is allowed) and writes `info`, whose size
+    // is passed.
+    let n = unsafe { VirtualQuery(addr as *const _, &raw mut info, size_of_val(&info)) };
+    (n != 0).then_some(info)
+}
+
+/// The number of mappings of this process, in Windows' terms: the
+/// allocations (`VirtualAlloc` reservations, images, sections), each
+/// counted at the region where it starts, walking the whole user address
+/// space with `VirtualQuery`.
+#[cfg(windows)]
+fn mapping_count() -> usize {
+    use windows_sys::Win32::System::Memory::MEM_FREE;
+    let (mut addr, mut count) = (0usize, 0);
+    while let Some(info) = query(addr) {
+        if info.State != MEM_FREE && info.AllocationBase == info.BaseAddress {
+            count += 1;
+        }
+        match (info.BaseAddress as usize).checked_add(info.RegionSize) {
+            Some(next) if next > addr => addr = next,
+            _ => break,
+        }
+    }
+    assert!(count > 0, "VirtualQuery found no allocation");
+    count
+}
+
+/// Bytes of guard below every stack: one page on Unix; on Windows a
+/// `PAGE_NOACCESS` page under 32 KiB of `PAGE_GUARD` pages, the room the
+/// exception dispatcher needs on an overflowed stack (`os/windows/faults.rs`).
+fn guard_len() -> usize {
+    if cfg!(windows) {
+        page_size() + round_to_page(32 * 1024)
+    } else {
+        page_size()
+    }
 }
 
 /// Rounds `n` up to a multiple of the page size.
@@ -165,7 +223,7 @@ fn sizes_are_rounded_and_layout_is_consistent() {
 
         let guard = stack.guard();
         assert_eq!(guard.end, bottom, "guard must sit right below bottom");
-        assert_eq!(guard.len(), page, "exactly one guard page");
+        assert_eq!(guard.len(), guard_len(), "{stack:?}");
 
         assert!(stack.contains(bottom));
         assert!(stack.contains(top - 1));
@@ -212,55 +270,89 @@ fn usable_memory_is_zeroed_and_writable() {
     }
 }
 
-#[test]
-fn guard_page_write_kills_with_sigsegv() {
-    const JOB: &str = "guard_write";
-    if is_child(JOB) {
-        // No core file for the intended crash.
+/// Whether `status` is the death of a process by a fault in a guard: on
+/// Unix `SIGSEGV` (only: a `PROT_NONE` page or a guard marker faults with
+/// `SIGSEGV` on Linux, natively and under qemu-user; `SIGBUS` would mean the
+/// access hit something other than our guard).
+#[cfg(unix)]
+fn died_of_guard_fault(status: ExitStatus) -> bool {
+    status.signal() == Some(libc::SIGSEGV)
+}
+
+/// Whether `status` is the death of a process by a fault in a guard: on
+/// Windows an unhandled `STATUS_ACCESS_VIOLATION` (the `PAGE_NOACCESS`
+/// page) or `STATUS_GUARD_PAGE_VIOLATION` (a `PAGE_GUARD` page, with no
+/// overflow handler installed, as here: no greenlet ever ran).
+#[cfg(windows)]
+fn died_of_guard_fault(status: ExitStatus) -> bool {
+    use windows_sys::Win32::Foundation::{STATUS_ACCESS_VIOLATION, STATUS_GUARD_PAGE_VIOLATION};
+    let code = status.code();
+    code == Some(STATUS_ACCESS_VIOLATION) || code == Some(STATUS_GUARD_PAGE_VIOLATION)
+}
+
+/// Lets the child crash without leaving a core file (Unix; nothing to do
+/// on Windows).
+fn no_core_file() {
+    #[cfg(unix)]
+    {
         let no_core = libc::rlimit {
             rlim_cur: 0,
             rlim_max: 0,
         };
         // SAFETY: `no_core` is a valid rlimit that outlives the call.
         unsafe { libc::setrlimit(libc::RLIMIT_CORE, &no_core) };
-        let stack = Stack::new(MIN_STACK_SIZE).unwrap();
-        child_started(JOB);
-        let target = stack.guard().start as *mut u8;
-        // SAFETY: not safe at all, on purpose: this writes to the PROT_NONE
-        // guard page, which must kill this (child) process with SIGSEGV.
-        unsafe { ptr::write_volatile(target, 1) };
-        println!("guard-write-survived");
-        std::process::exit(3);
     }
+}
 
-    let child = run_child("guard_page_write_kills_with_sigsegv", JOB);
-    assert!(
-        !child.stdout.contains("guard-write-survived"),
-        "{}",
-        child.describe()
-    );
-    if cfg!(feature = "asan") {
-        // ASan's SIGSEGV handler reports the fault and exits instead.
+#[test]
+fn guard_page_write_kills_the_child() {
+    const TEST: &str = "guard_page_write_kills_the_child";
+    // The lowest and the highest byte of the guard: on Unix the same page,
+    // on Windows the PAGE_NOACCESS page and the top PAGE_GUARD page.
+    for (job, at_top) in [("guard_write_low", false), ("guard_write_high", true)] {
+        if is_child(job) {
+            no_core_file();
+            let stack = Stack::new(MIN_STACK_SIZE).unwrap();
+            child_started(job);
+            let guard = stack.guard();
+            let target = if at_top { guard.end - 1 } else { guard.start } as *mut u8;
+            // SAFETY: not safe at all, on purpose: this writes to the
+            // guard, which must kill this (child) process.
+            unsafe { ptr::write_volatile(target, 1) };
+            println!("guard-write-survived");
+            std::process::exit(3);
+        }
+    }
+    if env::var_os(CHILD_ENV).is_some() {
+        return; // a child of another job
+    }
+    for job in ["guard_write_low", "guard_write_high"] {
+        let child = run_child(TEST, job);
         assert!(
-            child.stderr.contains("ERROR: AddressSanitizer: SEGV"),
-            "{}",
+            !child.stdout.contains("guard-write-survived"),
+            "{job}: {}",
             child.describe()
         );
-        return;
+        if cfg!(feature = "asan") {
+            // ASan's SIGSEGV handler reports the fault and exits instead.
+            assert!(
+                child.stderr.contains("ERROR: AddressSanitizer: SEGV"),
+                "{job}: {}",
+                child.describe()
+            );
+            continue;
+        }
+        assert!(
+            died_of_guard_fault(child.status),
+            "{job}: the child must die of the guard's fault\n{}",
+            child.describe()
+        );
     }
-    // Only SIGSEGV counts: a PROT_NONE page faults with SIGSEGV (SEGV_ACCERR)
-    // on Linux, natively and under qemu-user. SIGBUS would mean the access
-    // hit something other than our guard page.
-    assert_eq!(
-        child.status.signal(),
-        Some(libc::SIGSEGV),
-        "the child must die of SIGSEGV\n{}",
-        child.describe()
-    );
 }
 
 /// `None` if the kernel can read the byte at `addr` (a one-byte `write()`
 /// from there into a pipe succeeds), else the errno. Never faults.
+#[cfg(unix)]
 fn kernel_read_errno(addr: usize) -> Option<i32> {
     let mut fds = [-1; 2];
     // SAFETY: `fds` is a writable array of two ints.
@@ -279,11 +371,13 @@ fn kernel_read_errno(addr: usize) -> Option<i32> {
 /// An anonymous private mapping of `pages` pages, unmapped when dropped:
 /// for checking what the kernel (or an emulator) really does, without the
 /// crate's code.
+#[cfg(unix)]
 struct Scratch {
     base: *mut u8,
     len: usize,
 }
 
+#[cfg(unix)]
 impl Scratch {
     fn new(pages: usize) -> Scratch {
         let len = pages * page_size();
@@ -306,6 +400,7 @@ impl Scratch {
     }
 }
 
+#[cfg(unix)]
 impl Drop for Scratch {
     fn drop(&mut self) {
         // SAFETY: the mapping made in `new`, unmapped once.
@@ -317,6 +412,7 @@ impl Drop for Scratch {
 /// from outside the crate: the kernel cannot read the page afterwards.
 /// (qemu-user accepts the call but installs nothing; kernels before 6.13
 /// refuse it.)
+#[cfg(unix)]
 fn kernel_guards_work() -> bool {
     const MADV_GUARD_INSTALL: libc::c_int = 102;
     let m = Scratch::new(2);
@@ -325,7 +421,70 @@ fn kernel_guards_work() -> bool {
     rc == 0 && kernel_read_errno(m.base as usize) == Some(libc::EFAULT)
 }
 
+/// Whether the OS itself refuses access to the byte at `addr`, asked
+/// without touching it: on Unix the kernel cannot read it (`EFAULT`).
+#[cfg(unix)]
+fn guard_is_inaccessible(addr: usize) -> bool {
+    kernel_read_errno(addr) == Some(libc::EFAULT)
+}
+
+/// Whether the OS itself refuses access to the byte at `addr`, asked
+/// without touching it: on Windows its page is committed `PAGE_NOACCESS`
+/// or carries `PAGE_GUARD` (`VirtualQuery`).
+#[cfg(windows)]
+fn guard_is_inaccessible(addr: usize) -> bool {
+    use windows_sys::Win32::System::Memory::{MEM_COMMIT, PAGE_GUARD, PAGE_NOACCESS};
+    query(addr).is_some_and(|info| {
+        info.State == MEM_COMMIT
+            && (info.Protect == PAGE_NOACCESS || info.Protect & PAGE_GUARD != 0)
+    })
+}
+
 #[test]
+#[cfg(windows)] // the Unix form below reads /proc/self/maps
+fn guard_page_below_bottom_is_inaccessible_and_rest_is_not() {
+    use windows_sys::Win32::System::Memory::{
+        MEM_COMMIT, PAGE_GUARD, PAGE_NOACCESS, PAGE_READWRITE,
+    };
+    let page = page_size();
+    for size in [MIN_STACK_SIZE, DEFAULT_STACK_SIZE] {
+        let stack = Stack::new(size).unwrap();
+        let guard = stack.guard();
+        let at = |addr: usize| query(addr).expect("VirtualQuery");
+        // One reservation, starting at the guard, all of it committed.
+        for addr in [
+            guard.start,
+            guard.end - 1,
+            stack.bottom() as usize,
+            stack.top() as usize - 1,
+        ] {
+            let info = at(addr);
+            assert_eq!(
+                info.AllocationBase as usize, guard.start,
+                "{addr:#x} {stack:?}"
+            );
+            assert_eq!(info.State, MEM_COMMIT, "{addr:#x} {stack:?}");
+        }
+        // The lowest page faults on every access, the rest of the guard on
+        // the first one; the usable bytes are plain read/write memory.
+        assert_eq!(at(guard.start).Protect, PAGE_NOACCESS, "{stack:?}");
+        for addr in [guard.start + page, guard.end - 1] {
+            assert_eq!(
+                at(addr).Protect,
+                PAGE_READWRITE | PAGE_GUARD,
+                "{addr:#x} {stack:?}"
+            );
+        }
+        for addr in [stack.bottom() as usize, stack.top() as usize - 1] {
+            assert_eq!(at(addr).Protect, PAGE_READWRITE, "{addr:#x} {stack:?}");
+            assert!(!guard_is_inaccessible(addr));
+        }
+        assert!(guard_is_inaccessible(guard.start) && guard_is_inaccessible(guard.end - 1));
+    }
+}
+
+#[test]
+#[cfg(unix)] // /proc/self/maps and the kernel's EFAULT; the Windows form is above
 fn guard_page_below_bottom_is_inaccessible_and_rest_is_not() {
     // Without crashing: read the pages' permissions from /proc/self/maps.
     let stack = Stack::new(DEFAULT_STACK_SIZE).unwrap();
@@ -505,7 +664,7 @@ fn pool_keeps_mapping_count_bounded() {
     );
     match child.value("mode") {
         // Sanity check that counting works: 1000 live stacks are ~2000
-        // mappings.
+        // mappings (Unix), or 1000 allocations (Windows).
         Some("Mprotect") => assert!(
             peak >= before + BATCH,
             "holding {BATCH} stacks should add mappings: {peak} vs {before}"
@@ -522,6 +681,7 @@ fn pool_keeps_mapping_count_bounded() {
 }
 
 #[test]
+#[cfg(unix)] // vm.max_map_count is Linux's; Windows has no mapping-count limit
 fn map_count_exhaustion_is_an_out_of_memory_error() {
     const JOB: &str = "map_count";
     const MAX_STACKS: usize = 1_000_000;
@@ -614,6 +774,7 @@ fn map_count_exhaustion_is_an_out_of_memory_error() {
 }
 
 /// Bytes of address space this process uses (`VmSize` in /proc/self/status).
+#[cfg(unix)]
 fn vm_size() -> usize {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let line = status
@@ -633,6 +794,7 @@ fn vm_size() -> usize {
 }
 
 #[test]
+#[cfg(unix)] // RLIMIT_AS; Windows' ceiling, the commit limit, has the test below
 fn rlimit_as_exhaustion_is_an_out_of_memory_error() {
     const JOB: &str = "rlimit_as";
     const HUGE: usize = 1 << 30;
@@ -737,10 +899,12 @@ fn absurd_sizes_are_errors_not_panics() {
     // it. (On 32-bit targets a quarter of the address space may well fit.)
     if usize::BITS == 64 {
         let err = Stack::new(usize::MAX / 4).unwrap_err();
-        if env::var_os("GREENLET_UNDER_VALGRIND").is_some() {
+        if env::var_os("GREENLET_UNDER_VALGRIND").is_some() || cfg!(windows) {
             // Valgrind's own mmap (ci/valgrind.sh sets this variable)
             // refuses a length it cannot place with EINVAL, where Linux
-            // says ENOMEM.
+            // says ENOMEM. So does VirtualAlloc (under Wine:
+            // ERROR_INVALID_PARAMETER) for a size beyond the user address
+            // space; the commit limit has its own test.
             assert!(
                 matches!(
                     err.kind(),
@@ -751,7 +915,77 @@ fn absurd_sizes_are_errors_not_panics() {
         } else {
             assert_eq!(err.kind(), io::ErrorKind::OutOfMemory, "{err}");
         }
-        assert!(err.to_string().contains("vm.max_map_count"), "{err}");
+        // The limits the OS layer names: mappings on Unix, the commit
+        // limit on Windows.
+        let limit = if cfg!(windows) {
+            "commit limit"
+        } else {
+            "vm.max_map_count"
+        };
+        assert!(err.to_string().contains(limit), "{err}");
+    }
+}
+
+/// The commit limit: memory plus paging file (Windows' `ullTotalPageFile`).
+///
+/// Wine's `GlobalMemoryStatusEx` answers from a cache for a second after a
+/// call, and marks the cache fresh before it fills it: a thread that asks
+/// while another fills it gets zeros (seen here when another test's stack
+/// error read the address space at the same time). So a zero is asked
+/// again, a little later.
+#[cfg(windows)]
+fn commit_limit() -> u64 {
+    use windows_sys::Win32::System::SystemInformation::{GlobalMemoryStatusEx, MEMORYSTATUSEX};
+    for _ in 0..200 {
+        // SAFETY: all-zero is a valid MEMORYSTATUSEX (plain integers).
+        let mut status: MEMORYSTATUSEX = unsafe { std::mem::zeroed() };
+        status.dwLength = size_of::<MEMORYSTATUSEX>() as u32;
+        // SAFETY: `status` is a writable MEMORYSTATUSEX whose dwLength is
+        // set; the function writes only into it.
+        let ok = unsafe { GlobalMemoryStatusEx(&raw mut status) };
+        assert_ne!(
+            ok,
+            0,
+            "GlobalMemoryStatusEx: {}",
+            io::Error::last_os_error()
+        );
+        if status.ullTotalPageFile != 0 {
+            return status.ullTotalPageFile;
+        }
+        thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("GlobalMemoryStatusEx kept reporting a commit limit of 0");
+}
+
+#[test]
+#[cfg(windows)] // the counterpart of the RLIMIT_AS tests above
+fn commit_limit_exhaustion_is_an_out_of_memory_error() {
+    // A stack is committed whole, so one larger than the commit limit
+    // (memory plus paging file) cannot be made. Under Wine, the commit is
+    // an mmap that Linux's overcommit heuristic refuses past memory plus
+    // swap, which is what Wine reports as the commit limit.
+    let limit = commit_limit();
+    let huge = usize::try_from(limit).unwrap().saturating_add(1 << 30);
+    let held = Stack::new(MIN_STACK_SIZE).unwrap();
+    let err = Stack::new(huge).expect_err("a stack beyond the commit limit");
+    eprintln!("commit limit {limit}: {err}");
+    assert_eq!(err.kind(), io::ErrorKind::OutOfMemory, "{err}");
+    let text = err.to_string();
+    for needle in [
+        "greenlet",
+        &huge.to_string(),
+        "VirtualAlloc",
+        "commit limit",
+        "paging file",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing from {text:?}");
+    }
+    // Nothing was lost: stacks are made as before, the one held still works.
+    let again = Stack::acquire(DEFAULT_STACK_SIZE).unwrap();
+    // SAFETY: top() - 1 is the highest usable byte of each live stack.
+    unsafe {
+        ptr::write_volatile(again.top().sub(1), 1);
+        ptr::write_volatile(held.top().sub(1), 1);
     }
 }
 
@@ -852,6 +1086,7 @@ fn release_during_thread_exit_does_not_panic() {
 }
 
 /// The running kernel's (major, minor) version, from `uname`.
+#[cfg(unix)]
 fn kernel_version() -> Option<(u32, u32)> {
     // SAFETY: `utsname` is plain old data; all zeroes is a valid value.
     let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
@@ -876,18 +1111,20 @@ fn guard_mode_probe_picks_the_right_mode() {
         println!("mode={:?}", guard_mode());
         let stack = Stack::new(MIN_STACK_SIZE).unwrap();
         println!(
-            "guard_efault={}",
-            kernel_read_errno(stack.guard().start) == Some(libc::EFAULT)
+            "guard_inaccessible={}",
+            guard_is_inaccessible(stack.guard().start)
         );
         return;
     }
     let mode = guard_mode();
     let forced = env::var_os(GUARD_MODE_ENV).is_some_and(|v| v == "mprotect");
-    let version = kernel_version();
     // The evidence the probe must go by, gathered here independently: a
     // kernel that accepts MADV_GUARD_INSTALL may still install nothing
-    // (qemu-user does exactly that).
-    let works = kernel_guards_work();
+    // (qemu-user does exactly that). Windows has no guard markers.
+    #[cfg(unix)]
+    let (version, works) = (kernel_version(), kernel_guards_work());
+    #[cfg(windows)]
+    let (version, works) = (None::<(u32, u32)>, false);
     eprintln!(
         "guard mode {mode:?} (kernel {version:?}, guards work: {works}, forced mprotect: {forced})"
     );
@@ -912,7 +1149,7 @@ fn guard_mode_probe_picks_the_right_mode() {
         child.describe()
     );
     assert_eq!(
-        child.value("guard_efault"),
+        child.value("guard_inaccessible"),
         Some("true"),
         "{}",
         child.describe()
@@ -948,6 +1185,7 @@ fn all_tests_pass_in_forced_mprotect_mode() {
 }
 
 /// Which of the pages in `[addr, addr + len)` are resident (`mincore`).
+#[cfg(unix)]
 fn resident_pages(addr: *mut u8, len: usize) -> usize {
     let page = page_size();
     let mut vec = vec![0u8; len.div_ceil(page)];
@@ -961,6 +1199,7 @@ fn resident_pages(addr: *mut u8, len: usize) -> usize {
 
 /// Whether the page at `addr` is mapped: mincore fails with ENOMEM on an
 /// unmapped page.
+#[cfg(unix)]
 fn is_mapped(addr: *mut u8) -> bool {
     let mut vec = [0u8; 1];
     // SAFETY: mincore only inspects the page tables for one page and writes
@@ -975,12 +1214,16 @@ fn is_mapped(addr: *mut u8) -> bool {
 }
 
 /// Touches the top page of `stack`, as a greenlet's first frame does.
+#[cfg(unix)]
 fn touch_top(stack: &Stack) {
     // SAFETY: top() - 1 is the highest usable byte of a live stack.
     unsafe { ptr::write_volatile(stack.top().sub(1), 0x5A) };
 }
 
 #[test]
+// mincore; Windows gives pages back with MEM_RESET, after which a page may
+// keep its contents until the memory manager needs it: nothing to check.
+#[cfg(unix)]
 fn pooled_stacks_beyond_the_warm_ones_hold_no_memory() {
     if !emulation::dontneed_frees_pages() {
         // qemu-user 7.2 ignores MADV_DONTNEED (and emulates mincore
@@ -1023,6 +1266,7 @@ fn pooled_stacks_beyond_the_warm_ones_hold_no_memory() {
 }
 
 #[test]
+#[cfg(unix)] // arenas need guard markers (Linux 6.13+); mincore, EFAULT
 fn arena_slots_are_reused_emptied_and_stay_guarded() {
     const JOB: &str = "arena_slots";
     if guard_mode() != GuardMode::KernelGuard {
@@ -1105,6 +1349,7 @@ fn arena_slots_are_reused_emptied_and_stay_guarded() {
 }
 
 #[test]
+#[cfg(unix)] // RLIMIT_AS; on Windows, see commit_limit_exhaustion_is_an_out_of_memory_error
 fn exhausting_address_space_with_many_stacks_is_an_out_of_memory_error() {
     // Both modes: in KernelGuard mode the arena cannot grow (its chunk
     // halves down to one slot, then fails); in Mprotect mode the stack's
@@ -1185,4 +1430,105 @@ fn exhausting_address_space_with_many_stacks_is_an_out_of_memory_error() {
         "{}",
         child.describe()
     );
+}
+
+/// Sets its flag when dropped: the greenlet holding it was killed.
+struct SetOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// One thread's work for `threads_give_their_stacks_back_at_exit`: leaves
+/// default-size stacks to be given back at its exit, in one of three ways.
+fn leave_stacks_at_exit(case: &str, killed: Arc<std::sync::atomic::AtomicBool>) {
+    use greenlet::Greenlet;
+    match case {
+        // In the pool.
+        "pool" => {
+            let held: Vec<Stack> = (0..4)
+                .map(|_| Stack::acquire(DEFAULT_STACK_SIZE).unwrap())
+                .collect();
+            held.into_iter().for_each(Stack::release);
+            assert_eq!(pooled(), 4);
+            killed.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        // Released by a thread-local first used before the pool, so
+        // destroyed after it.
+        "holder" => {
+            HOLDER.with(|holder| {
+                holder.borrow_mut().0 = Some(Stack::acquire(DEFAULT_STACK_SIZE).unwrap());
+            });
+            Stack::acquire(DEFAULT_STACK_SIZE).unwrap().release();
+            killed.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        // On a suspended greenlet that only the trace callback holds: the
+        // greenlet layer's per-thread state (windows-gnu: freed after every
+        // std thread-local destructor) kills it, and its stack goes back
+        // to the pool after the pool's own thread-locals were destroyed.
+        "trace" => {
+            let suspended = Greenlet::new(move |()| {
+                let _flag = SetOnDrop(killed);
+                let () = Greenlet::main().switch(());
+                unreachable!("killed at thread exit");
+            });
+            let () = suspended.switch(());
+            let previous = greenlet::settrace(Some(Box::new(move |_, _, _| {
+                let _ = &suspended;
+            })));
+            assert!(previous.is_none());
+        }
+        other => panic!("unknown case {other}"),
+    }
+}
+
+#[test]
+fn threads_give_their_stacks_back_at_exit() {
+    const JOB: &str = "thread_exit";
+    const THREADS: usize = 16;
+    const CASES: [&str; 3] = ["pool", "holder", "trace"];
+    if is_child(JOB) {
+        // A child: no other test's stacks or threads come and go while
+        // this one counts.
+        child_started(JOB);
+        let run = |case: &str| {
+            for _ in 0..THREADS {
+                let killed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let flag = killed.clone();
+                let owned = case.to_owned();
+                thread::spawn(move || leave_stacks_at_exit(&owned, flag))
+                    .join()
+                    .expect("thread");
+                assert!(killed.load(std::sync::atomic::Ordering::SeqCst), "{case}");
+            }
+        };
+        for case in CASES {
+            run(case); // warm up: the heap and the OS settle
+            let before = mapping_count();
+            run(case);
+            let after = mapping_count();
+            println!("{case}={before},{after}");
+        }
+        return;
+    }
+    let child = run_child("threads_give_their_stacks_back_at_exit", JOB);
+    assert!(child.status.success(), "{}", child.describe());
+    for case in CASES {
+        let counts = child
+            .value(case)
+            .unwrap_or_else(|| panic!("no {case} in child output\n{}", child.describe()));
+        let (before, after) = counts.split_once(',').unwrap();
+        let (before, after): (usize, usize) = (before.parse().unwrap(), after.parse().unwrap());
+        eprintln!("{case}: {before} mappings before {THREADS} threads, {after} after");
+        // A stack left behind per thread would add THREADS (or more) to
+        // the count; the OS may keep a thread's stack a little longer.
+        assert!(
+            after <= before + THREADS / 4,
+            "{case}: {before} mappings before {THREADS} threads, {after} after: stacks \
+             left behind by exited threads\n{}",
+            child.describe()
+        );
+    }
 }

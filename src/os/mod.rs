@@ -15,7 +15,8 @@
 //! | `install_kernel_guard(start, len)` / `kernel_guard_works()` | a guard without a mapping of its own (Linux 6.13+); `Unsupported` / `false` elsewhere |
 //! | `forget_pages(start, len)` / `forget_many(ranges)` | give stack pages back, one range or many per system call |
 //! | `NO_MEMORY`, `is_no_memory(err)` | the OS error for "out of memory", and whether an error is one |
-//! | `count_mappings()`, `read_max_map_count()`, `address_space_limit()` | the limits a stack error names |
+//! | `STACK_CALLS` | the system call behind each step of making a stack (map, guard, kernel guard, arena chunk), as a [`StackCalls`] a stack error names: `mmap`, `mprotect`, ... on Unix; `VirtualAlloc`, `VirtualProtect` on Windows |
+//! | `StackLimits::read()`, `StackLimits::fmt(f, layout, bytes)` | the limits a stack error names, read when it happens, and the sentences that explain them and what to do, for a stack of `bytes` (guard included) laid out as the [`StackLayout`] says (Unix: the process's mappings against `vm.max_map_count`, `RLIMIT_AS`; Windows: the reservation, the address space, the commit limit) |
 //! | `install_fault_handler(is_overflow)` | the process's handler for faults in guard pages; `is_overflow` (the overflow report's) decides and writes the report |
 //! | `arm_fault_stack()` | the calling thread can run the handler even on an overflowed stack |
 //! | `write_stderr(bytes)` | async-signal-safe write of the report |
@@ -34,6 +35,40 @@
 //! `process_madvise`, its `/proc` files) is behind `cfg(target_os)` in the
 //! family's module, with the fallback every member has.
 
+/// The system call behind each step of making a stack, named in the
+/// message of a stack that could not be made (each family's
+/// `STACK_CALLS`). A family without a step (Windows has no kernel guards,
+/// so no arenas) still names what it would call, or says it has none.
+pub(crate) struct StackCalls {
+    /// Mapping a stack's own memory.
+    pub(crate) map: &'static str,
+    /// Protecting a stack's guard, and what that costs if anything.
+    pub(crate) guard: &'static str,
+    /// Installing a guard that needs no mapping of its own
+    /// (`install_kernel_guard`), and what that costs.
+    pub(crate) kernel_guard: &'static str,
+    /// Reserving address space for a new arena chunk of stacks.
+    pub(crate) arena: &'static str,
+}
+
+/// Where the memory of the stack that could not be made was to come from,
+/// as the stack layer describes it to `StackLimits::fmt` (in the terms the
+/// limits text needs: how many mappings a stack costs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StackLayout {
+    /// A slot of a shared arena chunk, guarded without a mapping of its own.
+    ArenaSlot,
+    /// A mapping of its own, guarded without a mapping of its own: a stack
+    /// of more than `arena_max` bytes, too large for an arena.
+    OwnKernelGuarded {
+        /// The largest usable size an arena takes.
+        arena_max: usize,
+    },
+    /// A mapping of its own whose guard is protected (on Unix, split off
+    /// as a mapping of its own).
+    OwnProtected,
+}
+
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
@@ -46,7 +81,9 @@ pub(crate) use windows::*;
 
 /// Declares per-thread state that stays usable while the thread's
 /// `thread_local!` destructors run, also after them (the greenlet layer's
-/// running greenlet, main, flags, ...): `static NAME: T = const { init };`
+/// running greenlet, main, flags, ...; the stack pool, which a greenlet
+/// killed at thread exit gives its stack back to):
+/// `static NAME: T = const { init };`
 /// items, used with `NAME.with(|v| ..)` and `NAME.try_with(|v| ..)`.
 ///
 /// Where Rust has native thread-locals (every target but windows-gnu so

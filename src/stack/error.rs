@@ -2,24 +2,24 @@
 //! with the limits that explain it and what to do, wrapped in an
 //! [`io::Error`].
 
-#[cfg(not(windows))]
 use super::ARENA_MAX_STACK_SIZE;
 use super::GuardMode;
-use crate::os::{ProcValue, address_space_limit, count_mappings, read_max_map_count};
+use crate::os::{STACK_CALLS, StackLayout, StackLimits};
 use std::error::Error;
 use std::fmt;
 use std::io;
 
-/// Which system call failed while making a stack.
+/// Which system call failed while making a stack (the OS layer names it:
+/// `os::STACK_CALLS`).
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Step {
-    /// `mmap` of a stack's own mapping.
+    /// Mapping a stack's own memory.
     Map,
-    /// `mprotect` of the guard page, which splits the mapping in two.
+    /// Protecting the guard of a stack's own mapping.
     Guard,
-    /// `madvise(MADV_GUARD_INSTALL)` of the guard page.
+    /// Installing a guard without a mapping of its own (a kernel guard).
     KernelGuard,
-    /// `mmap` of a new arena chunk of `chunk` bytes.
+    /// Reserving a new arena chunk of `chunk` bytes.
     Arena { chunk: usize },
 }
 
@@ -28,7 +28,8 @@ pub(super) enum Step {
 /// Wrapped in an [`io::Error`]; its [`Error::source`] is the OS error.
 /// Everything is collected when the error happens, but the message is only
 /// formatted when displayed, so building this error allocates nothing
-/// beyond the error box itself.
+/// beyond the error box itself. The per-OS parts (the system call's name,
+/// the limits and what to do) are the OS layer's.
 #[derive(Debug)]
 pub(super) struct StackError {
     step: Step,
@@ -37,14 +38,8 @@ pub(super) struct StackError {
     usable: usize,
     guard: usize,
     os: io::Error,
-    /// Current number of mappings (lines of `/proc/self/maps`).
-    #[cfg_attr(windows, allow(dead_code))] // unknown on Windows, not named
-    maps: ProcValue,
-    /// `vm.max_map_count`.
-    #[cfg_attr(windows, allow(dead_code))] // Windows has no such limit
-    max_maps: ProcValue,
-    /// Soft `RLIMIT_AS` in bytes; `None` when unlimited or unknown.
-    rlimit_as: Option<u64>,
+    /// The limits the message names, read when the error happened.
+    limits: StackLimits,
 }
 
 impl StackError {
@@ -58,9 +53,7 @@ impl StackError {
             usable,
             guard,
             os,
-            maps: count_mappings(),
-            max_maps: read_max_map_count(),
-            rlimit_as: address_space_limit(),
+            limits: StackLimits::read(),
         }
     }
 
@@ -78,12 +71,15 @@ impl StackError {
         io::Error::new(kind, self)
     }
 
-    /// Kernel mappings a new stack adds (the failed one included).
-    #[cfg(not(windows))]
-    fn mappings_per_stack(&self) -> usize {
+    /// Where the failed stack's memory was to come from, as the OS
+    /// layer's limits text needs it.
+    fn layout(&self) -> StackLayout {
         match (self.step, self.mode) {
-            (Step::Arena { .. }, _) | (_, GuardMode::KernelGuard) => 1,
-            _ => 2,
+            (Step::Arena { .. }, _) => StackLayout::ArenaSlot,
+            (_, GuardMode::KernelGuard) => StackLayout::OwnKernelGuarded {
+                arena_max: ARENA_MAX_STACK_SIZE,
+            },
+            (_, GuardMode::Mprotect) => StackLayout::OwnProtected,
         }
     }
 }
@@ -91,119 +87,34 @@ impl StackError {
 impl fmt::Display for StackError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (usable, guard) = (self.usable, self.guard);
+        let calls = &STACK_CALLS;
         match self.step {
             Step::Map => write!(
                 f,
-                "greenlet: cannot map a stack of {usable} bytes + {guard}-byte guard: "
+                "greenlet: cannot map a stack of {usable} bytes + {guard}-byte guard ({}): ",
+                calls.map
             )?,
-            #[cfg(not(windows))]
-            Step::Guard => write!(
-                f,
-                "greenlet: cannot protect the {guard}-byte guard page of a new stack of \
-                 {usable} bytes (mprotect, which splits the mapping in two): "
-            )?,
-            #[cfg(windows)]
             Step::Guard => write!(
                 f,
                 "greenlet: cannot protect the {guard}-byte guard of a new stack of \
-                 {usable} bytes (VirtualProtect): "
+                 {usable} bytes ({}): ",
+                calls.guard
             )?,
             Step::KernelGuard => write!(
                 f,
-                "greenlet: cannot install the {guard}-byte guard page of a new stack of \
-                 {usable} bytes (madvise MADV_GUARD_INSTALL, which needs page-table \
-                 memory): "
+                "greenlet: cannot install the {guard}-byte guard of a new stack of \
+                 {usable} bytes ({}): ",
+                calls.kernel_guard
             )?,
             Step::Arena { chunk } => write!(
                 f,
-                "greenlet: cannot reserve {chunk} bytes of address space (MAP_NORESERVE) \
-                 for a new arena chunk of stacks of {usable} bytes + {guard}-byte guard: "
+                "greenlet: cannot reserve {chunk} bytes of address space ({}) \
+                 for a new arena chunk of stacks of {usable} bytes + {guard}-byte guard: ",
+                calls.arena
             )?,
         }
         write!(f, "{}. ", self.os)?;
-        self.fmt_limits(f)
-    }
-}
-
-impl StackError {
-    /// The limits part of the message, on Windows: no mapping limit to
-    /// name, the address space and the commit limit.
-    #[cfg(windows)]
-    fn fmt_limits(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (usable, guard) = (self.usable, self.guard);
-        write!(
-            f,
-            "Each stack is one VirtualAlloc reservation of {} bytes, committed whole \
-             (its guard included)",
-            usable + guard
-        )?;
-        if let Some(limit) = self.rlimit_as {
-            write!(f, "; the user-mode address space is {limit} bytes")?;
-        }
-        write!(
-            f,
-            ". If memory is the limit (the commit limit: memory plus paging file), free \
-             memory, let the paging file grow, or use smaller stacks or fewer live greenlets."
-        )
-    }
-
-    /// The limits part of the message, on Unix: mappings, the map-count
-    /// limit, `RLIMIT_AS`.
-    #[cfg(not(windows))]
-    fn fmt_limits(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.step, self.mode) {
-            (Step::Arena { .. }, _) => write!(
-                f,
-                "Stacks share arena mappings (kernel guard pages), so address space, \
-                 memory or the overcommit policy ran out rather than mappings; "
-            )?,
-            (_, GuardMode::KernelGuard) => write!(
-                f,
-                "Each stack larger than {ARENA_MAX_STACK_SIZE} bytes uses 1 kernel mapping; "
-            )?,
-            (_, GuardMode::Mprotect) => write!(
-                f,
-                "Each guarded stack uses {} kernel mappings; ",
-                self.mappings_per_stack()
-            )?,
-        }
-        match &self.maps {
-            ProcValue::Known(n) => write!(f, "this process has {n} mappings")?,
-            ProcValue::Unknown(e) => write!(
-                f,
-                "the number of mappings of this process is unknown (/proc/self/maps: {e})"
-            )?,
-        }
-        match &self.max_maps {
-            ProcValue::Known(max) => {
-                write!(
-                    f,
-                    " and vm.max_map_count is {max} (/proc/sys/vm/max_map_count)"
-                )?;
-                // Within 1%: emulators such as qemu-user hide their own
-                // mappings from /proc/self/maps, so the count can be a
-                // little low even when the limit is what failed.
-                if let ProcValue::Known(n) = self.maps
-                    && n + self.mappings_per_stack() + max / 100 >= *max
-                {
-                    write!(f, ", which is at or near that limit")?;
-                }
-            }
-            ProcValue::Unknown(e) => write!(
-                f,
-                " and vm.max_map_count is unknown (/proc/sys/vm/max_map_count: {e})"
-            )?,
-        }
-        match self.rlimit_as {
-            Some(limit) => write!(f, "; RLIMIT_AS is {limit} bytes")?,
-            None => write!(f, "; RLIMIT_AS is unlimited")?,
-        }
-        write!(
-            f,
-            ". If mappings are the limit, raise it (sysctl -w vm.max_map_count=262144) or \
-             drop unused greenlets; if memory is the limit, raise RLIMIT_AS (ulimit -v), \
-             free memory, or use smaller stacks or fewer live greenlets."
-        )
+        self.limits.fmt(f, self.layout(), usable + guard)
     }
 }
 
@@ -217,27 +128,24 @@ impl Error for StackError {
 mod tests {
     use super::*;
 
+    /// Portable: the OS-specific wording (system calls, limits) is
+    /// checked by the OS layer's own tests (`os/*/limits.rs`); here, that
+    /// the message puts the parts together and keeps the source.
     #[test]
     fn error_message_names_limits_and_keeps_source() {
         let os = io::Error::from_raw_os_error(crate::os::NO_MEMORY);
+        let os_text = os.to_string();
         let err = StackError::new(Step::Guard, 1 << 20, 4096, os).into_io();
         assert_eq!(err.kind(), io::ErrorKind::OutOfMemory);
         let text = err.to_string();
-        #[cfg(not(windows))]
         let needles = [
             "greenlet",
             "1048576",
-            "vm.max_map_count",
-            "RLIMIT_AS",
-            "mprotect",
-        ];
-        #[cfg(windows)]
-        let needles = [
-            "greenlet",
-            "1048576",
-            "VirtualProtect",
-            "VirtualAlloc",
-            "commit limit",
+            "4096-byte guard",
+            STACK_CALLS.guard,
+            &os_text,
+            // The end of the OS layer's limits text, on every OS.
+            "fewer live greenlets.",
         ];
         for needle in needles {
             assert!(text.contains(needle), "{needle:?} missing from {text:?}");
@@ -248,12 +156,28 @@ mod tests {
             .expect("io::Error source");
         assert_eq!(source.raw_os_error(), Some(crate::os::NO_MEMORY));
 
-        // EPERM; on Windows ERROR_ACCESS_DENIED.
-        #[cfg(unix)]
-        let denied = libc::EPERM;
-        #[cfg(windows)]
-        let denied = 5;
-        let other = StackError::new(Step::Map, 1, 2, io::Error::from_raw_os_error(denied));
-        assert_eq!(other.into_io().kind(), io::ErrorKind::PermissionDenied);
+        // Another error keeps its kind.
+        let denied = io::Error::from(io::ErrorKind::PermissionDenied);
+        let other = StackError::new(Step::Map, 1, 2, denied).into_io();
+        assert_eq!(other.kind(), io::ErrorKind::PermissionDenied);
+        assert!(other.to_string().contains(STACK_CALLS.map), "{other}");
+    }
+
+    /// Each step names its own system call.
+    #[test]
+    fn each_step_names_its_call() {
+        let steps = [
+            (Step::Map, STACK_CALLS.map),
+            (Step::Guard, STACK_CALLS.guard),
+            (Step::KernelGuard, STACK_CALLS.kernel_guard),
+            (Step::Arena { chunk: 1 << 30 }, STACK_CALLS.arena),
+        ];
+        for (step, call) in steps {
+            let os = io::Error::from_raw_os_error(crate::os::NO_MEMORY);
+            let text = StackError::new(step, 1 << 20, 4096, os)
+                .into_io()
+                .to_string();
+            assert!(text.contains(&format!("({call})")), "{step:?}: {text}");
+        }
     }
 }

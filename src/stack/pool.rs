@@ -9,6 +9,18 @@
 //! registered with the array gives every pooled stack back when the thread
 //! exits, and closes the pool: from then on stacks are simply dropped.
 //!
+//! The thread-locals are [`state_local!`](crate::os::state_local), as the
+//! greenlet layer's state is: `thread_local!` itself on every target but
+//! windows-gnu, where std frees its key-based thread-locals at thread exit
+//! and the greenlet layer's state outlives them. There a greenlet killed
+//! when that state goes (one held by the trace callback) gave its stack back
+//! to a pool whose thread-locals std had already freed: they read as fresh,
+//! the pool was made again, and its guard's destructor was registered with
+//! std too late to run, so the stack (a 1 MiB commit) and the array leaked,
+//! one per such thread (`threads_give_their_stacks_back_at_exit` in
+//! `tests/stack.rs`, under Wine). As `state_local!`s they live, and the
+//! guard runs, until the crate's own callback frees the state.
+//!
 //! Arena stacks released while the pool is full wait in a small per-thread
 //! batch and are given back [`RELEASE_BATCH`] at a time
 //! (`Stack::drop_all`), with one system call for their pages where the
@@ -77,7 +89,7 @@ type Slots = [MaybeUninit<Stack>; POOL_CAPACITY];
 /// [`LEN`] of a pool whose thread is exiting.
 const CLOSED: usize = usize::MAX;
 
-thread_local! {
+crate::os::state_local! {
     /// The array; null until the first release.
     static SLOTS: Cell<*mut Slots> = const { Cell::new(ptr::null_mut()) };
     /// `SLOTS[..LEN]` hold stacks; [`CLOSED`] once the thread is exiting.
@@ -155,8 +167,9 @@ pub(super) fn pool_push(stack: Stack) {
 fn make_room(stack: Stack, len: usize) {
     let mut slots = SLOTS.with(Cell::get);
     if slots.is_null() {
-        // Registers the guard; fails only while the thread exits, when the
-        // stack is simply dropped.
+        // Registers the guard; fails only while the thread exits (with
+        // std's thread-locals; never on windows-gnu, whose guard is freed
+        // after every use), when the stack is simply dropped.
         if GUARD.try_with(|_| ()).is_err() {
             return;
         }

@@ -42,19 +42,22 @@ const FALLBACK_PAGE_SIZE: usize = 4096;
 
 static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
 
-/// The size of a memory page in bytes, as reported by
-/// `sysconf(_SC_PAGESIZE)`.
+/// The size of a memory page in bytes, as reported by the OS
+/// (`sysconf(_SC_PAGESIZE)` on Unix, `GetSystemInfo` on Windows).
 ///
 /// The value is queried once and cached. It is always a power of two.
 ///
 /// # Examples
 ///
 /// ```
-/// use greenlet::stack::page_size;
+/// use greenlet::stack::{Stack, page_size};
 ///
 /// let p = page_size();
 /// assert!(p.is_power_of_two());
+/// assert_eq!(Stack::new(1000).unwrap().size() % p, 0); // stacks are whole pages
+/// // On Unix, the OS's own answer:
 /// // SAFETY: sysconf has no preconditions.
+/// #[cfg(unix)]
 /// assert_eq!(p as libc::c_long, unsafe { libc::sysconf(libc::_SC_PAGESIZE) });
 /// ```
 #[must_use]

@@ -7,7 +7,7 @@ mod memory;
 pub(crate) mod net;
 
 pub(crate) use faults::{arm_fault_stack, install_fault_handler, write_stderr};
-pub(crate) use limits::{ProcValue, address_space_limit, count_mappings, read_max_map_count};
+pub(crate) use limits::{STACK_CALLS, StackLimits};
 pub(crate) use memmap2::MmapMut as Mapping;
 #[cfg(test)]
 pub(crate) use memory::dontneed_frees_pages;

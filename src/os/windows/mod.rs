@@ -12,7 +12,7 @@ pub(crate) mod net;
 mod tls;
 
 pub(crate) use faults::{arm_fault_stack, install_fault_handler, write_stderr};
-pub(crate) use limits::{ProcValue, address_space_limit, count_mappings, read_max_map_count};
+pub(crate) use limits::{STACK_CALLS, StackLimits};
 #[cfg(test)]
 pub(crate) use memory::dontneed_frees_pages;
 pub(crate) use memory::{

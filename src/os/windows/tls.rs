@@ -60,8 +60,8 @@
 //!   thread that need the state, the other threads are gone without their
 //!   detach, and the process's memory goes with it.
 //! * The index is never freed (`TlsFree`): the statics live as long as the
-//!   process: eleven (thread.rs 7, inner.rs 2, trace.rs 1, overflow.rs 1)
-//!   of the process's 1,088 slots.
+//!   process: sixteen (thread.rs 7, inner.rs 2, trace.rs 1, overflow.rs 1,
+//!   the stack pool's pool.rs 5) of the process's 1,088 slots.
 //!
 //! Cost: a use is an atomic load and a `TlsGetValue` call, as std's
 //! key-based `thread_local!` is on this target. Every other target keeps
