@@ -261,8 +261,8 @@ impl Reactor {
         }
     }
 
-    /// Ask the poller for the present readiness of `key` (registered for its
-    /// life through `source`) again: it queues an event if it is ready now.
+    /// Ask the poller for the present readiness of `key` (registered
+    /// through `source`) again: it queues an event if it is ready now.
     ///
     /// # Errors
     /// The poller's.
@@ -324,17 +324,12 @@ impl Reactor {
     pub(crate) fn attach(&self, fd: RawSock) -> io::Result<Key> {
         let existing = self.by_fd.borrow().get(&fd).copied();
         if let Some(key) = existing {
-            let token = Token(key.index());
-            let both = Interest::READABLE | Interest::WRITABLE;
             let r = {
                 let mut regs = self.regs.borrow_mut();
                 let reg = regs.get_mut(key).expect("by_fd names live registrations");
-                let registry = self.poll.borrow();
                 match reg.lent.as_mut() {
-                    Some(lent) => registry.registry().reregister(lent, token, both),
-                    None => registry
-                        .registry()
-                        .reregister(&mut Lent::new(fd), token, both),
+                    Some(lent) => self.rearm(key, lent),
+                    None => self.rearm(key, &mut Lent::new(fd)),
                 }
             };
             match r {

@@ -21,7 +21,6 @@
 //! | `arm_fault_stack()` | the calling thread can run the handler even on an overflowed stack |
 //! | `write_stderr(bytes)` | async-signal-safe write of the report |
 //! | `state_local!` | per-thread state that outlives every `thread_local!` destructor of its thread: `thread_local!` itself where thread-locals are native; a `StateKey` on windows-gnu (`windows/tls.rs`) |
-//!
 //! | `net::{AsSock, BorrowedSock, OwnedSock, RawSock, borrow, raw}` | the hub's sockets: descriptors (`AsFd`, ...) on Unix, `SOCKET` handles (`AsSocket`, ...) on Windows |
 //! | `net::Lent` | a socket the hub does not own, registered with the poller for the waits on it |
 //! | `net::impl_as_sock!` | `AsFd`/`AsRawFd` (Unix) or `AsSocket`/`AsRawSocket` (Windows) for the hub's socket types |

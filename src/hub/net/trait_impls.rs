@@ -1,7 +1,7 @@
 //! The trait implementations that several socket types share, written once
 //! as macros (`AsFd` or `AsSocket`, which differ by OS, are
-//! `os::net::impl_as_sock!`). Each socket type holds its [`Registered`] socket in a field
-//! named `reg`.
+//! `os::net::impl_as_sock!`). Each socket type holds its [`Registered`]
+//! socket in a field named `reg`.
 //!
 //! [`Registered`]: super::registration::Registered
 
